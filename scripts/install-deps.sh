@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything Concierge builds and tests with, from Debian's packages and npm.
+# Idempotent: skips apt when every package is already present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git python3
+  libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlitecpp-dev libsqlite3-dev
+  libspdlog-dev libfmt-dev catch2 libssl-dev libvalijson-dev libcli11-dev
+  libhowardhinnant-date-dev libical-dev libgmime-3.0-dev libmpdclient-dev
+)
+# Node: the machine image ships one (with npm); Debian's npm conflicts with it, so only
+# install Debian's when there is no node at all.
+command -v node >/dev/null || APT_PACKAGES+=(nodejs npm)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: apt-get install ${missing[*]}" >&2
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Test-time JavaScript: the official MCP TypeScript SDK client (pinned by the lock file).
+if [ "${1:-}" != "--no-npm" ]; then
+  (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+fi

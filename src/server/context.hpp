@@ -1,0 +1,130 @@
+#pragma once
+// What a transport hands the core with each message, and what a handler sees of its request.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "server/cancellation.hpp"
+#include "server/json.hpp"
+#include "server/revision.hpp"
+
+namespace concierge {
+
+class Server;
+class Responder;
+
+enum class LogLevel { Debug, Info, Notice, Warning, Error, Critical, Alert, Emergency };
+std::optional<LogLevel> parse_log_level(std::string_view s);
+std::string_view to_string(LogLevel l);
+
+// Where outgoing messages go. A transport implements it; writes must be safe from any thread.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual void send(const Json& message) = 0;
+  // A request whose reply was suppressed (cancelled): batch collectors stop waiting for it.
+  virtual void skip(const Json& /*id*/) {}
+};
+
+// A reply or error the client sends back for one of our server->client requests.
+struct PendingCall {
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  Json response;
+};
+
+// Per-connection (stdio) or per-session (HTTP) state. The legacy era keeps its handshake here;
+// the modern era uses it only to find in-flight requests to cancel.
+struct Session {
+  std::string id;
+  std::shared_ptr<Sink> notify_sink;  // unsolicited notifications (list_changed, updated)
+
+  std::mutex m;
+  bool initialized = false;  // initialize answered
+  Revision revision = kLatestLegacy;
+  Json client_capabilities = Json::object();
+  Json client_info = Json::object();
+  std::optional<LogLevel> log_level;
+  std::set<std::string> subscriptions;
+  std::unordered_map<std::string, CancelToken> inflight;  // request id (dumped) -> token
+  int64_t next_request_id = 1;
+  std::unordered_map<std::string, std::shared_ptr<PendingCall>> pending;  // our requests
+};
+
+struct Connection {
+  std::shared_ptr<Session> session;
+  std::shared_ptr<Sink> sink;  // replies to this message go here
+  std::string transport = "stdio";
+  std::string user = "local";
+};
+
+struct InputRequest {
+  std::string key;
+  std::string method;  // elicitation/create, sampling/createMessage, roots/list
+  Json params;
+};
+
+// Thrown by RequestContext::input in the modern era when a response is not yet at hand; the
+// core turns it into an InputRequiredResult.
+struct InputRequired {
+  std::vector<InputRequest> requests;
+};
+
+class RequestContext {
+ public:
+  const Json& id() const { return id_; }
+  const std::string& method() const { return method_; }
+  Revision revision() const { return revision_; }
+  bool modern() const { return is_modern(revision_); }
+  const Json& client_capabilities() const { return client_capabilities_; }
+  const Json& client_info() const { return client_info_; }
+  const std::string& user() const { return conn_.user; }
+  const std::string& transport() const { return conn_.transport; }
+  const CancelToken& cancel() const { return cancel_; }
+  const Json& meta() const { return meta_; }
+
+  // Request-scoped notifications: a log message (sent only at or above the client's level), and
+  // progress (sent only when the request carried a progressToken).
+  void log(LogLevel level, const Json& data, std::string_view logger = {}) const;
+  void progress(double value, std::optional<double> total = {}, std::string_view message = {}) const;
+  bool wants_progress() const { return !progress_token_.is_null(); }
+
+  // Asks the client for input: elicitation/create, sampling/createMessage or roots/list.
+  // Legacy era: a server->client request, waiting for its response. Modern era: the response
+  // carried by this retry's inputResponses, or InputRequired is thrown to ask for it.
+  // Missing client capability -> rpc::Error -32021.
+  Json input(std::string key, std::string method, Json params);
+  // Several at once: every response, or (modern) one InputRequired naming all that are missing.
+  std::map<std::string, Json> inputs(std::vector<InputRequest> requests);
+
+ private:
+  friend class Server;
+  friend class Responder;
+  void check_capability(const InputRequest& r) const;
+  Json ask_client(const InputRequest& r);
+
+  Server* server_ = nullptr;
+  Connection conn_;
+  Json id_;
+  std::string method_;
+  Revision revision_ = kLatestLegacy;
+  Json client_capabilities_ = Json::object();
+  Json client_info_ = Json::object();
+  Json meta_ = Json::object();
+  Json progress_token_;
+  std::optional<LogLevel> log_level_;
+  bool log_all_ = false;
+  CancelToken cancel_;
+  std::map<std::string, Json> input_responses_;  // modern: from requestState + inputResponses
+};
+
+}  // namespace concierge

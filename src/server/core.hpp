@@ -1,0 +1,145 @@
+#pragma once
+// The transport-agnostic MCP core. A transport hands it one message at a time with a Connection;
+// replies and notifications come back through the Connection's Sink. One binder maps method
+// names to typed handlers; params are checked before a handler runs; every request gets exactly
+// one reply.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "server/context.hpp"
+#include "server/json.hpp"
+#include "server/jsonrpc.hpp"
+#include "server/registry.hpp"
+#include "server/request_state.hpp"
+#include "server/thread_pool.hpp"
+
+namespace concierge {
+
+struct ServerOptions {
+  std::string name = "concierge";
+  std::string title = "Concierge";
+  std::string version = CONCIERGE_VERSION;
+  std::string description = "Your calendar, mail, music, video and bookings for AI assistants.";
+  std::string website_url;
+  std::string instructions;
+  Json icons;  // null or an array of Icon
+  size_t page_size = 100;
+  std::chrono::milliseconds client_request_timeout{60000};
+  std::string state_key;  // HMAC key for requestState; random per process when empty
+  size_t min_workers = 4, max_workers = 128;
+  int list_ttl_ms = 60000;  // caching hint on list results (2026-07-28)
+};
+
+// Replies to one request, exactly once. A second reply is refused; a Responder destroyed without
+// replying sends -32603 (a handler bug must not leave a client waiting forever).
+class Responder {
+ public:
+  Responder(Server& server, std::shared_ptr<RequestContext> ctx);
+  ~Responder();
+  Responder(const Responder&) = delete;
+  Responder& operator=(const Responder&) = delete;
+
+  bool reply(Json result);
+  bool fail(int code, std::string_view message, const Json& data = nullptr);
+  bool replied() const { return done_.load(); }
+  RequestContext& context() { return *ctx_; }
+
+ private:
+  bool finish(Json message);
+  Server& server_;
+  std::shared_ptr<RequestContext> ctx_;
+  std::atomic<bool> done_{false};
+};
+
+class Server {
+ public:
+  // Methods are served in the legacy era (initialize handshake), the modern era (per-request
+  // _meta), or both.
+  enum Eras : unsigned { kLegacy = 1, kModern = 2, kBoth = 3 };
+  using AsyncHandler = std::function<void(const Json& params, std::shared_ptr<Responder>)>;
+
+  explicit Server(ServerOptions options = {});
+  ~Server();
+
+  ToolRegistry& tools() { return tools_; }
+  ResourceRegistry& resources() { return resources_; }
+  PromptRegistry& prompts() { return prompts_; }
+  const ServerOptions& options() const { return options_; }
+
+  std::shared_ptr<Session> new_session(std::shared_ptr<Sink> notify_sink);
+
+  // One wire message (a line on stdio, a POST body on HTTP). Malformed JSON -> -32700.
+  void handle_text(std::string_view text, const Connection& conn);
+  void handle(const Json& message, const Connection& conn);
+
+  // Typed binding: P is parsed from params by `P parse_params(const Json&, std::type_identity<P>)`
+  // (found by ADL); a parse failure is -32602 before the handler runs.
+  template <class P>
+  void bind(std::string method, Eras eras, std::function<Json(const P&, RequestContext&)> fn) {
+    bind_async(std::move(method), eras, [fn = std::move(fn)](const Json& params, std::shared_ptr<Responder> r) {
+      P p = parse_params(params, std::type_identity<P>{});
+      r->reply(fn(p, r->context()));
+    });
+  }
+  void bind_async(std::string method, Eras eras, AsyncHandler fn, bool run_inline = false);
+
+  // Unsolicited notifications.
+  void notify_resource_updated(const std::string& uri);
+  void notify_list_changed(const std::string& what);  // "tools", "resources", "prompts"
+
+  // Shutdown: cancel every in-flight request, then wait for handlers to finish.
+  void cancel_all();
+  bool wait_idle(std::chrono::milliseconds timeout) { return pool_.wait_idle(timeout); }
+
+  // The server's identity as a revision's Implementation object.
+  Json server_info(Revision r) const;
+  Json capabilities(Revision r) const;
+
+ private:
+  friend class Responder;
+  friend class RequestContext;
+  struct Method {
+    unsigned eras;
+    AsyncHandler fn;
+    bool run_inline;
+  };
+
+  void handle_request(const Json& msg, const Connection& conn);
+  void handle_notification(const Json& msg, const Connection& conn);
+  void handle_response(const Json& msg, const Connection& conn);
+  void handle_batch(const Json& batch, const Connection& conn);
+  void run(const Method& m, const Json& params, std::shared_ptr<Responder> r);
+  void initialize(const Json& msg, const Connection& conn);
+  Json input_required_result(const InputRequired& ir, RequestContext& ctx, const Json& params);
+  void finish_request(RequestContext& ctx);
+  void register_protocol_methods();
+
+  // Handlers of the protocol methods.
+  Json list_tools(const Json& params, RequestContext& ctx);
+  Json call_tool(const Json& params, RequestContext& ctx);
+  Json list_resources(const Json& params, RequestContext& ctx);
+  Json list_resource_templates(const Json& params, RequestContext& ctx);
+  Json read_resource(const Json& params, RequestContext& ctx);
+  Json list_prompts(const Json& params, RequestContext& ctx);
+  Json get_prompt(const Json& params, RequestContext& ctx);
+  Json complete(const Json& params, RequestContext& ctx);
+  Json discover(RequestContext& ctx);
+  void cacheable(Json& result, RequestContext& ctx, int ttl_ms, bool shared = false) const;
+
+  ServerOptions options_;
+  ToolRegistry tools_;
+  ResourceRegistry resources_;
+  PromptRegistry prompts_;
+  RequestStateSealer sealer_;
+  std::unordered_map<std::string, Method> methods_;
+  std::mutex sessions_m_;
+  std::vector<std::weak_ptr<Session>> sessions_;
+  ThreadPool pool_;  // last: its workers use everything above
+};
+
+}  // namespace concierge

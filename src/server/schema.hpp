@@ -1,0 +1,28 @@
+#pragma once
+// JSON Schema validation compiled once (valijson), used for tool inputs and outputs.
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "server/json.hpp"
+
+namespace concierge {
+
+class CompiledSchema {
+ public:
+  // Throws std::invalid_argument when the schema itself can't be compiled.
+  explicit CompiledSchema(const Json& schema);
+  ~CompiledSchema();
+  CompiledSchema(const CompiledSchema&) = delete;
+  CompiledSchema& operator=(const CompiledSchema&) = delete;
+
+  // nullopt when valid; otherwise a message that names the offending field, e.g.
+  // "text: expected string, got integer".
+  std::optional<std::string> validate(const Json& instance) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace concierge

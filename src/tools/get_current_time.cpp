@@ -1,0 +1,70 @@
+#include <date/tz.h>
+
+#include <cstdlib>
+
+#include "tools/tool.hpp"
+
+namespace concierge::tools {
+
+namespace {
+// The user's zone until preferences exist: CONCIERGE_TIME_ZONE, then the system's, then UTC.
+const date::time_zone* default_zone() {
+  if (const char* env = std::getenv("CONCIERGE_TIME_ZONE"); env && *env) {
+    try { return date::locate_zone(env); } catch (const std::exception&) {}
+  }
+  try { return date::current_zone(); } catch (const std::exception&) {}
+  return date::locate_zone("UTC");
+}
+
+std::string offset_text(std::chrono::seconds off) {
+  auto total = off.count();
+  char sign = total < 0 ? '-' : '+';
+  total = std::abs(total);
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%c%02lld:%02lld", sign, static_cast<long long>(total / 3600),
+                static_cast<long long>(total / 60 % 60));
+  return buf;
+}
+}  // namespace
+
+ToolDefinition get_current_time() {
+  return define(
+      "get_current_time",
+      {.title = "Current time",
+       .description = "The current date and time in an IANA time zone (default: the user's), as RFC 3339 with offset.",
+       .hints = {.read_only = true, .destructive = false, .idempotent = false, .open_world = false}},
+      [](const Json& args, RequestContext&) {
+        const date::time_zone* zone;
+        if (auto it = args.find("time_zone"); it != args.end()) {
+          std::string name = *it;
+          try {
+            zone = date::locate_zone(name);
+          } catch (const std::exception&) {
+            throw ToolError("Unknown time zone '" + name + "': use an IANA name such as Europe/Paris or America/New_York");
+          }
+        } else {
+          zone = default_zone();
+        }
+        auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+        date::zoned_time<std::chrono::seconds> zt(zone, now);
+        auto info = zt.get_info();
+        auto local = zt.get_local_time();
+        std::string offset = offset_text(info.offset);
+        std::string datetime = date::format("%FT%T", local) + offset;
+        std::string weekday = date::format("%A", local);
+        Json out{{"datetime", datetime},
+                 {"date", date::format("%F", local)},
+                 {"time", date::format("%T", local)},
+                 {"weekday", weekday},
+                 {"time_zone", std::string(zone->name())},
+                 {"utc_offset", offset},
+                 {"abbreviation", info.abbrev},
+                 {"dst", info.save != std::chrono::minutes(0)},
+                 {"unix_seconds", now.time_since_epoch().count()}};
+        std::string text = "It is " + weekday + ", " + date::format("%e %B %Y, %H:%M", local) + " in " +
+                           std::string(zone->name()) + " (UTC" + offset + ").";
+        return ToolResult::text(std::move(text), std::move(out));
+      });
+}
+
+}  // namespace concierge::tools

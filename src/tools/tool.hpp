@@ -1,0 +1,25 @@
+#pragma once
+// How a tool is declared: one file per tool, its schemas in schemas/<name>.input.json and
+// (optionally) schemas/<name>.output.json, and one registration line in tools/builtin.cpp.
+#include "server/registry.hpp"
+
+namespace concierge::tools {
+
+struct ToolInfo {
+  std::string title;
+  std::string description;
+  ToolHints hints;
+  Json icons;
+};
+
+// Builds a ToolDefinition whose schemas come from schemas/ by the tool's name.
+ToolDefinition define(std::string name, ToolInfo info, ToolHandler handler);
+
+// The tools, one function per file.
+ToolDefinition echo();
+ToolDefinition get_current_time();
+
+// Adds every built-in tool to the registry.
+void register_builtin(ToolRegistry& registry);
+
+}  // namespace concierge::tools
