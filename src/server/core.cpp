@@ -387,7 +387,8 @@ void Server::handle_request(const Json& msg, const Connection& conn) {
       auto opened = sealer_.open(rs->get<std::string>(), conn.user + "\n" + request_digest(method, params));
       if (!opened.error.empty())
         return reject(rpc::kInvalidParams, "Invalid requestState: " + opened.error, Json{{"field", "requestState"}});
-      for (auto& [k, v2] : opened.payload.value("responses", Json::object()).items()) ctx->input_responses_[k] = v2;
+      const Json answered = opened.payload.value("responses", Json::object());
+      for (auto& [k, v2] : answered.items()) ctx->input_responses_[k] = v2;
     }
     if (auto ir = params.find("inputResponses"); ir != params.end()) {
       if (!ir->is_object()) return reject(rpc::kInvalidParams, "Invalid inputResponses: expected an object", Json{{"field", "inputResponses"}});

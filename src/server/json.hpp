@@ -11,4 +11,18 @@ using Json = nlohmann::json;
 inline std::string dump(const Json& j) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
+
+// The JSON Schema name of a value's type, for error messages.
+inline std::string json_kind(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::string: return "string";
+    case Json::value_t::boolean: return "boolean";
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned: return "integer";
+    case Json::value_t::number_float: return "number";
+    case Json::value_t::array: return "array";
+    case Json::value_t::object: return "object";
+    default: return "null";
+  }
+}
 }  // namespace concierge

@@ -37,19 +37,6 @@ Json paginate(size_t n, size_t offset, size_t size, const char* key, F&& item) {
 }
 
 
-std::string kind_of(const Json& v) {
-  switch (v.type()) {
-    case Json::value_t::string: return "string";
-    case Json::value_t::boolean: return "boolean";
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return "integer";
-    case Json::value_t::number_float: return "number";
-    case Json::value_t::array: return "array";
-    case Json::value_t::object: return "object";
-    default: return "null";
-  }
-}
-
 // Prompt arguments are strings by name.
 std::map<std::string, std::string> string_map(const Json& obj, const char* field) {
   std::map<std::string, std::string> out;
@@ -57,7 +44,7 @@ std::map<std::string, std::string> string_map(const Json& obj, const char* field
   if (!obj.is_object()) throw rpc::invalid_params(std::string("Invalid parameter ") + field + ": expected an object", Json{{"field", field}});
   for (auto& [k, v] : obj.items()) {
     if (!v.is_string())
-      throw rpc::invalid_params(std::string("Invalid parameter ") + field + "." + k + ": expected a string, got " + kind_of(v),
+      throw rpc::invalid_params(std::string("Invalid parameter ") + field + "." + k + ": expected a string, got " + json_kind(v),
                                 Json{{"field", std::string(field) + "." + k}});
     out[k] = v.get<std::string>();
   }

@@ -59,6 +59,32 @@ std::optional<std::string> CompiledSchema::validate(const Json& instance) const 
   }
   std::string path = field_path(best.context);
   std::string desc = best.description;
+  if (desc.find("'type' constraint") != std::string::npos) {
+    // Say what was expected and what came, e.g. "text: expected string, got integer".
+    const Json* value = &instance;
+    const Json* schema = &impl_->document;
+    for (size_t i = 1; i < best.context.size() && value && schema; ++i) {
+      std::string part = best.context[i];
+      if (part.size() >= 2 && part.front() == '[') part = part.substr(1, part.size() - 2);
+      if (value->is_object() && value->contains(part)) {
+        value = &(*value)[part];
+        auto props = schema->find("properties");
+        schema = (props != schema->end() && props->contains(part)) ? &(*props)[part] : nullptr;
+      } else if (value->is_array() && !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit)) {
+        size_t idx = std::stoul(part);
+        value = idx < value->size() ? &(*value)[idx] : nullptr;
+        auto items = schema->find("items");
+        schema = items != schema->end() ? &*items : nullptr;
+      } else {
+        value = nullptr;
+      }
+    }
+    if (value && schema && schema->contains("type")) {
+      const Json& t = (*schema)["type"];
+      std::string want = t.is_string() ? t.get<std::string>() : dump(t);
+      return (path.empty() ? std::string("(root)") : path) + ": expected " + want + ", got " + json_kind(*value);
+    }
+  }
   // A missing required property is reported on its parent; name the property itself.
   static const std::string kMissing = "Missing required property '";
   if (auto p = desc.find(kMissing); p != std::string::npos) {

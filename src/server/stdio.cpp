@@ -47,7 +47,8 @@ bool serve_stdio(Server& server, int in_fd, int out_fd, int stop_fd, const Stdio
   auto sink = std::make_shared<LineSink>(out_fd);
   Connection conn{server.new_session(sink), sink, "stdio", "local"};
   std::string buffer;
-  bool discarding = false;  // inside an over-long line: drop bytes until its newline
+  bool discarding = false;
+  bool signalled = false;  // inside an over-long line: drop bytes until its newline
   char chunk[1 << 16];
   auto too_long = [&] {
     sink->send(rpc::make_error(nullptr, rpc::kInvalidRequest,
@@ -63,6 +64,7 @@ bool serve_stdio(Server& server, int in_fd, int out_fd, int stop_fd, const Stdio
     }
     if (nfds == 2 && fds[1].revents) {
       spdlog::info("stopping on signal");
+      signalled = true;
       break;
     }
     ssize_t n = ::read(in_fd, chunk, sizeof chunk);
@@ -91,8 +93,14 @@ bool serve_stdio(Server& server, int in_fd, int out_fd, int stop_fd, const Stdio
       }
     }
   }
-  server.cancel_all();
-  bool clean = server.wait_idle(options.shutdown_grace);
+  // EOF: the client has sent all it will; let what it asked for finish, within the grace period.
+  // A signal: stop now. Either way whatever is still running is cancelled (its reply suppressed).
+  auto grace = options.shutdown_grace;
+  bool clean = !signalled && server.wait_idle(grace * 3 / 4);
+  if (!clean) {
+    server.cancel_all();
+    clean = server.wait_idle(signalled ? grace : grace / 4);
+  }
   if (!clean) spdlog::warn("handlers still running {} ms after shutdown began", options.shutdown_grace.count());
   return clean;
 }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every test: a normal build, then the same tests built with
+# AddressSanitizer + UndefinedBehaviorSanitizer (any sanitizer report fails the run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+
+JOBS=${JOBS:-$(nproc)}
+run_suite() {  # build_dir, extra cmake args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  cmake --build "$dir" -j "$JOBS"
+  ctest --test-dir "$dir" --output-on-failure -j "$JOBS" --timeout 300
+}
+
+echo "== build and test (RelWithDebInfo) =="
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+echo "== build and test (ASan + UBSan) =="
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DCONCIERGE_SANITIZE=ON
