@@ -69,7 +69,10 @@ bool serve_stdio(Server& server, int in_fd, int out_fd, int stop_fd, const Stdio
     }
     ssize_t n = ::read(in_fd, chunk, sizeof chunk);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) break;  // EOF: the client closed our stdin
+    if (n <= 0) {  // EOF: the client closed our stdin; a last line without its newline still counts
+      if (!discarding && buffer.find_first_not_of(" \t\r") != std::string::npos) server.handle_text(buffer, conn);
+      break;
+    }
     size_t start = 0;
     for (ssize_t i = 0; i < n; ++i) {
       if (chunk[i] != '\n') continue;
