@@ -95,6 +95,13 @@ void RequestContext::check_capability(const InputRequest& r) const {
   Json need;
   if (r.method == "elicitation/create") {
     bool url = r.params.value("mode", "form") == "url";
+    // Elicitation arrived in 2025-06-18 and URL mode in 2025-11-25: an older client can't be
+    // asked, whatever its (open-ended) capabilities object says.
+    if (revision_ < (url ? Revision::V2025_11_25 : Revision::V2025_06_18))
+      throw rpc::Error(rpc::kMissingRequiredClientCapability,
+                       std::string("This request needs ") + (url ? "URL-mode " : "") + "elicitation, which protocol " +
+                           std::string(to_string(revision_)) + " does not have",
+                       Json{{"requiredCapabilities", Json{{"elicitation", Json{{url ? "url" : "form", Json::object()}}}}}});
     auto e = caps.find("elicitation");
     bool ok = e != caps.end() && e->is_object() &&
               (url ? e->contains("url") : (e->empty() || e->contains("form")));
@@ -508,10 +515,13 @@ Json Server::server_info(Revision r) const {
 }
 
 Json Server::capabilities(Revision r) const {
-  Json caps{{"tools", Json{{"listChanged", true}}}, {"logging", Json::object()}, {"completions", Json::object()}};
+  // 2026-07-28 delivers change notifications only through subscriptions/listen, which is not
+  // served yet: don't promise them to modern clients.
+  const bool notify = !is_modern(r);
+  Json caps{{"tools", Json{{"listChanged", notify}}}, {"logging", Json::object()}, {"completions", Json::object()}};
   if (!resources_.empty())
-    caps["resources"] = is_modern(r) ? Json{{"listChanged", true}} : Json{{"subscribe", true}, {"listChanged", true}};
-  if (!prompts_.empty()) caps["prompts"] = Json{{"listChanged", true}};
+    caps["resources"] = notify ? Json{{"subscribe", true}, {"listChanged", true}} : Json{{"listChanged", false}};
+  if (!prompts_.empty()) caps["prompts"] = Json{{"listChanged", notify}};
   adapt_capabilities(caps, r);
   return caps;
 }

@@ -280,9 +280,11 @@ Json Server::complete(const Json& params, RequestContext&) {
     const auto* t = resources_.find_template(uri);
     if (!t) throw rpc::invalid_params("Unknown resource template: " + uri, Json{{"field", "ref.uri"}});
     auto it = t->complete.find(arg_name);
-    if (it != t->complete.end()) completer = &it->second;
-    else if (!UriTemplate(t->uri_template).variables().empty()) {
-      const auto& vars = UriTemplate(t->uri_template).variables();
+    if (it != t->complete.end()) {
+      completer = &it->second;
+    } else {
+      const UriTemplate parsed(t->uri_template);
+      const auto& vars = parsed.variables();
       if (std::find(vars.begin(), vars.end(), arg_name) == vars.end())
         throw rpc::invalid_params("Resource template " + uri + " has no variable " + arg_name, Json{{"field", "argument.name"}});
     }

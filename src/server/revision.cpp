@@ -74,12 +74,19 @@ void adapt_resource(Json& resource, Revision r) {
   strip(resource, r, {{"title", Revision::V2025_06_18},
                       {"_meta", Revision::V2025_06_18},
                       {"icons", Revision::V2025_11_25}});
+  if (auto a = resource.find("annotations"); a != resource.end()) adapt_annotations(*a, r);
+}
+
+void adapt_annotations(Json& annotations, Revision r) {
+  strip(annotations, r, {{"lastModified", Revision::V2025_06_18}});
 }
 
 void adapt_content(Json& blocks, Revision r) {
   if (!blocks.is_array()) return;
   for (auto& b : blocks) {
     strip(b, r, {{"_meta", Revision::V2025_06_18}});
+    if (auto a = b.find("annotations"); a != b.end()) adapt_annotations(*a, r);
+    if (auto res = b.find("resource"); res != b.end()) strip(*res, r, {{"_meta", Revision::V2025_06_18}});
     const auto type = b.value("type", "");
     // Block types a revision lacks become text a client of that revision can show.
     if (type == "audio" && r < Revision::V2025_03_26) {

@@ -26,6 +26,7 @@ void adapt_tool(Json& tool, Revision r);
 void adapt_prompt(Json& prompt, Revision r);
 void adapt_resource(Json& resource, Revision r);  // also resource templates
 void adapt_content(Json& content_blocks, Revision r);  // an array of content blocks
+void adapt_annotations(Json& annotations, Revision r);
 void adapt_capabilities(Json& caps, Revision r);
 
 }  // namespace concierge
