@@ -32,6 +32,9 @@ class Sink {
   virtual void send(const Json& message) = 0;
   // A request whose reply was suppressed (cancelled): batch collectors stop waiting for it.
   virtual void skip(const Json& /*id*/) {}
+  // Ends the current response stream early where the transport has one (legacy Streamable HTTP
+  // SSE): the client reconnects with Last-Event-ID and gets the rest. A no-op elsewhere.
+  virtual void close_stream() {}
 };
 
 // A reply or error the client sends back for one of our server->client requests.
@@ -97,6 +100,9 @@ class RequestContext {
   void log(LogLevel level, const Json& data, std::string_view logger = {}) const;
   void progress(double value, std::optional<double> total = {}, std::string_view message = {}) const;
   bool wants_progress() const { return !progress_token_.is_null(); }
+  // Asks the transport to close this request's response stream now (see Sink::close_stream).
+  void close_stream() const { conn_.sink->close_stream(); }
+  Server& server() const { return *server_; }
 
   // Asks the client for input: elicitation/create, sampling/createMessage or roots/list.
   // Legacy era: a server->client request, waiting for its response. Modern era: the response

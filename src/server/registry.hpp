@@ -38,6 +38,9 @@ struct ToolError : std::runtime_error {
 
 using ToolHandler = std::function<ToolResult(const Json& arguments, RequestContext& ctx)>;
 
+// Whether a call may run as a task (2025-11-25 tasks utility; 2026-07-28 tasks extension).
+enum class TaskSupport { Forbidden, Optional, Required };
+
 struct ToolDefinition {
   std::string name;
   std::string title;
@@ -47,6 +50,7 @@ struct ToolDefinition {
   ToolHints hints;
   Json icons;                 // null or an array of Icon
   ToolHandler handler;
+  TaskSupport task_support = TaskSupport::Forbidden;
 };
 
 struct RegisteredTool {
