@@ -188,7 +188,9 @@ Responder::Responder(Server& server, std::shared_ptr<RequestContext> ctx) : serv
 
 Responder::~Responder() {
   if (!done_.load()) {
-    spdlog::error("handler for {} dropped request {} without replying", ctx_->method(), ctx_->id().dump());
+    // A cancelled request ends without a reply by design (an open subscriptions/listen, say).
+    if (!ctx_->cancel().cancelled())
+      spdlog::error("handler for {} dropped request {} without replying", ctx_->method(), ctx_->id().dump());
     fail(rpc::kInternalError, "Internal error: the handler finished without a reply");
   }
 }
@@ -229,7 +231,11 @@ Server::Server(ServerOptions options)
   register_protocol_methods();
 }
 
-Server::~Server() { cancel_all(); }
+Server::~Server() {
+  cancel_all();
+  std::lock_guard l(subs_m_);
+  subs_.clear();
+}
 
 std::shared_ptr<Session> Server::new_session(std::shared_ptr<Sink> notify_sink) {
   auto s = std::make_shared<Session>();
@@ -326,12 +332,8 @@ void Server::handle_notification(const Json& msg, const Connection& conn) {
   if (method == "notifications/cancelled") {
     auto id = params.find("requestId");
     if (id == params.end() || !rpc::valid_id(*id)) return;
-    std::lock_guard l(conn.session->m);
-    auto it = conn.session->inflight.find(id->dump());
-    if (it != conn.session->inflight.end()) {
-      spdlog::debug("request {} cancelled: {}", id->dump(), params.value("reason", ""));
-      it->second.cancel();
-    }
+    spdlog::debug("request {} cancelled: {}", id->dump(), params.value("reason", ""));
+    cancel_request(conn, *id);
     return;
   }
   // Anything else (roots/list_changed, progress, unknown): notifications are never answered.
@@ -363,10 +365,8 @@ void Server::handle_request(const Json& msg, const Connection& conn) {
   bool modern = meta.contains(kMetaVersion) || method == "server/discover";
   if (modern) {
     // Stateless: everything about the client comes with the request itself.
+    if (auto bad = rpc::check_modern_meta(params)) return reject(bad->code, bad->what(), bad->data);
     auto v = meta.find(kMetaVersion);
-    if (v == meta.end() || !v->is_string())
-      return reject(rpc::kInvalidParams, std::string("Missing _meta.") + kMetaVersion + " (a string)",
-                    Json{{"field", std::string("_meta.") + kMetaVersion}});
     auto rev = parse_revision(v->get<std::string>());
     if (!rev || !is_modern(*rev)) {
       std::string msg_text = "Unsupported protocol version: " + v->get<std::string>();
@@ -375,9 +375,6 @@ void Server::handle_request(const Json& msg, const Connection& conn) {
                     Json{{"supported", supported_revisions()}, {"requested", *v}});
     }
     auto caps = meta.find(kMetaCaps);
-    if (caps == meta.end() || !caps->is_object())
-      return reject(rpc::kInvalidParams, std::string("Missing _meta.") + kMetaCaps + " (an object)",
-                    Json{{"field", std::string("_meta.") + kMetaCaps}});
     ctx->revision_ = *rev;
     ctx->client_capabilities_ = *caps;
     if (auto ci = meta.find(kMetaClientInfo); ci != meta.end() && ci->is_object()) ctx->client_info_ = *ci;
@@ -515,13 +512,10 @@ Json Server::server_info(Revision r) const {
 }
 
 Json Server::capabilities(Revision r) const {
-  // 2026-07-28 delivers change notifications only through subscriptions/listen, which is not
-  // served yet: don't promise them to modern clients.
-  const bool notify = !is_modern(r);
-  Json caps{{"tools", Json{{"listChanged", notify}}}, {"logging", Json::object()}, {"completions", Json::object()}};
-  if (!resources_.empty())
-    caps["resources"] = notify ? Json{{"subscribe", true}, {"listChanged", true}} : Json{{"listChanged", false}};
-  if (!prompts_.empty()) caps["prompts"] = Json{{"listChanged", notify}};
+  // Change notifications: session streams in the handshake era, subscriptions/listen in 2026-07-28.
+  Json caps{{"tools", Json{{"listChanged", true}}}, {"logging", Json::object()}, {"completions", Json::object()}};
+  if (!resources_.empty()) caps["resources"] = Json{{"subscribe", true}, {"listChanged", true}};
+  if (!prompts_.empty()) caps["prompts"] = Json{{"listChanged", true}};
   adapt_capabilities(caps, r);
   return caps;
 }
@@ -533,6 +527,8 @@ void Server::cacheable(Json& result, RequestContext& ctx, int ttl_ms, bool share
 }
 
 void Server::notify_resource_updated(const std::string& uri) {
+  notify_subscribers([&](const Subscription& s) { return s.uris.count(uri) > 0; }, "notifications/resources/updated",
+                     Json{{"uri", uri}});
   std::lock_guard l(sessions_m_);
   for (auto& w : sessions_) {
     auto s = w.lock();
@@ -544,6 +540,9 @@ void Server::notify_resource_updated(const std::string& uri) {
 }
 
 void Server::notify_list_changed(const std::string& what) {
+  notify_subscribers([&](const Subscription& s) {
+    return (what == "tools" && s.tools) || (what == "prompts" && s.prompts) || (what == "resources" && s.resources);
+  }, "notifications/" + what + "/list_changed", nullptr);
   std::lock_guard l(sessions_m_);
   for (auto& w : sessions_) {
     auto s = w.lock();
@@ -551,6 +550,64 @@ void Server::notify_list_changed(const std::string& what) {
     bool ready;
     { std::lock_guard sl(s->m); ready = s->initialized; }
     if (ready) s->notify_sink->send(rpc::make_notification("notifications/" + what + "/list_changed", nullptr));
+  }
+}
+
+void Server::cancel_request(const Connection& conn, const Json& id) {
+  std::lock_guard l(conn.session->m);
+  auto it = conn.session->inflight.find(id.dump());
+  if (it != conn.session->inflight.end()) it->second.cancel();
+}
+
+void Server::listen(const Json& params, std::shared_ptr<Responder> r) {
+  auto& ctx = r->context();
+  Fields f(params);
+  Json filter = object_field(f, "notifications", true);
+  Subscription sub;
+  sub.id = ctx.id();
+  Json honoured = Json::object();
+  auto flag = [&](const char* key, bool& out) {
+    if (auto it = filter.find(key); it != filter.end()) {
+      if (!it->is_boolean()) throw rpc::invalid_params(std::string("Invalid parameter notifications.") + key + ": expected a boolean");
+      out = it->get<bool>();
+      if (out) honoured[key] = true;
+    }
+  };
+  flag("toolsListChanged", sub.tools);
+  flag("promptsListChanged", sub.prompts);
+  flag("resourcesListChanged", sub.resources);
+  if (auto it = filter.find("resourceSubscriptions"); it != filter.end()) {
+    if (!it->is_array()) throw rpc::invalid_params("Invalid parameter notifications.resourceSubscriptions: expected an array of URIs");
+    for (const auto& u : *it) {
+      if (!u.is_string()) throw rpc::invalid_params("Invalid parameter notifications.resourceSubscriptions: expected an array of URIs");
+      sub.uris.insert(u.get<std::string>());
+    }
+    if (!sub.uris.empty()) honoured["resourceSubscriptions"] = Json(sub.uris);
+  }
+  // The acknowledgement goes out before the subscription is live, so it is always the first frame.
+  ctx.conn_.sink->send(rpc::make_notification(
+      "notifications/subscriptions/acknowledged",
+      Json{{"notifications", honoured}, {"_meta", {{rpc::kMetaSubscriptionId, sub.id}}}}));
+  sub.responder = std::move(r);
+  std::lock_guard l(subs_m_);
+  subs_.push_back(std::move(sub));
+}
+
+void Server::notify_subscribers(const std::function<bool(const Subscription&)>& wants, const std::string& method, Json params) {
+  std::vector<std::shared_ptr<Responder>> ended;  // released outside the lock
+  std::lock_guard l(subs_m_);
+  for (auto it = subs_.begin(); it != subs_.end();) {
+    if (it->responder->context().cancel().cancelled()) {
+      ended.push_back(std::move(it->responder));
+      it = subs_.erase(it);
+      continue;
+    }
+    if (wants(*it)) {
+      Json p = params.is_null() ? Json::object() : params;
+      p["_meta"][rpc::kMetaSubscriptionId] = it->id;
+      it->responder->context().conn_.sink->send(rpc::make_notification(method, std::move(p)));
+    }
+    ++it;
   }
 }
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -92,6 +93,9 @@ class Server {
   void notify_resource_updated(const std::string& uri);
   void notify_list_changed(const std::string& what);  // "tools", "resources", "prompts"
 
+  // Cancels one in-flight request of a connection (notifications/cancelled; on HTTP, the client
+  // closing a 2026-07-28 response stream).
+  void cancel_request(const Connection& conn, const Json& id);
   // Shutdown: cancel every in-flight request, then wait for handlers to finish.
   void cancel_all();
   bool wait_idle(std::chrono::milliseconds timeout) { return pool_.wait_idle(timeout); }
@@ -139,6 +143,17 @@ class Server {
   std::unordered_map<std::string, Method> methods_;
   std::mutex sessions_m_;
   std::vector<std::weak_ptr<Session>> sessions_;
+  // Open subscriptions/listen requests (2026-07-28): their filter and where to send.
+  struct Subscription {
+    Json id;  // the listen request's id, echoed as io.modelcontextprotocol/subscriptionId
+    bool tools = false, prompts = false, resources = false;
+    std::set<std::string> uris;
+    std::shared_ptr<Responder> responder;  // held open until the client cancels
+  };
+  void listen(const Json& params, std::shared_ptr<Responder> r);
+  void notify_subscribers(const std::function<bool(const Subscription&)>& wants, const std::string& method, Json params);
+  std::mutex subs_m_;
+  std::vector<Subscription> subs_;
   ThreadPool pool_;  // last: its workers use everything above
 };
 

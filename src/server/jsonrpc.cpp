@@ -93,6 +93,22 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+std::optional<Error> check_modern_meta(const Json& params) {
+  auto missing = [](const char* key, const char* what) {
+    std::string field = std::string("_meta.") + key;
+    return Error(kInvalidParams, "Missing or invalid " + field + " (" + what + ")", Json{{"field", field}});
+  };
+  auto meta = params.is_object() ? params.find("_meta") : params.end();
+  if (!params.is_object() || meta == params.end() || !meta->is_object())
+    return Error(kInvalidParams, "Missing params._meta: 2026-07-28 requests carry their protocol version and client capabilities there",
+                 Json{{"field", "_meta"}});
+  auto v = meta->find(kMetaProtocolVersion);
+  if (v == meta->end() || !v->is_string()) return missing(kMetaProtocolVersion, "a string");
+  auto c = meta->find(kMetaClientCapabilities);
+  if (c == meta->end() || !c->is_object()) return missing(kMetaClientCapabilities, "an object");
+  return std::nullopt;
+}
+
 bool parse(std::string_view text, Json& out, Json& error_reply) {
   if (!valid_utf8(text)) {
     error_reply = make_error(nullptr, kParseError, "Parse error: message is not valid UTF-8");

@@ -1,5 +1,6 @@
 #pragma once
 // JSON-RPC 2.0 framing: message classification, ids, error objects.
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -53,6 +54,13 @@ Json make_notification(std::string_view method, Json params);
 Json make_request(const Json& id, std::string_view method, Json params);
 
 bool valid_utf8(std::string_view s);
+
+// The reserved _meta keys of 2026-07-28 requests.
+inline constexpr const char* kMetaProtocolVersion = "io.modelcontextprotocol/protocolVersion";
+inline constexpr const char* kMetaClientCapabilities = "io.modelcontextprotocol/clientCapabilities";
+inline constexpr const char* kMetaSubscriptionId = "io.modelcontextprotocol/subscriptionId";
+// A 2026-07-28 request's required _meta fields: the -32602 error naming the first one missing.
+std::optional<Error> check_modern_meta(const Json& params);
 // Parses one wire message; on failure returns the -32700 reply to send instead.
 bool parse(std::string_view text, Json& out, Json& error_reply);
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "server/core.hpp"
+#include "server/http.hpp"
 #include "server/stdio.hpp"
 #include "tools/tool.hpp"
 
@@ -33,7 +34,14 @@ std::unique_ptr<Server> make_server() {
   return server;
 }
 
-int serve(const StdioOptions& stdio_options) {
+struct ServeOptions {
+  StdioOptions stdio;
+  std::string http;  // [HOST:]PORT; empty = stdio
+  HttpOptions http_options;
+};
+
+int serve(const ServeOptions& o) {
+  const StdioOptions& stdio_options = o.stdio;
   // Signals are taken by one thread and turned into a byte on a pipe the transport polls, so
   // shutdown runs on the normal path rather than inside a handler.
   sigset_t set;
@@ -52,6 +60,46 @@ int serve(const StdioOptions& stdio_options) {
   }).detach();
 
   auto server = make_server();
+  if (!o.http.empty()) {
+    HttpOptions ho = o.http_options;
+    auto colon = o.http.rfind(':');
+    std::string port = colon == std::string::npos ? o.http : o.http.substr(colon + 1);
+    if (colon != std::string::npos) ho.host = o.http.substr(0, colon);
+    if (ho.host.size() > 2 && ho.host.front() == '[') ho.host = ho.host.substr(1, ho.host.size() - 2);
+    try {
+      ho.port = std::stoi(port);
+    } catch (const std::exception&) {
+      spdlog::error("--http takes [HOST:]PORT, got '{}'", o.http);
+      return 2;
+    }
+    HttpServer http(*server, ho);
+    int bound;
+    try {
+      bound = http.bind();
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+    std::string shown = ho.host.find(':') != std::string::npos ? "[" + ho.host + "]" : ho.host;
+    spdlog::info("concierge {} listening on http://{}:{}/mcp (legacy HTTP+SSE at /sse)", CONCIERGE_VERSION, shown, bound);
+    std::thread stopper([&http, fd = stop_pipe[0]] {
+      char b;
+      [[maybe_unused]] auto n = ::read(fd, &b, 1);
+      spdlog::info("stopping on signal");
+      http.stop();
+    });
+    http.run();
+    // run() returns after a signal (the stopper has finished) or a listener failure.
+    char b = 1;
+    [[maybe_unused]] auto n = ::write(stop_pipe[1], &b, 1);
+    stopper.join();
+    server->cancel_all();
+    if (!server->wait_idle(std::chrono::seconds(1))) {
+      spdlog::default_logger()->flush();
+      std::_Exit(0);
+    }
+    return 0;
+  }
   spdlog::info("concierge {} serving MCP on stdio", CONCIERGE_VERSION);
   bool clean = serve_stdio(*server, STDIN_FILENO, STDOUT_FILENO, stop_pipe[0], stdio_options);
   if (!clean) {
@@ -73,9 +121,20 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
 
   auto* serve_cmd = app.add_subcommand("serve", "Serve MCP (stdio by default)");
-  StdioOptions stdio_options;
-  serve_cmd->add_option("--max-message-bytes", stdio_options.max_message_bytes, "Largest message accepted on stdio")
+  ServeOptions serve_options;
+  serve_cmd->add_option("--max-message-bytes", serve_options.stdio.max_message_bytes, "Largest message accepted on stdio")
       ->capture_default_str();
+  serve_cmd->add_option("--http", serve_options.http,
+                        "Serve Streamable HTTP at [HOST:]PORT/mcp (default host 127.0.0.1; port 0 picks a free one)");
+  serve_cmd->add_flag("--allow-remote", serve_options.http_options.allow_remote,
+                      "Allow binding a non-loopback address (there is no HTTP authentication yet)");
+  serve_cmd->add_option("--max-body-bytes", serve_options.http_options.max_body_bytes, "Largest HTTP request body")
+      ->capture_default_str();
+  int idle_seconds = 1800;
+  serve_cmd->add_option("--session-idle-seconds", idle_seconds, "Idle HTTP sessions expire after this long")
+      ->capture_default_str();
+  serve_cmd->add_option("--allowed-origin", serve_options.http_options.allowed_origins,
+                        "An Origin allowed besides the loopback ones (repeatable)");
   auto* tools_cmd = app.add_subcommand("tools", "List the registered tools");
 
   CLI11_PARSE(app, argc, argv);
@@ -86,7 +145,10 @@ int main(int argc, char** argv) {
     for (const auto* t : server->tools().list()) std::cout << t->def.name << "\t" << t->def.description << "\n";
     return 0;
   }
-  if (*serve_cmd) return serve(stdio_options);
+  if (*serve_cmd) {
+    serve_options.http_options.session_idle_timeout = std::chrono::seconds(idle_seconds);
+    return serve(serve_options);
+  }
   std::cout << app.help();
   return 0;
 }

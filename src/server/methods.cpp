@@ -83,6 +83,8 @@ void Server::register_protocol_methods() {
   bind_async("resources/subscribe", kLegacy, subscription(true), true);
   bind_async("resources/unsubscribe", kLegacy, subscription(false), true);
 
+  bind_async("subscriptions/listen", kModern, [this](const Json& params, std::shared_ptr<Responder> r) { listen(params, std::move(r)); }, true);
+
   sync("tools/list", kBoth, &Server::list_tools, true);
   sync("tools/call", kBoth, &Server::call_tool);
   sync("resources/list", kBoth, &Server::list_resources, true);
