@@ -505,3 +505,41 @@ TEST_CASE("resources, templates, subscriptions, prompts and completion", "[core]
   server->notify_list_changed("tools");
   CHECK(other.sink->wait_for([](const Json& m) { return m.value("method", "") == "notifications/tools/list_changed"; }).has_value());
 }
+
+TEST_CASE("subscriptions/listen: acknowledged first, filtered, tagged, ended by cancellation", "[core][modern][listen]") {
+  auto server = builtin_server();
+  server->resources().add(ResourceDefinition{.uri = "test://watched", .name = "w", .title = "", .description = "", .mime_type = "",
+                                             .icons = nullptr, .read = [](RequestContext&) { return Json::array(); }});
+  Client c(*server);
+  c.send(rpc::make_request(11, "subscriptions/listen",
+                           Json{{"notifications", {{"toolsListChanged", true}, {"resourceSubscriptions", {"test://watched"}}}},
+                                {"_meta", modern_meta()}}));
+  auto ack = c.sink->wait_for([](const Json& m) { return m.value("method", "") == "notifications/subscriptions/acknowledged"; });
+  REQUIRE(ack);
+  CHECK((*ack)["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 11);
+  CHECK((*ack)["params"]["notifications"]["toolsListChanged"] == true);
+  CHECK(c.sink->snapshot().front() == *ack);  // the first frame
+
+  server->notify_list_changed("prompts");  // not asked for
+  server->notify_list_changed("tools");
+  server->notify_resource_updated("test://watched");
+  server->notify_resource_updated("test://other");
+  std::vector<Json> got;
+  for (const auto& m : c.sink->snapshot())
+    if (m.value("method", "") != "notifications/subscriptions/acknowledged") got.push_back(m);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0]["method"] == "notifications/tools/list_changed");
+  CHECK(got[0]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 11);
+  CHECK(got[1]["method"] == "notifications/resources/updated");
+  CHECK(got[1]["params"]["uri"] == "test://watched");
+
+  c.send(rpc::make_notification("notifications/cancelled", Json{{"requestId", 11}}));
+  server->notify_list_changed("tools");
+  size_t after = c.sink->snapshot().size();
+  server->notify_list_changed("tools");
+  CHECK(c.sink->snapshot().size() == after);  // no more frames once cancelled
+  CHECK(count_id(*c.sink, 11) == 0);           // and never a reply
+
+  auto bad = c.request(12, "subscriptions/listen", Json{{"notifications", {{"toolsListChanged", "yes"}}}, {"_meta", modern_meta()}});
+  CHECK(error_code(bad) == rpc::kInvalidParams);
+}

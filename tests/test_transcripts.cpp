@@ -617,7 +617,8 @@ void modern_transcript() {
   CHECK(discover["capabilities"].contains("tools"));
   CHECK(discover["capabilities"].contains("resources"));
   CHECK(discover["capabilities"].contains("prompts"));
-  CHECK_FALSE(discover["capabilities"]["resources"].contains("subscribe"));
+  // Resource subscriptions exist in 2026-07-28 too, through subscriptions/listen.
+  CHECK(discover["capabilities"]["resources"]["subscribe"] == true);
   CHECK(discover["instructions"] == "Use the tools to manage the user's day.");
   CHECK(discover["_meta"]["io.modelcontextprotocol/serverInfo"]["websiteUrl"] == "https://example.com/concierge");
 
