@@ -26,7 +26,9 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Test-time JavaScript: the official MCP TypeScript SDK client (pinned by the lock file).
+# Test-time JavaScript, pinned by the lock files: the official MCP TypeScript SDK client, and the
+# official MCP conformance suite with the Node 22 it needs (tests/conformance/run.sh).
 if [ "${1:-}" != "--no-npm" ]; then
   (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+  (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
 fi

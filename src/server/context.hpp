@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -107,6 +108,7 @@ class RequestContext {
   // Asks the client for input: elicitation/create, sampling/createMessage or roots/list.
   // Legacy era: a server->client request, waiting for its response. Modern era: the response
   // carried by this retry's inputResponses, or InputRequired is thrown to ask for it.
+  // Inside a task body the task handles it instead (tasks.hpp).
   // Missing client capability -> rpc::Error -32021.
   Json input(std::string key, std::string method, Json params);
   // Several at once: every response, or (modern) one InputRequired naming all that are missing.
@@ -115,6 +117,7 @@ class RequestContext {
  private:
   friend class Server;
   friend class Responder;
+  friend class TaskManager;
   void check_capability(const InputRequest& r) const;
   Json ask_client(const InputRequest& r);
 
@@ -131,6 +134,9 @@ class RequestContext {
   bool log_all_ = false;
   CancelToken cancel_;
   std::map<std::string, Json> input_responses_;  // modern: from requestState + inputResponses
+  // Set on a task's context only (tasks.hpp): inputs() hands its requests here instead, to park
+  // the task (2026-07-28) or route them through tasks/result (2025-11-25).
+  std::function<std::map<std::string, Json>(RequestContext&, std::vector<InputRequest>)> input_hook_;
 };
 
 }  // namespace concierge

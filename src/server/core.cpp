@@ -126,6 +126,7 @@ Json RequestContext::input(std::string key, std::string method, Json params) {
 
 std::map<std::string, Json> RequestContext::inputs(std::vector<InputRequest> requests) {
   for (const auto& r : requests) check_capability(r);
+  if (input_hook_) return input_hook_(*this, std::move(requests));  // a task's body
   std::map<std::string, Json> out;
   if (!modern()) {
     for (const auto& r : requests) out[r.key] = ask_client(r);
@@ -346,7 +347,8 @@ void Server::handle_request(const Json& msg, const Connection& conn) {
   const Json& params = params_of(msg);
   auto& session = *conn.session;
 
-  if (method == "initialize") return initialize(msg, conn);
+  // initialize opens the handshake era; with 2026-07-28 _meta it is just a method that era lacks.
+  if (method == "initialize" && !meta_of(params).contains(kMetaVersion)) return initialize(msg, conn);
 
   auto ctx = std::make_shared<RequestContext>();
   ctx->server_ = this;
@@ -516,6 +518,7 @@ Json Server::capabilities(Revision r) const {
   Json caps{{"tools", Json{{"listChanged", true}}}, {"logging", Json::object()}, {"completions", Json::object()}};
   if (!resources_.empty()) caps["resources"] = Json{{"subscribe", true}, {"listChanged", true}};
   if (!prompts_.empty()) caps["prompts"] = Json{{"listChanged", true}};
+  tasks_.add_capabilities(caps);
   adapt_capabilities(caps, r);
   return caps;
 }
@@ -612,6 +615,7 @@ void Server::notify_subscribers(const std::function<bool(const Subscription&)>& 
 }
 
 void Server::cancel_all() {
+  tasks_.cancel_all();
   std::lock_guard l(sessions_m_);
   for (auto& w : sessions_)
     if (auto s = w.lock()) {

@@ -17,6 +17,7 @@
 #include "server/jsonrpc.hpp"
 #include "server/registry.hpp"
 #include "server/request_state.hpp"
+#include "server/tasks.hpp"
 #include "server/thread_pool.hpp"
 
 namespace concierge {
@@ -34,6 +35,12 @@ struct ServerOptions {
   std::string state_key;  // HMAC key for requestState; random per process when empty
   size_t min_workers = 4, max_workers = 128;
   int list_ttl_ms = 60000;  // caching hint on list results (2026-07-28)
+  // Tasks (tasks.hpp): how long a task stays retrievable (default, and the most a 2025-11-25
+  // client may ask for), the polling hint, and how many may be unfinished at once (each one
+  // holds a worker while it runs or waits for input).
+  int64_t task_ttl_ms = 3'600'000, task_max_ttl_ms = 86'400'000;
+  int task_poll_interval_ms = 500;
+  size_t max_live_tasks = 64;
 };
 
 // Replies to one request, exactly once. A second reply is refused; a Responder destroyed without
@@ -71,6 +78,7 @@ class Server {
   ResourceRegistry& resources() { return resources_; }
   PromptRegistry& prompts() { return prompts_; }
   const ServerOptions& options() const { return options_; }
+  TaskManager& tasks() { return tasks_; }
 
   std::shared_ptr<Session> new_session(std::shared_ptr<Sink> notify_sink);
 
@@ -107,6 +115,7 @@ class Server {
  private:
   friend class Responder;
   friend class RequestContext;
+  friend class TaskManager;  // runs task bodies on pool_
   struct Method {
     unsigned eras;
     AsyncHandler fn;
@@ -154,6 +163,7 @@ class Server {
   void notify_subscribers(const std::function<bool(const Subscription&)>& wants, const std::string& method, Json params);
   std::mutex subs_m_;
   std::vector<Subscription> subs_;
+  TaskManager tasks_{*this};
   ThreadPool pool_;  // last: its workers use everything above
 };
 

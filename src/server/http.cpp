@@ -304,7 +304,9 @@ struct HttpServer::Impl {
 void HttpServer::Impl::setup() {
   http.new_task_queue = [max = opt.max_threads] { return new ElasticTaskQueue(max); };
   http.set_keep_alive_max_count(1'000'000);  // the library default closes after 5 requests
-  http.set_keep_alive_timeout(30);
+  // The library gives no handle on client sockets: an idle keep-alive connection holds its worker
+  // until this timeout, even after stop(). A short one keeps shutdown under 2 s.
+  http.set_keep_alive_timeout(1);
   http.set_tcp_nodelay(true);
   http.set_read_timeout(opt.read_timeout);
   http.set_write_timeout(std::chrono::seconds(30));
@@ -510,7 +512,14 @@ void HttpServer::Impl::post_modern(const httplib::Request& req, httplib::Respons
 // followed by the reply.
 void HttpServer::Impl::respond(httplib::Response& res, std::shared_ptr<Exchange> ex, const Connection& conn, bool modern,
                                std::shared_ptr<HttpSession> session) {
-  if (auto body = ex->wait_first(stopping)) {
+  // 2025-11-25 sessions always get a resumable stream (priming event, event ids): a reply whose
+  // connection drops can be fetched again with Last-Event-ID. Older ones get JSON when they can.
+  bool resumable = false;
+  if (!modern && session) {
+    std::lock_guard l(session->core->m);
+    resumable = session->core->revision >= Revision::V2025_11_25;
+  }
+  if (auto body = resumable ? std::nullopt : ex->wait_first(stopping)) {
     if (body->empty()) {  // cancelled with no reply (e.g. server shutting down)
       res.status = 503;
       return;
@@ -556,7 +565,8 @@ void HttpServer::Impl::stream(httplib::Response& res, std::shared_ptr<Exchange> 
           priming.clear();
         }
         auto end = ex->pump(sink, after_seq, stopping, heartbeat);
-        if (end == Exchange::End::Gone) return false;
+        // Gone: nothing to finish. Stopping: end the connection rather than keep it alive.
+        if (end == Exchange::End::Gone || end == Exchange::End::Stopping) return false;
         sink.done();
         return true;
       },

@@ -93,6 +93,7 @@ void Server::register_protocol_methods() {
   sync("prompts/list", kBoth, &Server::list_prompts, true);
   sync("prompts/get", kBoth, &Server::get_prompt);
   sync("completion/complete", kBoth, &Server::complete);
+  tasks_.bind_methods();  // tasks/get, tasks/update, tasks/cancel, tasks/result, tasks/list
 }
 
 Json Server::discover(RequestContext& ctx) {
@@ -120,26 +121,52 @@ Json Server::call_tool(const Json& params, RequestContext& ctx) {
   const RegisteredTool* tool = tools_.find(name);
   if (!tool) throw rpc::invalid_params("Unknown tool: " + name, Json{{"field", "name"}});
 
-  ToolResult result;
-  if (auto problem = tool->input->validate(args)) {
-    // A tool error, not a protocol error: the model sees it and can correct its call.
-    result = ToolResult::error("Invalid arguments for tool " + name + ": " + *problem);
-  } else {
-    try {
-      result = tool->def.handler(args, ctx);
-    } catch (const ToolError& e) {
-      result = ToolResult::error(e.what());
-    } catch (const rpc::Error& e) {
-      if (e.code != rpc::kMissingRequiredClientCapability || ctx.modern()) throw;
-      result = ToolResult::error(e.what());  // legacy: the client simply can't do what this tool needs
-    }
+  // A call that becomes a task answers with its handle; the tool runs on the pool (tasks.hpp).
+  if (auto created = tasks_.call_tool(*tool, args, params, ctx)) return *created;
+  ToolResult result = invoke_tool(*tool, args, ctx);
+  if (result.continuation)
+    if (auto created = tasks_.defer(*tool, result.continuation, ctx)) return *created;
+  return tool_call_result(*tool, finish_tool(std::move(result), ctx), ctx);
+}
+
+namespace {
+// Failures the model should see and can act on become isError results; protocol errors pass.
+template <class F>
+ToolResult guarded(F&& run, RequestContext& ctx) {
+  try {
+    return run();
+  } catch (const ToolError& e) {
+    return ToolResult::error(e.what());
+  } catch (const rpc::Error& e) {
+    if (e.code != rpc::kMissingRequiredClientCapability || ctx.modern()) throw;
+    return ToolResult::error(e.what());  // legacy: the client simply can't do what this tool needs
   }
-  if (!result.is_error && tool->output) {
+}
+}  // namespace
+
+ToolResult invoke_tool(const RegisteredTool& tool, const Json& args, RequestContext& ctx) {
+  // A tool error, not a protocol error: the model sees it and can correct its call.
+  if (auto problem = tool.input->validate(args))
+    return ToolResult::error("Invalid arguments for tool " + tool.def.name + ": " + *problem);
+  return guarded([&] { return tool.def.handler(args, ctx); }, ctx);
+}
+
+ToolResult finish_tool(ToolResult result, RequestContext& ctx) {
+  while (result.continuation) {
+    auto rest = std::exchange(result.continuation, nullptr);
+    result = guarded([&] { return rest(ctx); }, ctx);
+  }
+  return result;
+}
+
+Json tool_call_result(const RegisteredTool& tool, ToolResult result, RequestContext& ctx) {
+  const std::string& name = tool.def.name;
+  if (!result.is_error && tool.output) {
     if (result.structured.is_null()) {
       spdlog::error("tool {} returned no structured content for its outputSchema", name);
       throw rpc::Error(rpc::kInternalError, "Internal error: tool " + name + " returned no structured content");
     }
-    if (auto problem = tool->output->validate(result.structured)) {
+    if (auto problem = tool.output->validate(result.structured)) {
       spdlog::error("tool {} returned output that fails its outputSchema: {}", name, *problem);
       throw rpc::Error(rpc::kInternalError, "Internal error: tool " + name + " returned invalid output (" + *problem + ")");
     }

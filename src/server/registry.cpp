@@ -18,6 +18,12 @@ ToolResult ToolResult::error(std::string message) {
   return r;
 }
 
+ToolResult ToolResult::deferred(std::function<ToolResult(RequestContext&)> rest) {
+  ToolResult r;
+  r.continuation = std::move(rest);
+  return r;
+}
+
 namespace {
 Json hints_json(const ToolHints& h) {
   Json a = Json::object();
@@ -51,6 +57,9 @@ void ToolRegistry::add(ToolDefinition def) {
     w["annotations"] = std::move(a);
   }
   if (def.icons.is_array()) w["icons"] = def.icons;
+  // 2025-11-25 only (adapt_tool drops it elsewhere); absent means forbidden.
+  if (def.task_support != TaskSupport::Forbidden)
+    w["execution"] = Json{{"taskSupport", def.task_support == TaskSupport::Required ? "required" : "optional"}};
   t->wire = std::move(w);
   t->def = std::move(def);
   auto* raw = t.get();

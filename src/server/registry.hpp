@@ -26,9 +26,17 @@ struct ToolResult {
   Json content = Json::array();
   Json structured;
   bool is_error = false;
+  std::function<ToolResult(RequestContext&)> continuation;  // set by deferred()
 
   static ToolResult text(std::string text, Json structured = nullptr);
   static ToolResult error(std::string message);
+  // "The rest may run as a task": the handler has done its synchronous part (validation,
+  // multi-round-trip input through ctx.input) and returns the remaining work. For a tool with
+  // defers_task set (see ToolDefinition) and a 2026-07-28 client that declared the tasks
+  // extension on this request, `rest` becomes a task and the call answers with a
+  // CreateTaskResult; otherwise `rest` runs at once, with the same context, and its result is the
+  // call's. `rest` must own what it uses (capture by value): the handler's frame is gone by then.
+  static ToolResult deferred(std::function<ToolResult(RequestContext&)> rest);
 };
 
 // Thrown inside a tool for a failure the model should see and can act on (isError result).
@@ -38,7 +46,13 @@ struct ToolError : std::runtime_error {
 
 using ToolHandler = std::function<ToolResult(const Json& arguments, RequestContext& ctx)>;
 
-// Whether a call may run as a task (2025-11-25 tasks utility; 2026-07-28 tasks extension).
+// Whether a call may run as a task (2025-11-25 tasks utility; 2026-07-28 tasks extension; see
+// server/tasks.hpp). Optional: a 2025-11-25 client may ask for one (params.task); a 2026-07-28
+// client that declares the extension gets one. Required: as Optional, and a call that can't be a
+// task is refused. A task's body runs on the worker pool with a context of its own: ctx.input()
+// parks the task until the client answers (tasks/update, or tasks/result in 2025-11-25), and
+// ctx.cancel() fires on tasks/cancel. An isError result completes the task; an rpc::Error thrown
+// by the body fails it.
 enum class TaskSupport { Forbidden, Optional, Required };
 
 struct ToolDefinition {
@@ -51,6 +65,10 @@ struct ToolDefinition {
   Json icons;                 // null or an array of Icon
   ToolHandler handler;
   TaskSupport task_support = TaskSupport::Forbidden;
+  // false: a task runs the whole handler. true: the handler always runs in the request (so it
+  // can use multi-round-trip input first) and only what it returns as ToolResult::deferred
+  // becomes the task (2026-07-28); in a 2025-11-25 task the whole handler still runs as the task.
+  bool defers_task = false;
 };
 
 struct RegisteredTool {

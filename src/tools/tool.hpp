@@ -1,6 +1,9 @@
 #pragma once
 // How a tool is declared: one file per tool, its schemas in schemas/<name>.input.json and
 // (optionally) schemas/<name>.output.json, and one registration line in tools/builtin.cpp.
+// A tool that may run as a task sets task_support (and defers_task, to run multi-round-trip
+// input before the task starts) on the definition define() returns; see registry.hpp
+// (TaskSupport, ToolResult::deferred) and server/tasks.hpp.
 #include "server/registry.hpp"
 
 namespace concierge::tools {
