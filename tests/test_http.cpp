@@ -1199,6 +1199,26 @@ TEST_CASE("http concurrency: 300 open SSE streams while 1,000 POSTs from 8 clien
   CHECK(elapsed < 45s);
 }
 
+TEST_CASE("http concurrency: a burst of 32 simultaneous connections is accepted at once", "[http][concurrency][burst]") {
+  // Clients that open several connections at the same moment (a browser, a pooled HTTP client,
+  // many agents starting together) must not wait for SYN retransmissions (1 s, then 3 s, ...)
+  // because the listen queue overflowed.
+  TestHttpServer srv;
+  int port = srv.port();
+  constexpr int kBurst = 32;
+  std::vector<RawHttp> streams(kBurst);
+  auto t0 = Clock::now();
+  for (auto& s : streams) s = open_sse_endpoint(port);  // back to back, no reads in between
+  auto connected = Clock::now() - t0;
+  int established = 0;
+  for (auto& s : streams) established += s.wait_head(10s) && s.status() == 200 && s.next_event(10s).has_value();
+  auto all = Clock::now() - t0;
+  INFO(kBurst << " connects took " << std::chrono::duration_cast<std::chrono::milliseconds>(connected).count()
+              << " ms; all streams established after " << std::chrono::duration_cast<std::chrono::milliseconds>(all).count() << " ms");
+  CHECK(established == kBurst);
+  CHECK(all < 2s);
+}
+
 TEST_CASE("http shutdown: with 50 SSE streams open, stop() returns and run() exits within 2 s", "[http][shutdown]") {
   TestHttpServer srv;
   int port = srv.port();

@@ -265,6 +265,7 @@ struct HttpServer::Impl {
   HttpOptions opt;
   httplib::Server http;
   int port = -1;
+  int listen_fd = -1;
   bool loopback = true;
   std::atomic<bool> stopping{false};
 
@@ -311,6 +312,11 @@ void HttpServer::Impl::setup() {
   http.set_read_timeout(opt.read_timeout);
   http.set_write_timeout(std::chrono::seconds(30));
   http.set_payload_max_length(opt.max_body_bytes);  // larger bodies get 413 before any handler
+  http.set_socket_options([this](socket_t fd) {
+    int yes = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd = fd;
+  });
 
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     return check_origin(req, res) ? httplib::Server::HandlerResponse::Unhandled : httplib::Server::HandlerResponse::Handled;
@@ -822,6 +828,9 @@ int HttpServer::bind() {
     spdlog::warn("listening on {} without HTTP authentication: anyone who can reach it can use this server", o.host);
   int port = o.port == 0 ? impl_->http.bind_to_any_port(o.host) : (impl_->http.bind_to_port(o.host, o.port) ? o.port : -1);
   if (port <= 0) throw std::runtime_error("cannot bind " + o.host + ":" + std::to_string(o.port));
+  // The library listens with a backlog of 5: a burst of clients would overflow it and wait out
+  // SYN retransmits. Listening again on the bound socket only raises the backlog.
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
   impl_->port = port;
   return port;
 }
