@@ -624,7 +624,8 @@ TEST_CASE("2025-11-25 tasks: capabilities and tool execution", "[tasks][legacy]"
     Client old(*f.server);
     auto r = old.initialize("2025-06-18");
     CHECK_FALSE(r["result"]["capabilities"].contains("tasks"));
-    for (const auto& t : old.request(next_id(), "tools/list")["result"]["tools"]) CHECK_FALSE(t.contains("execution"));
+    const Json listed = old.request(next_id(), "tools/list");
+    for (const auto& t : listed["result"]["tools"]) CHECK_FALSE(t.contains("execution"));
     auto sync = legacy_call(old, next_id(), "slow_compute", {{"seconds", 0}}, Json{{"ttl", 1000}});
     CHECK(sync["result"]["content"][0]["text"] == "computed result");
     CHECK(error_code(old.request(next_id(), "tasks/get", Json{{"taskId", "x"}})) == rpc::kMethodNotFound);
