@@ -153,6 +153,7 @@ class Exchange : public Sink {
   End pump(httplib::DataSink& sink, uint64_t after_seq, const std::atomic<bool>& stopping, std::chrono::seconds heartbeat) {
     std::unique_lock l(m_);
     uint64_t cursor = after_seq;
+    auto last_write = Clock::now();
     for (;;) {
       // Events this stream has not written yet (a resumed stream starts from Last-Event-ID).
       while (true) {
@@ -175,11 +176,18 @@ class Exchange : public Sink {
         return End::Closed;
       }
       if (stopping) return End::Stopping;
-      if (!cv_.wait_for(l, heartbeat, [&] {
+      // Wake every second to notice a client that left (its worker and, in 2026-07-28, its
+      // request are released then, not at the next heartbeat).
+      auto step = std::min<std::chrono::seconds>(heartbeat, std::chrono::seconds(1));
+      if (!cv_.wait_for(l, step, [&] {
             return close_requested_ || stopping || (!events_.empty() && events_.back().seq > cursor);
           })) {
         l.unlock();
-        bool alive = sink.write(":\n\n", 3);  // keeps intermediaries from timing the stream out
+        bool alive = sink.is_writable();
+        if (alive && Clock::now() - last_write >= heartbeat) {
+          alive = sink.write(":\n\n", 3);  // keeps intermediaries from timing the stream out
+          last_write = Clock::now();
+        }
         l.lock();
         if (!alive) return End::Gone;
       }
