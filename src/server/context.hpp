@@ -69,6 +69,9 @@ struct Connection {
   std::shared_ptr<Sink> sink;  // replies to this message go here
   std::string transport = "stdio";
   std::string user = "local";
+  // The transport's thread is dedicated to this message (HTTP POST): quick methods and tools
+  // may run on it rather than hop to the worker pool (see ToolDefinition::quick).
+  bool run_quick_inline = false;
 };
 
 struct InputRequest {

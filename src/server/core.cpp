@@ -240,10 +240,16 @@ Server::~Server() {
 
 std::shared_ptr<Session> Server::new_session(std::shared_ptr<Sink> notify_sink) {
   auto s = std::make_shared<Session>();
-  s->id = base64url_encode(random_bytes(18));
+  // A stateless (2026-07-28) request's session (no notify sink) is never addressed by id.
+  if (notify_sink) s->id = base64url_encode(random_bytes(18));
   s->notify_sink = std::move(notify_sink);
   std::lock_guard l(sessions_m_);
-  std::erase_if(sessions_, [](auto& w) { return w.expired(); });
+  // Pruned when the list has doubled: amortised O(1) per session, where a scan per stateless
+  // request cost a lot of throughput with many streams open.
+  if (sessions_.size() >= 2 * sessions_live_ + 16) {
+    std::erase_if(sessions_, [](auto& w) { return w.expired(); });
+    sessions_live_ = sessions_.size();
+  }
   sessions_.push_back(s);
   return s;
 }
@@ -425,7 +431,7 @@ void Server::handle_request(const Json& msg, const Connection& conn) {
   }
   auto responder = std::make_shared<Responder>(*this, ctx);
   const Method& m = it->second;
-  if (m.run_inline) {
+  if (m.run_inline || (conn.run_quick_inline && m.quick && m.quick(params))) {
     run(m, params, std::move(responder));
   } else {
     // The message is copied into the job: the transport's buffer is gone by the time it runs.

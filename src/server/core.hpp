@@ -120,6 +120,8 @@ class Server {
     unsigned eras;
     AsyncHandler fn;
     bool run_inline;
+    // For a method whose cost depends on its params (tools/call): true when this call is quick.
+    std::function<bool(const Json& params)> quick;
   };
 
   void handle_request(const Json& msg, const Connection& conn);
@@ -152,6 +154,7 @@ class Server {
   std::unordered_map<std::string, Method> methods_;
   std::mutex sessions_m_;
   std::vector<std::weak_ptr<Session>> sessions_;
+  size_t sessions_live_ = 0;  // sessions_.size() after the last prune
   // Open subscriptions/listen requests (2026-07-28): their filter and where to send.
   struct Subscription {
     Json id;  // the listen request's id, echoed as io.modelcontextprotocol/subscriptionId

@@ -117,7 +117,11 @@ class Exchange : public Sink {
     if (finished_) return;
     bool is_reply = !request_id_.is_null() && (m.is_array() || (!m.contains("method") && m.contains("id") && m["id"] == request_id_));
     events_.push_back(Event{next_seq_++, dump(m), is_reply});
-    if (is_reply) reply_queued_ = true;
+    if (is_reply) {
+      reply_queued_ = true;
+      if (m.is_object())
+        if (auto e = m.find("error"); e != m.end() && e->is_object()) reply_error_ = e->value("code", 0);
+    }
     cv_.notify_all();
   }
   void skip(const Json&) override {  // a cancelled request: nothing more will come
@@ -132,6 +136,11 @@ class Exchange : public Sink {
     cv_.notify_all();
   }
   void wake() { cv_.notify_all(); }
+  // The reply's JSON-RPC error code (0: a result), so the status can be chosen without re-parsing.
+  int reply_error() {
+    std::lock_guard l(m_);
+    return reply_error_;
+  }
 
   // Waits until there is something to decide on. Returns the reply if it came first.
   std::optional<std::string> wait_first(const std::atomic<bool>& stopping) {
@@ -233,6 +242,7 @@ class Exchange : public Sink {
   std::deque<Event> events_;
   uint64_t next_seq_ = 1;
   bool reply_queued_ = false, close_requested_ = false, finished_ = false;
+  int reply_error_ = 0;
 };
 
 // A legacy (handshake-era) Streamable HTTP session, or a legacy HTTP+SSE one.
@@ -511,7 +521,7 @@ void HttpServer::Impl::post_modern(const httplib::Request& req, httplib::Respons
   }
   // Stateless: a fresh session object per request, only to track it for cancellation.
   auto ex = std::make_shared<Exchange>(Exchange::Style::Modern, id, "");
-  Connection conn{core.new_session(nullptr), ex, "http", "local"};
+  Connection conn{core.new_session(nullptr), ex, "http", "local", /*run_quick_inline=*/true};
   if (kind != rpc::Kind::Request) {
     core.handle(msg, conn);
     res.status = 202;
@@ -540,16 +550,14 @@ void HttpServer::Impl::respond(httplib::Response& res, std::shared_ptr<Exchange>
     }
     if (modern) {
       // 2026-07-28 maps protocol errors onto HTTP statuses.
-      Json r = Json::parse(*body, nullptr, false);
-      if (r.is_object() && r.contains("error")) {
-        int code = r["error"].value("code", 0);
+      int code = ex->reply_error();
+      if (code != 0)
         res.status = code == rpc::kMethodNotFound ? 404
                      : (code == rpc::kInvalidParams || code == rpc::kInvalidRequest || code == rpc::kParseError ||
                         code == rpc::kHeaderMismatch || code == rpc::kMissingRequiredClientCapability ||
                         code == rpc::kUnsupportedProtocolVersion)
                          ? 400
                          : 200;
-      }
     }
     res.set_content(std::move(*body), "application/json");
     return;
@@ -634,7 +642,7 @@ void HttpServer::Impl::post_legacy(const httplib::Request& req, httplib::Respons
   Json id = msg.is_object() && msg.contains("id") ? msg["id"] : Json();
   auto ex = std::make_shared<Exchange>(Exchange::Style::Legacy, msg.is_array() ? Json("batch") : id,
                                        base64url_encode(random_bytes(9)));
-  Connection conn{session->core, ex, "http", "local"};
+  Connection conn{session->core, ex, "http", "local", /*run_quick_inline=*/true};
   if (!has_request) {
     core.handle(msg, conn);
     res.status = 202;

@@ -87,6 +87,11 @@ void Server::register_protocol_methods() {
 
   sync("tools/list", kBoth, &Server::list_tools, true);
   sync("tools/call", kBoth, &Server::call_tool);
+  methods_["tools/call"].quick = [this](const Json& params) {
+    auto name = params.find("name");
+    const RegisteredTool* tool = name != params.end() && name->is_string() ? tools_.find(name->get_ref<const std::string&>()) : nullptr;
+    return tool && tool->def.quick;
+  };
   sync("resources/list", kBoth, &Server::list_resources, true);
   sync("resources/templates/list", kBoth, &Server::list_resource_templates, true);
   sync("resources/read", kBoth, &Server::read_resource);

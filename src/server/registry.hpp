@@ -69,6 +69,11 @@ struct ToolDefinition {
   // can use multi-round-trip input first) and only what it returns as ToolResult::deferred
   // becomes the task (2026-07-28); in a 2025-11-25 task the whole handler still runs as the task.
   bool defers_task = false;
+  // Completes in milliseconds and never asks the client for input (no ctx.input): the call may
+  // run on the transport's own thread where that thread is dedicated to the request anyway
+  // (HTTP), saving two thread hand-offs per call. Anything slower stays on the worker pool,
+  // where streaming progress and cancellation on disconnect work.
+  bool quick = false;
 };
 
 struct RegisteredTool {

@@ -7,7 +7,8 @@ ToolDefinition echo() {
   return define("echo",
                 {.title = "Echo",
                  .description = "Returns the given text unchanged.",
-                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
+                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
+                 .quick = true},
                 [](const Json& args, RequestContext&) { return ToolResult::text(args["text"].get<std::string>()); });
 }
 

@@ -32,7 +32,8 @@ ToolDefinition get_current_time() {
       "get_current_time",
       {.title = "Current time",
        .description = "The current date and time in an IANA time zone (default: the user's), as RFC 3339 with offset.",
-       .hints = {.read_only = true, .destructive = false, .idempotent = false, .open_world = false}},
+       .hints = {.read_only = true, .destructive = false, .idempotent = false, .open_world = false},
+       .quick = true},
       [](const Json& args, RequestContext&) {
         const date::time_zone* zone;
         if (auto it = args.find("time_zone"); it != args.end()) {

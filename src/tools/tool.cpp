@@ -26,6 +26,7 @@ ToolDefinition define(std::string name, ToolInfo info, ToolHandler handler) {
   d.hints = info.hints;
   d.icons = std::move(info.icons);
   d.handler = std::move(handler);
+  d.quick = info.quick;
   return d;
 }
 

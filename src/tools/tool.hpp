@@ -13,6 +13,7 @@ struct ToolInfo {
   std::string description;
   ToolHints hints;
   Json icons;
+  bool quick = false;  // see ToolDefinition::quick: milliseconds, never asks the client anything
 };
 
 // Builds a ToolDefinition whose schemas come from schemas/ by the tool's name.
