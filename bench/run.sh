@@ -155,10 +155,13 @@ wait_listening() {
 }
 
 declare -A pid_of url_of sessions_of
+# ours records every call in its command history (as shipped); bare is the same binary with
+# --no-history, to measure what recording costs.
 start_ours() {
-  "$binary" serve --http 127.0.0.1:0 2>"$tmp/ours.log" &
-  pid_of[ours]=$!; pids+=($!)
-  url_of[ours]="http://127.0.0.1:$(wait_listening "$tmp/ours.log" "${pid_of[ours]}" concierge)/mcp"
+  local name=${1:-ours}; shift || true
+  "$binary" --data-dir "$tmp/$name-data" serve --http 127.0.0.1:0 "$@" 2>"$tmp/$name.log" &
+  pid_of[$name]=$!; pids+=($!)
+  url_of[$name]="http://127.0.0.1:$(wait_listening "$tmp/$name.log" "${pid_of[$name]}" "concierge ($name)")/mcp"
 }
 start_peer() {
   node "$here/peer/peer.mjs" http 0 2>"$tmp/peer.log" &
@@ -213,7 +216,7 @@ cell() {
   local phase=$1 round=$2 target=$3 mode=$4 c=$5 nstreams=$6 record=${7:-1}
   local pid=${pid_of[$target]} kind threads=2 cpu0 cpu1 rc=0 res="$tmp/cell.json" alive=true
   case "$target:$mode" in
-    ours:stateless|nginx:stateless) kind=modern ;;
+    ours:stateless|bare:stateless|nginx:stateless) kind=modern ;;
     peer:stateless) kind=stateless ;;
     *:session) kind=session ;;
   esac
@@ -257,7 +260,7 @@ rss_record() {  # rss_record TARGET WHEN
 echo "== stdio: spawn -> initialize, $stdio_calls sequential tools/call echo"
 for r in $(seq "$rounds"); do
   for target in ours peer; do
-    if [ "$target" = ours ]; then cmd=("$binary" serve); else cmd=(node "$here/peer/peer.mjs" stdio); fi
+    if [ "$target" = ours ]; then cmd=("$binary" --data-dir "$tmp/stdio-data" serve); else cmd=(node "$here/peer/peer.mjs" stdio); fi
     line=$("$py" "$here/stdio_bench.py" "$stdio_calls" --label "$target" -- "${cmd[@]}") ||
       die "stdio benchmark of $target failed"
     printf '{"type":"stdio","round":%d,"target":"%s","result":%s}\n' "$r" "$target" "$line" >>"$records"
@@ -266,6 +269,7 @@ done
 
 # --- HTTP servers ---------------------------------------------------------------------------------
 start_ours
+start_ours bare --no-history
 start_peer
 [ -n "$nginx_bin" ] && start_nginx
 targets=(ours peer); [ -n "$nginx_bin" ] && targets+=(nginx)
@@ -275,6 +279,8 @@ echo "== HTTP: ours ${url_of[ours]}, peer ${url_of[peer]}${nginx_bin:+, nginx ${
 # itself only counts non-2xx replies), and the sessions the session cells use are opened.
 sessions_of[ours]=$("$py" "$here/mcpclient.py" prepare "${url_of[ours]}" modern "$max_conns") ||
   die "Concierge did not answer echo (2026-07-28 stateless, or on a 2025-06-18 session)"
+sessions_of[bare]=$("$py" "$here/mcpclient.py" prepare "${url_of[bare]}" modern "$max_conns") ||
+  die "Concierge --no-history did not answer echo"
 sessions_of[peer]=$("$py" "$here/mcpclient.py" prepare "${url_of[peer]}" stateless "$max_conns") ||
   die "the peer did not answer echo (stateless, or on a session)"
 
@@ -290,6 +296,7 @@ for r in $(seq "$rounds"); do
   for mode in stateless session; do
     for c in "${conns_arr[@]}"; do
       cell main "$r" ours "$mode" "$c" 0
+      [ "$c" = "$focus_conns" ] && cell main "$r" bare "$mode" "$c" 0
       cell main "$r" peer "$mode" "$c" 0
       [ "$mode" = stateless ] && [ -n "$nginx_bin" ] && cell main "$r" nginx stateless "$c" 0
     done
@@ -350,7 +357,7 @@ for t in "${targets[@]}"; do rss_record "$t" end; done
 # --- report ---------------------------------------------------------------------------------------
 mkdir -p "$(dirname "$out")"
 args=(--records "$records" --out "$out" --binary "$binary" --peer-dir "$here/peer"
-      --log ours="$tmp/ours.log" --log peer="$tmp/peer.log" --started "$started"
+      --log ours="$tmp/ours.log" --log bare="$tmp/bare.log" --log peer="$tmp/peer.log" --started "$started"
       --config "rounds=$rounds" "secs=$secs" "connections=$conns_list" "focus_conns=$focus_conns"
       "streams=$streams" "stdio_calls=$stdio_calls")
 [ -n "$nginx_bin" ] && args+=(--log nginx="$tmp/nginx/logs/error.log" --nginx "$nginx_bin")

@@ -8,6 +8,7 @@
 
 #include "server/json.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -39,7 +40,7 @@ bool is_jsonrpc_message(const Json& j) {
 // `concierge serve` on pipes.
 class Concierge {
  public:
-  explicit Concierge(std::vector<std::string> serve_args = {}) : proc_(argv(std::move(serve_args))) {}
+  explicit Concierge(std::vector<std::string> serve_args = {}) : proc_(argv(data_.path.string(), std::move(serve_args))) {}
 
   void send(const std::string& line) { REQUIRE(proc_.write_line(line)); }
   void send(const Json& message) { send(message.dump()); }
@@ -117,11 +118,12 @@ class Concierge {
   ChildProcess& proc() { return proc_; }
 
  private:
-  static std::vector<std::string> argv(std::vector<std::string> serve_args) {
-    std::vector<std::string> a{CONCIERGE_BINARY, "--log-level", "debug", "serve"};
+  static std::vector<std::string> argv(const std::string& data_dir, std::vector<std::string> serve_args) {
+    std::vector<std::string> a{CONCIERGE_BINARY, "--log-level", "debug", "--data-dir", data_dir, "serve"};
     for (auto& s : serve_args) a.push_back(std::move(s));
     return a;
   }
+  TempDir data_;  // before proc_: the process's data directory outlives it
   ChildProcess proc_;
   int pings_ = 0;
 };

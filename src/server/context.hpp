@@ -98,6 +98,9 @@ class RequestContext {
   const std::string& transport() const { return conn_.transport; }
   const CancelToken& cancel() const { return cancel_; }
   const Json& meta() const { return meta_; }
+  std::chrono::steady_clock::time_point started() const { return started_; }
+  // tools/call only: the params as received (the history observer needs name and arguments).
+  const Json& call_params() const { return call_params_; }
 
   // Request-scoped notifications: a log message (sent only at or above the client's level), and
   // progress (sent only when the request carried a progressToken).
@@ -132,6 +135,8 @@ class RequestContext {
   Json client_capabilities_ = Json::object();
   Json client_info_ = Json::object();
   Json meta_ = Json::object();
+  Json call_params_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   Json progress_token_;
   std::optional<LogLevel> log_level_;
   bool log_all_ = false;

@@ -215,12 +215,44 @@ bool Responder::finish(Json message) {
     return false;
   }
   server_.finish_request(*ctx_);
-  if (ctx_->cancel().cancelled()) {  // the client gave up on it: it gets no reply
+  bool cancelled = ctx_->cancel().cancelled();
+  if (server_.call_observer_ && ctx_->method_ == "tools/call") server_.observe_call(*ctx_, message, cancelled);
+  if (cancelled) {  // the client gave up on it: it gets no reply
     ctx_->conn_.sink->skip(ctx_->id());
     return true;
   }
   ctx_->conn_.sink->send(message);
   return true;
+}
+
+void Server::observe_call(RequestContext& ctx, Json& message, bool cancelled) {
+  using Outcome = ToolCallEvent::Outcome;
+  Outcome outcome = Outcome::Ok;
+  static const Json kNull;
+  if (cancelled) {
+    outcome = Outcome::Cancelled;
+  } else if (message.contains("error")) {
+    outcome = Outcome::ProtocolError;
+  } else {
+    const Json& result = message["result"];
+    // A multi-round-trip round is not the call's end: the retry that completes it is recorded.
+    if (result.value("resultType", "") == "input_required") return;
+    if (result.value("isError", false)) outcome = Outcome::ToolError;
+  }
+  const Json& params = ctx.call_params_;
+  std::string tool;
+  if (auto n = params.find("name"); n != params.end() && n->is_string()) tool = n->get<std::string>();
+  auto a = params.find("arguments");
+  ToolCallEvent ev{ctx, tool, a != params.end() ? *a : kNull, tool.empty() ? nullptr : tools_.find(tool), outcome,
+                   std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - ctx.started_),
+                   cancelled ? kNull : message};
+  try {
+    call_observer_(ev);
+  } catch (const std::exception& e) {
+    // Never acknowledge a call whose record was not kept.
+    spdlog::error("tools/call {} could not be recorded: {}", tool, e.what());
+    message = rpc::make_error(ctx.id(), rpc::kInternalError, "Internal error: the call could not be recorded in the command history");
+  }
 }
 
 // ---- Server ---------------------------------------------------------------------------------
@@ -361,6 +393,7 @@ void Server::handle_request(const Json& msg, const Connection& conn) {
   ctx->conn_ = conn;
   ctx->id_ = id;
   ctx->method_ = method;
+  if (method == "tools/call") ctx->call_params_ = params;
   const Json& meta = meta_of(params);
   ctx->meta_ = meta;
   if (auto pt = meta.find("progressToken"); pt != meta.end() && (pt->is_string() || pt->is_number_integer()))
@@ -455,7 +488,9 @@ void Server::run(const Method& m, const Json& params, std::shared_ptr<Responder>
     }
   } catch (const std::exception& e) {
     // The message may carry provider details; it goes to the log, not to the client.
-    spdlog::error("handler for {} failed: {}", ctx.method(), e.what());
+    std::string what = e.what();
+    if (log_redactor_) what = log_redactor_(ctx, std::move(what));
+    spdlog::error("handler for {} failed: {}", ctx.method(), what);
     r->fail(rpc::kInternalError, "Internal error");
   }
 }

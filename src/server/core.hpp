@@ -43,6 +43,22 @@ struct ServerOptions {
   size_t max_live_tasks = 64;
 };
 
+// What the core reports of every tools/call it answers (or drops, cancelled), before the reply
+// leaves: the command history records it. The arguments are as the client sent them; the
+// observer redacts. A throwing observer turns the reply into an internal error, so a call is
+// never acknowledged without its record.
+struct ToolCallEvent {
+  enum class Outcome { Ok, ToolError, ProtocolError, Cancelled };
+  const RequestContext& ctx;
+  std::string tool;                  // empty when params named none
+  const Json& arguments;             // null when params had none
+  const RegisteredTool* definition;  // null for an unknown tool
+  Outcome outcome;
+  std::chrono::microseconds duration;
+  const Json& reply;                 // the JSON-RPC reply; null when cancelled
+};
+using ToolCallObserver = std::function<void(const ToolCallEvent&)>;
+
 // Replies to one request, exactly once. A second reply is refused; a Responder destroyed without
 // replying sends -32603 (a handler bug must not leave a client waiting forever).
 class Responder {
@@ -97,6 +113,12 @@ class Server {
   }
   void bind_async(std::string method, Eras eras, AsyncHandler fn, bool run_inline = false);
 
+  // Set before serving; called on the replying thread (see ToolCallEvent).
+  void set_tool_call_observer(ToolCallObserver observer) { call_observer_ = std::move(observer); }
+  // Cleans a tools/call handler's exception message of the call's secrets before it is logged.
+  using Redactor = std::function<std::string(const RequestContext& ctx, std::string text)>;
+  void set_log_redactor(Redactor r) { log_redactor_ = std::move(r); }
+
   // Unsolicited notifications.
   void notify_resource_updated(const std::string& uri);
   void notify_list_changed(const std::string& what);  // "tools", "resources", "prompts"
@@ -146,7 +168,11 @@ class Server {
   Json discover(RequestContext& ctx);
   void cacheable(Json& result, RequestContext& ctx, int ttl_ms, bool shared = false) const;
 
+  void observe_call(RequestContext& ctx, Json& message, bool cancelled);
+
   ServerOptions options_;
+  ToolCallObserver call_observer_;
+  Redactor log_redactor_;
   ToolRegistry tools_;
   ResourceRegistry resources_;
   PromptRegistry prompts_;

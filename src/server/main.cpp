@@ -8,9 +8,20 @@
 #include <thread>
 #include <unistd.h>
 
+#include <date/date.h>
+#include <fstream>
+#include <sstream>
+
+#include "prompts/prompt.hpp"
+#include "providers/status.hpp"
+#include "resources/resource.hpp"
 #include "server/core.hpp"
 #include "server/http.hpp"
 #include "server/stdio.hpp"
+#include "store/app.hpp"
+#include "store/history.hpp"
+#include "store/preferences.hpp"
+#include "store/store.hpp"
 #include "tools/tool.hpp"
 
 using namespace concierge;
@@ -24,17 +35,45 @@ void setup_logging(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
-std::unique_ptr<Server> make_server() {
+// The store and what lives in it, for one process.
+struct AppState {
+  store::Store store;
+  store::Preferences preferences{store};
+  store::History history;
+  providers::StatusBoard status{store};
+  App app{store, preferences, history, status};
+  AppState(const std::filesystem::path& dir, store::HistoryOptions h) : store(dir), history(store, h) {}
+};
+
+struct StoreOptions {
+  std::string data_dir;
+  int retention_days = 90;
+  bool record_history = true;
+};
+
+std::unique_ptr<AppState> open_app(const StoreOptions& o) {
+  auto dir = store::resolve_data_dir(o.data_dir);
+  auto state = std::make_unique<AppState>(dir, store::HistoryOptions{.retention_days = o.retention_days});
+  spdlog::debug("data directory {}", dir.string());
+  return state;
+}
+
+std::unique_ptr<Server> make_server(AppState& state, bool record_history) {
   ServerOptions options;
   options.instructions =
       "Concierge manages the user's calendar, mail, music, video and bookings. Times are RFC 3339 with "
-      "offset; ask before anything destructive.";
+      "offset; ask before anything destructive. The user's preferences are in concierge://preferences and what was "
+      "done for them in concierge://history.";
   auto server = std::make_unique<Server>(options);
-  tools::register_builtin(server->tools());
+  tools::register_builtin(server->tools(), &state.app);
+  resources::register_builtin(*server, state.app);
+  prompts::register_builtin(server->prompts(), state.app);
+  if (record_history) resources::record_calls(*server, state.app);
   return server;
 }
 
 struct ServeOptions {
+  StoreOptions store;
   StdioOptions stdio;
   std::string http;  // [HOST:]PORT; empty = stdio
   HttpOptions http_options;
@@ -59,7 +98,14 @@ int serve(const ServeOptions& o) {
     [[maybe_unused]] auto n = ::write(fd, &b, 1);
   }).detach();
 
-  auto server = make_server();
+  std::unique_ptr<AppState> state;
+  try {
+    state = open_app(o.store);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot open the store: {}", e.what());
+    return 1;
+  }
+  auto server = make_server(*state, o.store.record_history);
   if (!o.http.empty()) {
     HttpOptions ho = o.http_options;
     auto colon = o.http.rfind(':');
@@ -120,8 +166,21 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "stderr log level: trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
 
-  auto* serve_cmd = app.add_subcommand("serve", "Serve MCP (stdio by default)");
   ServeOptions serve_options;
+  StoreOptions& store_options = serve_options.store;
+  // Accepted before or after the subcommand (fallthrough): `concierge --data-dir D serve` or
+  // `concierge serve --data-dir D`.
+  app.fallthrough();
+  app.add_option("--data-dir", store_options.data_dir,
+                 "Where the database lives (default: $CONCIERGE_DATA_DIR, else $XDG_DATA_HOME/concierge, else "
+                 "~/.local/share/concierge)");
+
+  auto* serve_cmd = app.add_subcommand("serve", "Serve MCP (stdio by default)");
+  serve_cmd->add_flag("!--no-history", store_options.record_history, "Do not record tool calls in the command history");
+  serve_cmd->add_option("--history-retention-days", store_options.retention_days,
+                        "Delete history older than this many days (0 keeps everything)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   serve_cmd->add_option("--max-message-bytes", serve_options.stdio.max_message_bytes, "Largest message accepted on stdio")
       ->capture_default_str();
   serve_cmd->add_option("--http", serve_options.http,
@@ -137,12 +196,59 @@ int main(int argc, char** argv) {
                         "An Origin allowed besides the loopback ones (repeatable)");
   auto* tools_cmd = app.add_subcommand("tools", "List the registered tools");
 
+  // A person can take or erase their data.
+  auto* history_cmd = app.add_subcommand("history", "Export or purge the command history");
+  history_cmd->require_subcommand(1);
+  std::string history_user = "local", history_out, purge_before;
+  history_cmd->add_option("--user", history_user, "Whose history")->capture_default_str();
+  auto* export_cmd = history_cmd->add_subcommand("export", "Write the history as JSON Lines, oldest first");
+  export_cmd->add_option("-o,--output", history_out, "File to write (default: stdout)");
+  auto* purge_cmd = history_cmd->add_subcommand("purge", "Delete the history (all of it, or before a date)");
+  purge_cmd->add_option("--before", purge_before, "Delete calls before this day, YYYY-MM-DD (UTC)");
+
   CLI11_PARSE(app, argc, argv);
   setup_logging(log_level);
 
-  if (*tools_cmd) {
-    auto server = make_server();
-    for (const auto* t : server->tools().list()) std::cout << t->def.name << "\t" << t->def.description << "\n";
+  if (*tools_cmd || *history_cmd) {
+    std::unique_ptr<AppState> state;
+    try {
+      state = open_app(store_options);
+    } catch (const std::exception& e) {
+      spdlog::error("cannot open the store: {}", e.what());
+      return 1;
+    }
+    if (*tools_cmd) {
+      auto server = make_server(*state, false);
+      for (const auto* t : server->tools().list()) std::cout << t->def.name << "\t" << t->def.description << "\n";
+      return 0;
+    }
+    if (*export_cmd) {
+      std::ofstream file;
+      if (!history_out.empty()) {
+        file.open(history_out, std::ios::out | std::ios::trunc);
+        if (!file) {
+          spdlog::error("cannot write {}", history_out);
+          return 1;
+        }
+      }
+      size_t n = state->history.export_jsonl(history_user, history_out.empty() ? std::cout : file);
+      std::cout.flush();
+      spdlog::info("exported {} calls", n);
+      return 0;
+    }
+    std::optional<int64_t> before;
+    if (!purge_before.empty()) {
+      std::istringstream in(purge_before);
+      date::sys_days day;
+      in >> date::parse("%F", day);
+      if (in.fail() || purge_before.size() != 10) {
+        spdlog::error("--before takes YYYY-MM-DD, got '{}'", purge_before);
+        return 2;
+      }
+      before = std::chrono::duration_cast<std::chrono::milliseconds>(day.time_since_epoch()).count();
+    }
+    size_t n = state->history.purge(history_user, before);
+    std::cout << "purged " << n << " calls" << (before ? " before " + purge_before : std::string()) << "\n";
     return 0;
   }
   if (*serve_cmd) {

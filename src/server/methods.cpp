@@ -291,7 +291,7 @@ Json Server::get_prompt(const Json& params, RequestContext& ctx) {
   return r;
 }
 
-Json Server::complete(const Json& params, RequestContext&) {
+Json Server::complete(const Json& params, RequestContext& ctx) {
   Fields f(params);
   Json ref = object_field(f, "ref", true);
   Json argument = object_field(f, "argument", true);
@@ -326,7 +326,7 @@ Json Server::complete(const Json& params, RequestContext&) {
     throw rpc::invalid_params("Invalid parameter ref.type: expected ref/prompt or ref/resource", Json{{"field", "ref.type"}});
   }
   std::vector<std::string> values;
-  if (completer && *completer) values = (*completer)(value, context_args);
+  if (completer && *completer) values = (*completer)(value, context_args, ctx);
   const size_t total = values.size();
   if (values.size() > 100) values.resize(100);  // the spec's cap per response
   return Json{{"completion", Json{{"values", values}, {"total", total}, {"hasMore", total > values.size()}}}};

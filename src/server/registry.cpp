@@ -73,17 +73,21 @@ const RegisteredTool* ToolRegistry::find(std::string_view name) const {
   return it == tools_.end() ? nullptr : it->second.get();
 }
 
+std::vector<std::string> prefix_matches(const std::vector<std::string>& values, const std::string& value) {
+  auto lower = [](std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  const std::string p = lower(value);
+  std::vector<std::string> out;
+  for (const auto& v : values)
+    if (lower(v).rfind(p, 0) == 0) out.push_back(v);
+  return out;
+}
+
 Completer complete_from(std::vector<std::string> values) {
-  return [values = std::move(values)](const std::string& prefix, const Json&) {
-    std::vector<std::string> out;
-    auto lower = [](std::string s) {
-      for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      return s;
-    };
-    const std::string p = lower(prefix);
-    for (const auto& v : values)
-      if (lower(v).rfind(p, 0) == 0) out.push_back(v);
-    return out;
+  return [values = std::move(values)](const std::string& prefix, const Json&, RequestContext&) {
+    return prefix_matches(values, prefix);
   };
 }
 

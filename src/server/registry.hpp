@@ -98,8 +98,13 @@ class ToolRegistry {
 
 // ---- Completion -----------------------------------------------------------------------------
 
-// Candidate values for an argument given its partial value and the other arguments so far.
-using Completer = std::function<std::vector<std::string>(const std::string& value, const Json& context_arguments)>;
+// Candidate values for an argument given its partial value and the other arguments so far; the
+// request's context says whose values (the user's history, say).
+using Completer =
+    std::function<std::vector<std::string>(const std::string& value, const Json& context_arguments, RequestContext& ctx)>;
+
+// Prefix match, case-insensitive, in the given order.
+std::vector<std::string> prefix_matches(const std::vector<std::string>& values, const std::string& value);
 
 // Completer over a fixed set: prefix match, case-insensitive.
 Completer complete_from(std::vector<std::string> values);

@@ -2,17 +2,18 @@
 
 #include <cstdlib>
 
+#include "store/preferences.hpp"
 #include "tools/tool.hpp"
 
 namespace concierge::tools {
 
 namespace {
-// The user's zone until preferences exist: CONCIERGE_TIME_ZONE, then the system's, then UTC.
-const date::time_zone* default_zone() {
-  if (const char* env = std::getenv("CONCIERGE_TIME_ZONE"); env && *env) {
-    try { return date::locate_zone(env); } catch (const std::exception&) {}
+// The user's zone: their preference when there is a store, else the system's default.
+const date::time_zone* default_zone(App* app, const std::string& user) {
+  for (const std::string& name : {app ? app->preferences.time_zone(user) : std::string(), store::Preferences::system_time_zone()}) {
+    if (name.empty()) continue;
+    try { return date::locate_zone(name); } catch (const std::exception&) {}
   }
-  try { return date::current_zone(); } catch (const std::exception&) {}
   return date::locate_zone("UTC");
 }
 
@@ -27,14 +28,14 @@ std::string offset_text(std::chrono::seconds off) {
 }
 }  // namespace
 
-ToolDefinition get_current_time() {
+ToolDefinition get_current_time(App* app) {
   return define(
       "get_current_time",
       {.title = "Current time",
        .description = "The current date and time in an IANA time zone (default: the user's), as RFC 3339 with offset.",
        .hints = {.read_only = true, .destructive = false, .idempotent = false, .open_world = false},
        .quick = true},
-      [](const Json& args, RequestContext&) {
+      [app](const Json& args, RequestContext& ctx) {
         const date::time_zone* zone;
         if (auto it = args.find("time_zone"); it != args.end()) {
           std::string name = *it;
@@ -44,7 +45,7 @@ ToolDefinition get_current_time() {
             throw ToolError("Unknown time zone '" + name + "': use an IANA name such as Europe/Paris or America/New_York");
           }
         } else {
-          zone = default_zone();
+          zone = default_zone(app, ctx.user());
         }
         auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
         date::zoned_time<std::chrono::seconds> zt(zone, now);

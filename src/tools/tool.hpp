@@ -5,6 +5,7 @@
 // input before the task starts) on the definition define() returns; see registry.hpp
 // (TaskSupport, ToolResult::deferred) and server/tasks.hpp.
 #include "server/registry.hpp"
+#include "store/app.hpp"
 
 namespace concierge::tools {
 
@@ -19,11 +20,12 @@ struct ToolInfo {
 // Builds a ToolDefinition whose schemas come from schemas/ by the tool's name.
 ToolDefinition define(std::string name, ToolInfo info, ToolHandler handler);
 
-// The tools, one function per file.
+// The tools, one function per file. Those that keep state take the App (store, preferences...).
 ToolDefinition echo();
-ToolDefinition get_current_time();
+ToolDefinition get_current_time(App* app);  // null: no preferences, the system's zone
+ToolDefinition preferences_update(App& app);
 
-// Adds every built-in tool to the registry.
-void register_builtin(ToolRegistry& registry);
+// Adds every built-in tool to the registry; without an App, only those that need no store.
+void register_builtin(ToolRegistry& registry, App* app = nullptr);
 
 }  // namespace concierge::tools

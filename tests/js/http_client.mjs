@@ -25,6 +25,9 @@ import { spawn } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { makeDataDir } from './datadir.mjs';
+
+const dataDir = makeDataDir();
 
 const STEP_TIMEOUT_MS = Number(process.env.CONCIERGE_E2E_TIMEOUT_MS) || 15000;
 const STARTUP_TIMEOUT_MS = 10000;
@@ -126,7 +129,7 @@ function textBlocks(result) {
 // ---------------------------------------------------------------------------
 // The server process
 
-const server = spawn(binary, ['serve', '--http', '127.0.0.1:0', ...extraArgs], {
+const server = spawn(binary, ['--data-dir', dataDir, 'serve', '--http', '127.0.0.1:0', ...extraArgs], {
     env: Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)),
     stdio: ['ignore', 'ignore', 'pipe']
 });

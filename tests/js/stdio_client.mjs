@@ -17,6 +17,9 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { makeDataDir } from './datadir.mjs';
+
+const dataDir = makeDataDir();
 
 // Every protocol version the SDK client can speak (2024-10-07 is also in the
 // SDK's accepted list but is a pre-release revision, so it is not exercised).
@@ -124,7 +127,7 @@ async function runConnection(version) {
 
     const transport = new StdioClientTransport({
         command: binary,
-        args: ['serve', ...extraArgs],
+        args: ['--data-dir', dataDir, 'serve', ...extraArgs],
         // Inherit the full environment (sanitizers, coverage, TZ settings, ...).
         env: Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)),
         stderr: 'inherit'

@@ -1,0 +1,21 @@
+#include "providers/status.hpp"
+#include "resources/resource.hpp"
+
+namespace concierge::resources {
+
+// Per domain: the provider in use, the accounts connected and their health, the last error and
+// when it happened (OAuth adapters add token expiry, breaker state and budget in `details`).
+ResourceDefinition services(App& app) {
+  return ResourceDefinition{
+      .uri = kServicesUri,
+      .name = "services",
+      .title = "Service status",
+      .description = "For calendar, mail, music, video and booking: the provider in use, connected accounts, health, and "
+                     "the last error with its time.",
+      .mime_type = "application/json",
+      .icons = nullptr,
+      .read = [&app](RequestContext& ctx) { return json_contents(kServicesUri, app.status.to_json(ctx.user())); },
+      .ttl_ms = 0};
+}
+
+}  // namespace concierge::resources

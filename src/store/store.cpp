@@ -1,0 +1,177 @@
+#include "store/store.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace concierge::store {
+
+namespace {
+
+// Numbered migrations: entry i takes the schema from user_version i to i + 1. Append only.
+const std::vector<const char*>& migrations() {
+  static const std::vector<const char*> all{
+      // 1: users, preferences, command history, service status.
+      R"sql(
+        CREATE TABLE users (
+          id INTEGER PRIMARY KEY,
+          name TEXT NOT NULL UNIQUE,
+          created_ms INTEGER NOT NULL
+        );
+        CREATE TABLE preferences (
+          user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+          key TEXT NOT NULL,
+          value TEXT NOT NULL,          -- JSON
+          updated_ms INTEGER NOT NULL,
+          PRIMARY KEY (user_id, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE history (
+          id INTEGER PRIMARY KEY,
+          user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+          time_ms INTEGER NOT NULL,
+          client_name TEXT NOT NULL,
+          client_version TEXT NOT NULL,
+          protocol_version TEXT NOT NULL,
+          transport TEXT NOT NULL,
+          tool TEXT NOT NULL,
+          arguments TEXT,               -- JSON, secrets redacted
+          outcome TEXT NOT NULL,
+          duration_us INTEGER NOT NULL,
+          summary TEXT NOT NULL
+        );
+        CREATE INDEX history_user_time ON history (user_id, time_ms);
+        CREATE INDEX history_user_tool ON history (user_id, tool, time_ms);
+        -- One row per user, domain and account. details (JSON) is where the OAuth adapters keep
+        -- token expiry, scopes, breaker state and budget left.
+        CREATE TABLE service_status (
+          user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+          domain TEXT NOT NULL,
+          account TEXT NOT NULL,
+          provider TEXT NOT NULL,
+          health TEXT NOT NULL,
+          last_error TEXT,
+          last_error_ms INTEGER,
+          details TEXT NOT NULL DEFAULT '{}',
+          updated_ms INTEGER NOT NULL,
+          PRIMARY KEY (user_id, domain, account)
+        ) WITHOUT ROWID;
+      )sql",
+  };
+  return all;
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+}  // namespace
+
+std::filesystem::path resolve_data_dir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (auto d = env("CONCIERGE_DATA_DIR"); !d.empty()) return d;
+  if (auto x = env("XDG_DATA_HOME"); !x.empty()) return std::filesystem::path(x) / "concierge";
+  if (auto h = env("HOME"); !h.empty()) return std::filesystem::path(h) / ".local" / "share" / "concierge";
+  throw std::runtime_error("no data directory: pass --data-dir or set CONCIERGE_DATA_DIR (HOME is not set)");
+}
+
+std::unique_ptr<SQLite::Database> Store::open(bool writable) const {
+  int flags = writable ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE : SQLite::OPEN_READONLY;
+  auto db = std::make_unique<SQLite::Database>(path_.string(), flags | SQLite::OPEN_NOMUTEX, /*busy_timeout_ms=*/5000);
+  db->exec("PRAGMA foreign_keys = ON");
+  return db;
+}
+
+Store::Store(const std::filesystem::path& dir) : path_(dir / "concierge.db") {
+  try {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw std::runtime_error("cannot create " + dir.string() + ": " + ec.message());
+    // The data is the person's alone: the directory 0700, the database 0600. SQLite gives the
+    // -wal and -shm files the database's mode, so creating it 0600 first covers them too.
+    ::chmod(dir.c_str(), 0700);
+    int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) throw std::runtime_error("cannot open " + path_.string() + ": " + std::strerror(errno));
+    ::fchmod(fd, 0600);
+    ::close(fd);
+
+    writer_ = open(true);
+    writer_->exec("PRAGMA journal_mode = WAL");
+    // FULL: a commit is on disk (the WAL fsynced) before the call it records is acknowledged,
+    // so not even a power cut loses an acknowledged call. Group commit (history.cpp) shares
+    // the fsync between concurrent calls.
+    writer_->exec("PRAGMA synchronous = FULL");
+
+    const auto& all = migrations();
+    int version = schema_version();
+    if (version > static_cast<int>(all.size()))
+      throw std::runtime_error("the database is from a newer Concierge (schema " + std::to_string(version) + ", this one knows " +
+                               std::to_string(all.size()) + ")");
+    for (; version < static_cast<int>(all.size()); ++version) {
+      SQLite::Transaction tx(*writer_);
+      writer_->exec(all[version]);
+      writer_->exec("PRAGMA user_version = " + std::to_string(version + 1));
+      tx.commit();
+      spdlog::info("store: migrated {} to schema {}", path_.string(), version + 1);
+    }
+  } catch (const SQLite::Exception& e) {
+    throw std::runtime_error(path_.string() + ": " + e.what());
+  }
+}
+
+Store::~Store() = default;
+
+int Store::schema_version() {
+  return write([](SQLite::Database& db) { return db.execAndGet("PRAGMA user_version").getInt(); });
+}
+
+std::string Store::integrity_check() {
+  return write([](SQLite::Database& db) { return db.execAndGet("PRAGMA integrity_check").getString(); });
+}
+
+int64_t Store::user_id(const std::string& user) {
+  {
+    std::lock_guard l(users_m_);
+    if (auto it = users_.find(user); it != users_.end()) return it->second;
+  }
+  int64_t id = write([&](SQLite::Database& db) {
+    SQLite::Statement ins(db, "INSERT INTO users (name, created_ms) VALUES (?, ?) ON CONFLICT (name) DO NOTHING");
+    ins.bind(1, user);
+    ins.bind(2, now_ms());
+    ins.exec();
+    SQLite::Statement q(db, "SELECT id FROM users WHERE name = ?");
+    q.bind(1, user);
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+  });
+  std::lock_guard l(users_m_);
+  users_[user] = id;
+  return id;
+}
+
+Store::Lease::Lease(Store& s) : store(s) {
+  {
+    std::lock_guard l(s.pool_m_);
+    if (!s.idle_readers_.empty()) {
+      db = std::move(s.idle_readers_.back());
+      s.idle_readers_.pop_back();
+    }
+  }
+  if (!db) db = s.open(false);
+}
+
+Store::Lease::~Lease() {
+  std::lock_guard l(store.pool_m_);
+  if (store.idle_readers_.size() < 8) store.idle_readers_.push_back(std::move(db));
+}
+
+}  // namespace concierge::store

@@ -1,0 +1,30 @@
+#include "store/preferences.hpp"
+#include "tools/tool.hpp"
+
+namespace concierge::tools {
+
+// Partial update of the user's preferences. The schema catches shapes; Preferences checks values
+// (a real IANA zone, start before end) and writes all or nothing.
+ToolDefinition preferences_update(App& app) {
+  return define("preferences_update",
+                {.title = "Update preferences",
+                 .description = "Change some of the user's preferences (time zone, locale, working hours, default calendar, "
+                                "default meeting length, music device, verbosity, units). Keys left out keep their value. "
+                                "Returns every preference after the change.",
+                 .hints = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false},
+                 .quick = true},
+                [&app](const Json& args, RequestContext& ctx) {
+                  if (args.empty()) throw ToolError("Nothing to update: pass at least one preference");
+                  Json updated;
+                  try {
+                    updated = app.preferences.update(ctx.user(), args);
+                  } catch (const store::PreferenceError& e) {
+                    throw ToolError(std::string("Invalid preference ") + e.what());
+                  }
+                  std::string keys;
+                  for (auto& [k, _] : args.items()) keys += (keys.empty() ? "" : ", ") + k;
+                  return ToolResult::text("Updated " + keys + ".", std::move(updated));
+                });
+}
+
+}  // namespace concierge::tools
