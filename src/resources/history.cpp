@@ -149,7 +149,7 @@ void record_calls(Server& server, App& app) {
     r.protocol_version = std::string(to_string(ev.ctx.revision()));
     r.transport = ev.ctx.transport();
     r.tool = ev.tool;
-    r.arguments = ev.arguments.is_null() ? Json() : store::redact(ev.arguments, schema);
+    r.arguments = ev.arguments.is_null() ? Json() : store::redact(ev.arguments, schema);  // a copy either way
     r.outcome = ev.outcome == O::Ok ? store::Outcome::Ok
                 : ev.outcome == O::ToolError ? store::Outcome::ToolError
                 : ev.outcome == O::ProtocolError ? store::Outcome::ProtocolError

@@ -5,7 +5,11 @@
 #include <chrono>
 #include <date/tz.h>
 #include <set>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "store/store.hpp"
 
@@ -140,9 +144,81 @@ std::string redact_text(std::string text, const Json& args, const Json& input_sc
   return text;
 }
 
-History::History(Store& store, HistoryOptions options) : store_(store), options_(options) {
+namespace {
+constexpr auto kIngestEvery = std::chrono::milliseconds(20);
+constexpr size_t kIngestBatch = 512;              // wake the ingester early past this many rows
+constexpr size_t kJournalMax = 4 * 1024 * 1024;   // past this, appends move to the other journal file
+
+// A JSON string literal, escaped.
+void append_string(std::string& out, const std::string& s) {
+  out += Json(s).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// The journal line of a record, written by hand: this is on every call's path, and building a
+// Json object for it cost more than the write(2) itself.
+std::string journal_line(uint64_t seq, const CallRecord& r, const std::string& arguments) {
+  std::string out;
+  out.reserve(160 + arguments.size() + r.summary.size());
+  out += "{\"seq\":" + std::to_string(seq) + ",\"r\":{\"t\":" + std::to_string(r.time_ms) + ",\"u\":";
+  append_string(out, r.user);
+  out += ",\"cn\":";
+  append_string(out, r.client_name);
+  out += ",\"cv\":";
+  append_string(out, r.client_version);
+  out += ",\"pv\":";
+  append_string(out, r.protocol_version);
+  out += ",\"tr\":";
+  append_string(out, r.transport);
+  out += ",\"tool\":";
+  append_string(out, r.tool);
+  out += ",\"a\":" + (arguments.empty() ? std::string("null") : arguments);
+  out += ",\"o\":\"" + std::string(to_string(r.outcome)) + "\",\"d\":" + std::to_string(r.duration_us) + ",\"s\":";
+  append_string(out, r.summary);
+  out += "}}\n";
+  return out;
+}
+
+CallRecord record_from(const Json& j) {
+  CallRecord r;
+  r.time_ms = j.at("t").get<int64_t>();
+  r.user = j.at("u").get<std::string>();
+  r.client_name = j.at("cn").get<std::string>();
+  r.client_version = j.at("cv").get<std::string>();
+  r.protocol_version = j.at("pv").get<std::string>();
+  r.transport = j.at("tr").get<std::string>();
+  r.tool = j.at("tool").get<std::string>();
+  r.arguments = j.at("a");
+  const std::string o = j.at("o").get<std::string>();
+  for (auto x : {Outcome::Ok, Outcome::ToolError, Outcome::ProtocolError, Outcome::Cancelled})
+    if (to_string(x) == o) r.outcome = x;
+  r.duration_us = j.at("d").get<int64_t>();
+  r.summary = j.at("s").get<std::string>();
+  return r;
+}
+
+bool write_all(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+}  // namespace
+
+History::History(Store& store, HistoryOptions options)
+    : store_(store),
+      options_(options),
+      journal_path_{store.path().parent_path() / "history.journal", store.path().parent_path() / "history.journal.2"} {
+  for (int i = 0; i < 2; ++i) {
+    journal_fd_[i] = ::open(journal_path_[i].c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (journal_fd_[i] < 0) throw std::runtime_error("cannot open " + journal_path_[i].string() + ": " + std::strerror(errno));
+  }
+  replay_journal();
   apply_retention();
-  writer_ = std::thread([this] { writer_loop(); });
+  ingester_ = std::thread([this] { ingest_loop(); });
 }
 
 History::~History() {
@@ -151,69 +227,156 @@ History::~History() {
     stopping_ = true;
   }
   work_cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
+  if (ingester_.joinable()) ingester_.join();
+  for (int fd : journal_fd_)
+    if (fd >= 0) ::close(fd);
+}
+
+void History::replay_journal() {
+  std::string text;
+  char buf[65536];
+  for (int fd : journal_fd_) {
+    for (off_t off = 0;;) {
+      ssize_t n = ::pread(fd, buf, sizeof buf, off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      text.append(buf, static_cast<size_t>(n));
+      off += n;
+    }
+    if (!text.empty() && text.back() != '\n') text += '\n';  // a torn last line stays alone
+  }
+  const uint64_t taken = store_.write([](SQLite::Database& db) {
+    return static_cast<uint64_t>(db.execAndGet("SELECT last_seq FROM history_journal WHERE id = 1").getInt64());
+  });
+  std::vector<Pending> missing;
+  uint64_t max_seq = taken;
+  size_t bad = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t nl = text.find('\n', pos);
+    std::string_view line(text.data() + pos, (nl == std::string::npos ? text.size() : nl) - pos);
+    pos = nl == std::string::npos ? text.size() : nl + 1;
+    if (line.empty()) continue;
+    Json j = Json::parse(line, nullptr, false);
+    try {
+      uint64_t seq = j.at("seq").get<uint64_t>();
+      max_seq = std::max(max_seq, seq);
+      if (seq > taken) {
+        CallRecord r = record_from(j.at("r"));
+        std::string args = r.arguments.is_null() ? "" : r.arguments.dump(-1, ' ', false, Json::error_handler_t::replace);
+        missing.push_back(Pending{seq, std::move(r), std::move(args)});
+      }
+    } catch (const std::exception&) {
+      ++bad;  // a write cut short by a crash: never acknowledged
+    }
+  }
+  if (bad) spdlog::warn("history: {} unreadable journal line(s) skipped", bad);
+  if (!missing.empty()) {
+    std::sort(missing.begin(), missing.end(), [](const Pending& a, const Pending& b) { return a.seq < b.seq; });
+    ingest(missing);
+    spdlog::info("history: {} call(s) recovered from the journal", missing.size());
+  }
+  next_seq_ = max_seq + 1;
+  ingested_seq_ = max_seq;
+  for (int fd : journal_fd_)
+    if (::ftruncate(fd, 0) != 0) spdlog::warn("history: cannot empty the journal: {}", std::strerror(errno));
+  journal_bytes_ = 0;
 }
 
 void History::record(CallRecord r) {
   r.summary = clip(std::move(r.summary));
+  std::string args = r.arguments.is_null() ? "" : r.arguments.dump(-1, ' ', false, Json::error_handler_t::replace);
+  r.arguments = nullptr;  // from here on the text is what counts
   std::unique_lock l(m_);
-  if (stopping_) throw std::runtime_error("history is closed");
-  queue_.push_back(std::move(r));
-  const uint64_t mine = ++enqueued_;
-  work_cv_.notify_one();
-  done_cv_.wait(l, [&] { return committed_ >= mine; });
-  for (const auto& f : failures_)
-    if (mine >= f.first && mine <= f.last) throw std::runtime_error("history commit failed: " + f.error);
+  if (journal_bytes_ > kJournalMax && retired_last_ == 0) {
+    // Sustained load never lets the journal drain: appends move to the other file, and this
+    // one is emptied once the ingester has taken its rows in.
+    retired_last_ = next_seq_ - 1;
+    active_ ^= 1;
+    journal_bytes_ = 0;
+  }
+  const uint64_t seq = next_seq_++;
+  const std::string line = journal_line(seq, r, args);
+  if (!write_all(journal_fd_[active_], line))
+    throw std::runtime_error("cannot append to " + journal_path_[active_].string() + ": " + std::strerror(errno));
+  journal_bytes_ += line.size();
+  queue_.push_back(Pending{seq, std::move(r), std::move(args)});
+  if (queue_.size() >= kIngestBatch) work_cv_.notify_one();
 }
 
-void History::writer_loop() {
+void History::sync() {
+  std::unique_lock l(m_);
+  const uint64_t target = next_seq_ - 1;
+  if (ingested_seq_ >= target) return;
+  flush_wanted_ = true;
+  work_cv_.notify_one();
+  ingested_cv_.wait(l, [&] { return ingested_seq_ >= target || stopping_; });
+}
+
+void History::ingest_loop() {
   auto next_retention = std::chrono::steady_clock::now() + kRetentionEvery;
   std::unique_lock l(m_);
   for (;;) {
-    work_cv_.wait_until(l, next_retention, [&] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty()) {
-      if (stopping_) return;
+    work_cv_.wait_for(l, kIngestEvery, [&] { return stopping_ || flush_wanted_ || queue_.size() >= kIngestBatch; });
+    flush_wanted_ = false;
+    if (!queue_.empty()) {
+      std::vector<Pending> batch;
+      batch.swap(queue_);
       l.unlock();
-      apply_retention();
-      next_retention = std::chrono::steady_clock::now() + kRetentionEvery;
+      bool ok = true;
+      try {
+        ingest(batch);
+      } catch (const std::exception& e) {
+        ok = false;  // the rows stay journaled; a later round (or the next start) takes them in
+        spdlog::error("history: moving {} call(s) into the database failed: {}", batch.size(), e.what());
+      }
       l.lock();
-      continue;
+      if (ok) {
+        ingested_seq_ = batch.back().seq;
+        ++commits_;
+      } else {
+        queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
+        l.unlock();
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        l.lock();
+      }
     }
-    // Everything queued so far goes in one transaction: callers that arrived while the last
-    // commit was on disk share this one.
-    std::vector<CallRecord> batch(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
-    queue_.clear();
-    const uint64_t last = enqueued_, first = last - batch.size() + 1;
-    l.unlock();
-    std::string error;
-    try {
-      commit_batch(batch);
-    } catch (const std::exception& e) {
-      error = e.what();
-      spdlog::error("history: commit of {} call(s) failed: {}", batch.size(), error);
+    // Files whose rows are all in the database start afresh (writers hold m_ to append, so
+    // nothing lands between the check and the truncation).
+    if (retired_last_ != 0 && ingested_seq_ >= retired_last_) {
+      if (::ftruncate(journal_fd_[active_ ^ 1], 0) == 0) retired_last_ = 0;
+      else spdlog::warn("history: cannot empty the journal: {}", std::strerror(errno));
     }
-    l.lock();
-    if (!error.empty()) {
-      failures_.push_back(Failure{first, last, error});
-      if (failures_.size() > 64) failures_.pop_front();
+    if (queue_.empty() && journal_bytes_ > 0 && retired_last_ == 0) {
+      if (::ftruncate(journal_fd_[active_], 0) == 0) journal_bytes_ = 0;
+      else spdlog::warn("history: cannot empty the journal: {}", std::strerror(errno));
     }
-    committed_ = last;
-    ++commits_;
-    done_cv_.notify_all();
+    ingested_cv_.notify_all();
+    if (stopping_ && queue_.empty()) return;
+    if (std::chrono::steady_clock::now() >= next_retention) {
+      next_retention = std::chrono::steady_clock::now() + kRetentionEvery;
+      l.unlock();
+      try {
+        apply_retention();
+      } catch (const std::exception& e) {
+        spdlog::error("history: retention failed: {}", e.what());
+      }
+      l.lock();
+    }
   }
 }
 
-void History::commit_batch(std::vector<CallRecord>& batch) {
+void History::ingest(const std::vector<Pending>& batch) {
   std::vector<int64_t> uids;
   uids.reserve(batch.size());
-  for (const auto& r : batch) uids.push_back(store_.user_id(r.user));
+  for (const auto& p : batch) uids.push_back(store_.user_id(p.r.user));
   store_.write([&](SQLite::Database& db) {
     SQLite::Transaction tx(db);
     SQLite::Statement ins(db,
                           "INSERT INTO history (user_id, time_ms, client_name, client_version, protocol_version, transport, tool, "
                           "arguments, outcome, duration_us, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     for (size_t i = 0; i < batch.size(); ++i) {
-      const auto& r = batch[i];
+      const auto& r = batch[i].r;
+      const auto& args = batch[i].arguments;
       ins.bind(1, uids[i]);
       ins.bind(2, r.time_ms);
       ins.bind(3, r.client_name);
@@ -221,14 +384,19 @@ void History::commit_batch(std::vector<CallRecord>& batch) {
       ins.bind(5, r.protocol_version);
       ins.bind(6, r.transport);
       ins.bind(7, r.tool);
-      if (r.arguments.is_null()) ins.bind(8);
-      else ins.bind(8, r.arguments.dump(-1, ' ', false, Json::error_handler_t::replace));
+      if (args.empty()) ins.bind(8);
+      else ins.bind(8, args);
       ins.bind(9, std::string(to_string(r.outcome)));
       ins.bind(10, r.duration_us);
       ins.bind(11, r.summary);
       ins.exec();
       ins.reset();
     }
+    // The same transaction remembers how far the journal has been taken in: a replay after a
+    // crash between this commit and the journal's truncation inserts nothing twice.
+    SQLite::Statement mark(db, "UPDATE history_journal SET last_seq = ? WHERE id = 1");
+    mark.bind(1, static_cast<int64_t>(batch.back().seq));
+    mark.exec();
     tx.commit();
     return 0;
   });
@@ -240,6 +408,7 @@ uint64_t History::commits() const {
 }
 
 History::Page History::query(const Query& q) {
+  sync();
   const int64_t uid = store_.user_id(q.user);
   std::string sql = std::string("SELECT ") + kColumns + " FROM history h JOIN users u ON u.id = h.user_id WHERE h.user_id = ?";
   if (q.from_ms) sql += " AND h.time_ms >= ?";
@@ -269,6 +438,7 @@ History::Page History::query(const Query& q) {
 }
 
 std::vector<std::string> History::tools(const std::string& user) {
+  sync();
   const int64_t uid = store_.user_id(user);
   return store_.read([&](SQLite::Database& db) {
     SQLite::Statement s(db, "SELECT DISTINCT tool FROM history WHERE user_id = ? AND tool != '' ORDER BY tool");
@@ -280,6 +450,7 @@ std::vector<std::string> History::tools(const std::string& user) {
 }
 
 std::vector<std::string> History::days(const std::string& user, const std::string& time_zone) {
+  sync();
   const int64_t uid = store_.user_id(user);
   const date::time_zone* zone = date::locate_zone(time_zone);
   // Quarter-hour buckets: every zone's offset is a multiple of 15 minutes, so a bucket never
@@ -302,6 +473,7 @@ std::vector<std::string> History::days(const std::string& user, const std::strin
 }
 
 size_t History::count(const std::string& user) {
+  sync();
   const int64_t uid = store_.user_id(user);
   return store_.read([&](SQLite::Database& db) {
     SQLite::Statement s(db, "SELECT COUNT(*) FROM history WHERE user_id = ?");
@@ -312,6 +484,7 @@ size_t History::count(const std::string& user) {
 }
 
 size_t History::export_jsonl(const std::string& user, std::ostream& out) {
+  sync();
   const int64_t uid = store_.user_id(user);
   return store_.read([&](SQLite::Database& db) {
     SQLite::Statement s(db, std::string("SELECT ") + kColumns + " FROM history h JOIN users u ON u.id = h.user_id WHERE h.user_id = ? ORDER BY h.id");
@@ -326,6 +499,7 @@ size_t History::export_jsonl(const std::string& user, std::ostream& out) {
 }
 
 size_t History::purge(const std::string& user, std::optional<int64_t> before_ms) {
+  sync();
   const int64_t uid = store_.user_id(user);
   return store_.write([&](SQLite::Database& db) {
     SQLite::Statement s(db, before_ms ? "DELETE FROM history WHERE user_id = ? AND time_ms < ?" : "DELETE FROM history WHERE user_id = ?");

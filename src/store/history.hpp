@@ -1,7 +1,14 @@
 #pragma once
-// The command history: every tools/call, committed before its reply leaves. Concurrent calls
-// share a commit (group commit): a writer thread takes every record queued so far, inserts them
-// in one transaction, then wakes their callers.
+// The command history: every tools/call is durable before its reply leaves, at a few
+// microseconds a call. record() appends the row to a journal file (history.journal, beside the
+// database) with one write(2): from then on it survives the process being killed. A background
+// thread moves journaled rows into SQLite in large transactions (group commit: every 20 ms, or
+// sooner under load). Two journal files take turns: when the active one has grown past a few
+// MB, appends move to the other, and the full one is emptied once its rows are in SQLite. Reads first wait for
+// what is journaled to be in SQLite, so they see every acknowledged call. At start, rows a crash
+// left in the journal are replayed (exactly once: SQLite keeps the last sequence it took in).
+// Measured why: an SQLite commit per call, even grouped, cost 40-100 us of CPU per call here,
+// more than the whole rest of a tools/call.
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -9,6 +16,8 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <chrono>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -37,11 +46,11 @@ struct HistoryOptions {
 class History {
  public:
   explicit History(Store& store, HistoryOptions options = {});
-  ~History();  // commits what is queued
+  ~History();
   History(const History&) = delete;
   History& operator=(const History&) = delete;
 
-  // Returns once the row is committed. Throws std::runtime_error when the commit failed.
+  // Returns once the row is durable (journaled). Throws std::runtime_error when it is not.
   void record(CallRecord r);
 
   struct Query {
@@ -65,25 +74,33 @@ class History {
   size_t export_jsonl(const std::string& user, std::ostream& out);  // oldest first
   size_t purge(const std::string& user, std::optional<int64_t> before_ms);  // nullopt: everything
   size_t apply_retention();  // all users; also at start and daily
-  uint64_t commits() const;  // transactions so far (group commit batches)
+  uint64_t commits() const;  // SQLite transactions that took journaled rows in
+  // Waits until every row recorded so far is in SQLite (reads call it).
+  void sync();
 
  private:
-  void writer_loop();
-  void commit_batch(std::vector<CallRecord>& batch);
+  struct Pending {
+    uint64_t seq;
+    CallRecord r;
+    std::string arguments;  // r.arguments as JSON text ("" for none), serialized once
+  };
+  void ingest_loop();
+  void ingest(const std::vector<Pending>& batch);  // one transaction
+  void replay_journal();
 
   Store& store_;
   HistoryOptions options_;
+  std::filesystem::path journal_path_[2];
+  int journal_fd_[2] = {-1, -1};
+  int active_ = 0;              // the file appends go to
+  size_t journal_bytes_ = 0;    // in the active file
+  uint64_t retired_last_ = 0;   // the other file holds rows up to this seq (0: it is empty)
   mutable std::mutex m_;
-  std::condition_variable work_cv_, done_cv_;
-  std::deque<CallRecord> queue_;
-  uint64_t enqueued_ = 0, committed_ = 0, commits_ = 0;
-  struct Failure {
-    uint64_t first, last;
-    std::string error;
-  };
-  std::deque<Failure> failures_;  // recent failed batches, for their callers
-  bool stopping_ = false;
-  std::thread writer_;
+  std::condition_variable work_cv_, ingested_cv_;
+  std::vector<Pending> queue_;  // journaled, not yet in SQLite
+  uint64_t next_seq_ = 1, ingested_seq_ = 0, commits_ = 0;
+  bool flush_wanted_ = false, stopping_ = false;
+  std::thread ingester_;
 };
 
 // A copy of args with the value of every secret replaced by "[redacted]": keys named like token,
