@@ -8,7 +8,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git python3
   libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlitecpp-dev libsqlite3-dev
   libspdlog-dev libfmt-dev catch2 libssl-dev libvalijson-dev libcli11-dev
-  libhowardhinnant-date-dev libical-dev libgmime-3.0-dev libmpdclient-dev wrk
+  libhowardhinnant-date-dev libical-dev libgmime-3.0-dev libmpdclient-dev libjemalloc-dev wrk
 )
 # Node: the machine image ships one (with npm); Debian's npm conflicts with it, so only
 # install Debian's when there is no node at all.

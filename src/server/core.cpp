@@ -544,7 +544,15 @@ void Server::initialize(const Json& msg, const Connection& conn) {
   conn.sink->send(rpc::make_result(id, std::move(result)));
 }
 
-Json Server::server_info(Revision r) const {
+const Json& Server::server_info(Revision r) const {
+  // Built once per revision: every 2026-07-28 result carries it.
+  std::call_once(server_info_once_, [this] {
+    for (int i = 0; i <= static_cast<int>(kLatest); ++i) server_info_[i] = build_server_info(static_cast<Revision>(i));
+  });
+  return server_info_[static_cast<int>(r)];
+}
+
+Json Server::build_server_info(Revision r) const {
   Json info{{"name", options_.name}, {"version", options_.version}};
   if (!options_.title.empty()) info["title"] = options_.title;
   if (!options_.description.empty()) info["description"] = options_.description;

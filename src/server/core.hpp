@@ -131,7 +131,7 @@ class Server {
   bool wait_idle(std::chrono::milliseconds timeout) { return pool_.wait_idle(timeout); }
 
   // The server's identity as a revision's Implementation object.
-  Json server_info(Revision r) const;
+  const Json& server_info(Revision r) const;
   Json capabilities(Revision r) const;
 
  private:
@@ -169,6 +169,9 @@ class Server {
   void cacheable(Json& result, RequestContext& ctx, int ttl_ms, bool shared = false) const;
 
   void observe_call(RequestContext& ctx, Json& message, bool cancelled);
+  Json build_server_info(Revision r) const;
+  mutable std::once_flag server_info_once_;
+  mutable Json server_info_[static_cast<int>(kLatest) + 1];
 
   ServerOptions options_;
   ToolCallObserver call_observer_;

@@ -217,8 +217,7 @@ History::History(Store& store, HistoryOptions options)
     if (journal_fd_[i] < 0) throw std::runtime_error("cannot open " + journal_path_[i].string() + ": " + std::strerror(errno));
   }
   replay_journal();
-  apply_retention();
-  ingester_ = std::thread([this] { ingest_loop(); });
+  ingester_ = std::thread([this] { ingest_loop(); });  // applies the retention first, off the start-up path
 }
 
 History::~History() {
@@ -313,7 +312,7 @@ void History::sync() {
 }
 
 void History::ingest_loop() {
-  auto next_retention = std::chrono::steady_clock::now() + kRetentionEvery;
+  auto next_retention = std::chrono::steady_clock::now();
   std::unique_lock l(m_);
   for (;;) {
     work_cv_.wait_for(l, kIngestEvery, [&] { return stopping_ || flush_wanted_ || queue_.size() >= kIngestBatch; });

@@ -150,7 +150,13 @@ int64_t Store::user_id(const std::string& user) {
     std::lock_guard l(users_m_);
     if (auto it = users_.find(user); it != users_.end()) return it->second;
   }
-  int64_t id = write([&](SQLite::Database& db) {
+  // Looked up first: an insert is a write transaction (an fsync), which a known user need not cost.
+  int64_t id = read([&](SQLite::Database& db) -> int64_t {
+    SQLite::Statement q(db, "SELECT id FROM users WHERE name = ?");
+    q.bind(1, user);
+    return q.executeStep() ? q.getColumn(0).getInt64() : 0;
+  });
+  if (id == 0) id = write([&](SQLite::Database& db) {
     SQLite::Statement ins(db, "INSERT INTO users (name, created_ms) VALUES (?, ?) ON CONFLICT (name) DO NOTHING");
     ins.bind(1, user);
     ins.bind(2, now_ms());
