@@ -194,7 +194,8 @@ TEST_CASE("history: secrets reach neither the history nor the log", "[app][histo
                                                                     a.value("pin", "") + " / " + a.value("access_token", ""));
                                          throw ToolError("upstream refused key " + a["options"].value("api_key", "") + " and pin " +
                                                          a.value("pin", ""));
-                                       }});
+                                       },
+                                       .task_support = TaskSupport::Optional});
   Client c(*f.server);
   c.initialize("2025-11-25");
   Json args{{"username", "ada"}, {"password", password}, {"access_token", token}, {"pin", pin}, {"options", {{"api_key", api_key}}}};
@@ -203,6 +204,11 @@ TEST_CASE("history: secrets reach neither the history nor the log", "[app][histo
   a2["mode"] = "tool_error";
   CHECK(error_code(call(c, 1, "connect_account", a1)) == rpc::kInternalError);
   CHECK(call(c, 2, "connect_account", a2)["result"].value("isError", false));
+  // The same failure inside a task (2025-11-25) is logged through the same redaction.
+  Json created = c.request(3, "tools/call", Json{{"name", "connect_account"}, {"arguments", a1}, {"task", {{"ttl", 60000}}}});
+  REQUIRE(created["result"].contains("task"));
+  Json outcome = c.request(4, "tasks/result", Json{{"taskId", created["result"]["task"]["taskId"]}});
+  CHECK((outcome.contains("error") || outcome["result"].value("isError", false)));
 
   store::History::Query q;
   q.user = "local";
@@ -218,7 +224,8 @@ TEST_CASE("history: secrets reach neither the history nor the log", "[app][histo
     CHECK(logs.find(secret) == std::string::npos);
   }
   CHECK_THAT(stored, Catch::Contains("ada"));  // what is not secret stays
-  CHECK_THAT(logs, Catch::Contains("login failed for"));  // the failure itself was logged
+  CHECK_THAT(logs, Catch::Contains("handler for tools/call failed: login failed for [redacted]"));
+  CHECK_THAT(logs, Catch::Contains("(tools/call) failed: login failed for [redacted]"));  // the task's
 }
 
 TEST_CASE("history: resources, templates, completion, cap and bad variables", "[app][history]") {

@@ -488,9 +488,7 @@ void Server::run(const Method& m, const Json& params, std::shared_ptr<Responder>
     }
   } catch (const std::exception& e) {
     // The message may carry provider details; it goes to the log, not to the client.
-    std::string what = e.what();
-    if (log_redactor_) what = log_redactor_(ctx, std::move(what));
-    spdlog::error("handler for {} failed: {}", ctx.method(), what);
+    spdlog::error("handler for {} failed: {}", ctx.method(), redact_for_log(ctx, e.what()));
     r->fail(rpc::kInternalError, "Internal error");
   }
 }

@@ -118,6 +118,9 @@ class Server {
   // Cleans a tools/call handler's exception message of the call's secrets before it is logged.
   using Redactor = std::function<std::string(const RequestContext& ctx, std::string text)>;
   void set_log_redactor(Redactor r) { log_redactor_ = std::move(r); }
+  std::string redact_for_log(const RequestContext& ctx, std::string text) const {
+    return log_redactor_ ? log_redactor_(ctx, std::move(text)) : text;
+  }
 
   // Unsolicited notifications.
   void notify_resource_updated(const std::string& uri);
