@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "prompts/prompt.hpp"
+#include "providers/providers.hpp"
 #include "providers/status.hpp"
 #include "resources/resource.hpp"
 #include "server/core.hpp"
@@ -49,31 +50,44 @@ struct AppState {
   store::Preferences preferences{store};
   store::History history;
   providers::StatusBoard status{store};
-  App app{store, preferences, history, status};
-  AppState(const std::filesystem::path& dir, store::HistoryOptions h) : store(dir), history(store, h) {}
+  providers::Providers providers;
+  App app{store, preferences, history, status, providers};
+  AppState(const std::filesystem::path& dir, store::HistoryOptions h) : store(dir), history(store, h) {
+    providers::add_local(providers, store);
+  }
 };
 
 struct StoreOptions {
   std::string data_dir;
   int retention_days = 90;
   bool record_history = true;
+  bool demo = false;  // fill empty domains with the demo dataset first
+  tools::ToolSelection tools;
 };
+
+// The demo dataset is the stdio/HTTP user's ("local": there are no other users before auth).
+void seed_demo(AppState& state) {
+  const std::string user = "local";
+  auto added = providers::seed_demo(state.providers, state.store.user_id(user), state.preferences.time_zone(user));
+  spdlog::info("demo data: {}", added.dump());
+}
 
 std::unique_ptr<AppState> open_app(const StoreOptions& o) {
   auto dir = store::resolve_data_dir(o.data_dir);
   auto state = std::make_unique<AppState>(dir, store::HistoryOptions{.retention_days = o.retention_days});
   spdlog::debug("data directory {}", dir.string());
+  if (o.demo) seed_demo(*state);
   return state;
 }
 
-std::unique_ptr<Server> make_server(AppState& state, bool record_history) {
+std::unique_ptr<Server> make_server(AppState& state, bool record_history, const tools::ToolSelection& selection) {
   ServerOptions options;
   options.instructions =
       "Concierge manages the user's calendar, mail, music, video and bookings. Times are RFC 3339 with "
       "offset; ask before anything destructive. The user's preferences are in concierge://preferences and what was "
       "done for them in concierge://history.";
   auto server = std::make_unique<Server>(options);
-  tools::register_builtin(server->tools(), &state.app);
+  tools::register_builtin(server->tools(), &state.app, selection);
   resources::register_builtin(*server, state.app);
   prompts::register_builtin(server->prompts(), state.app);
   if (record_history) resources::record_calls(*server, state.app);
@@ -113,7 +127,13 @@ int serve(const ServeOptions& o) {
     spdlog::error("cannot open the store: {}", e.what());
     return 1;
   }
-  auto server = make_server(*state, o.store.record_history);
+  std::unique_ptr<Server> server;
+  try {
+    server = make_server(*state, o.store.record_history, o.store.tools);
+  } catch (const std::invalid_argument& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
   if (!o.http.empty()) {
     HttpOptions ho = o.http_options;
     auto colon = o.http.rfind(':');
@@ -183,7 +203,12 @@ int main(int argc, char** argv) {
                  "Where the database lives (default: $CONCIERGE_DATA_DIR, else $XDG_DATA_HOME/concierge, else "
                  "~/.local/share/concierge)");
 
+  std::string tool_domains;
+  app.add_option("--tools", tool_domains, "Expose only these domains' tools: calendar,mail,music,video,booking");
+  app.add_flag("--read-only", store_options.tools.read_only, "Expose only tools that change nothing");
+
   auto* serve_cmd = app.add_subcommand("serve", "Serve MCP (stdio by default)");
+  serve_cmd->add_flag("--demo", store_options.demo, "Fill empty domains with a small invented dataset first");
   serve_cmd->add_flag("!--no-history", store_options.record_history, "Do not record tool calls in the command history");
   serve_cmd->add_option("--history-retention-days", store_options.retention_days,
                         "Delete history older than this many days (0 keeps everything)")
@@ -203,6 +228,7 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--allowed-origin", serve_options.http_options.allowed_origins,
                         "An Origin allowed besides the loopback ones (repeatable)");
   auto* tools_cmd = app.add_subcommand("tools", "List the registered tools");
+  auto* demo_cmd = app.add_subcommand("demo", "Fill empty domains with a small invented dataset (the current week)");
 
   // A person can take or erase their data.
   auto* history_cmd = app.add_subcommand("history", "Export or purge the command history");
@@ -216,8 +242,14 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   setup_logging(log_level);
+  for (size_t at = 0; !tool_domains.empty() && at != std::string::npos;) {
+    auto comma = tool_domains.find(',', at);
+    auto d = tool_domains.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    if (!d.empty()) store_options.tools.domains.push_back(d);
+    at = comma == std::string::npos ? comma : comma + 1;
+  }
 
-  if (*tools_cmd || *history_cmd) {
+  if (*tools_cmd || *history_cmd || *demo_cmd) {
     std::unique_ptr<AppState> state;
     try {
       state = open_app(store_options);
@@ -226,8 +258,21 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (*tools_cmd) {
-      auto server = make_server(*state, false);
+      std::unique_ptr<Server> server;
+      try {
+        server = make_server(*state, false, store_options.tools);
+      } catch (const std::invalid_argument& e) {
+        spdlog::error("{}", e.what());
+        return 2;
+      }
       for (const auto* t : server->tools().list()) std::cout << t->def.name << "\t" << t->def.description << "\n";
+      return 0;
+    }
+    if (*demo_cmd) {
+      const std::string user = "local";
+      auto added = providers::seed_demo(state->providers, state->store.user_id(user), state->preferences.time_zone(user));
+      for (auto& [domain, did] : added.items())
+        std::cout << domain << ": " << (did.get<bool>() ? "demo data added" : "already has data, left alone") << "\n";
       return 0;
     }
     if (*export_cmd) {

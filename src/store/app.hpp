@@ -8,6 +8,7 @@ class History;
 }  // namespace concierge::store
 namespace concierge::providers {
 class StatusBoard;
+struct Providers;
 }
 
 namespace concierge {
@@ -17,6 +18,7 @@ struct App {
   store::Preferences& preferences;
   store::History& history;
   providers::StatusBoard& status;
+  providers::Providers& providers;
 };
 
 }  // namespace concierge

@@ -69,6 +69,13 @@ const std::vector<const char*>& migrations() {
         );
         INSERT INTO history_journal (id, last_seq) VALUES (1, 0);
       )sql",
+      // 3: each domain's local provider owns its tables and migrates them itself (Store::migrate).
+      R"sql(
+        CREATE TABLE schema_modules (
+          name TEXT PRIMARY KEY,
+          version INTEGER NOT NULL
+        ) WITHOUT ROWID;
+      )sql",
   };
   return all;
 }
@@ -136,6 +143,27 @@ Store::Store(const std::filesystem::path& dir) : path_(dir / "concierge.db") {
 }
 
 Store::~Store() = default;
+
+void Store::migrate(const std::string& module, const std::vector<std::string>& steps) {
+  write([&](SQLite::Database& db) {
+    SQLite::Transaction tx(db);
+    SQLite::Statement q(db, "SELECT version FROM schema_modules WHERE name = ?");
+    q.bind(1, module);
+    int version = q.executeStep() ? q.getColumn(0).getInt() : 0;
+    q.reset();
+    if (version > static_cast<int>(steps.size()))
+      throw std::runtime_error("the " + module + " tables are from a newer Concierge (version " + std::to_string(version) + ")");
+    if (version == static_cast<int>(steps.size())) return;
+    for (; version < static_cast<int>(steps.size()); ++version) db.exec(steps[version]);
+    SQLite::Statement up(db, "INSERT INTO schema_modules (name, version) VALUES (?, ?) "
+                             "ON CONFLICT (name) DO UPDATE SET version = excluded.version");
+    up.bind(1, module);
+    up.bind(2, version);
+    up.exec();
+    tx.commit();
+    spdlog::info("store: {} tables at version {}", module, version);
+  });
+}
 
 int Store::schema_version() {
   return write([](SQLite::Database& db) { return db.execAndGet("PRAGMA user_version").getInt(); });

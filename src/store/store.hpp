@@ -27,6 +27,9 @@ class Store {
 
   const std::filesystem::path& path() const { return path_; }
   int schema_version();
+  // A module's own numbered migrations (the domains' local providers): step i takes the module
+  // from version i to i + 1, in one transaction with the version bump. Append only.
+  void migrate(const std::string& module, const std::vector<std::string>& steps);
   std::string integrity_check();  // "ok" when healthy
   // The id of a user by name, created on first use.
   int64_t user_id(const std::string& user);

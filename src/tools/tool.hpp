@@ -25,7 +25,23 @@ ToolDefinition echo();
 ToolDefinition get_current_time(App* app);  // null: no preferences, the system's zone
 ToolDefinition preferences_update(App& app);
 
-// Adds every built-in tool to the registry; without an App, only those that need no store.
-void register_builtin(ToolRegistry& registry, App* app = nullptr);
+// Each domain's tools (src/tools/<domain>/register.cpp); their names start with the domain.
+std::vector<ToolDefinition> calendar_tools(App& app);
+std::vector<ToolDefinition> mail_tools(App& app);
+std::vector<ToolDefinition> music_tools(App& app);
+std::vector<ToolDefinition> video_tools(App& app);
+std::vector<ToolDefinition> booking_tools(App& app);
+
+// Which tools a server exposes: `--tools calendar,mail` (empty: every domain) and `--read-only`
+// (only tools whose readOnlyHint is true).
+struct ToolSelection {
+  std::vector<std::string> domains;
+  bool read_only = false;
+};
+const std::vector<std::string>& tool_domains();  // calendar, mail, music, video, booking
+
+// Adds the built-in tools to the registry; without an App, only those that need no store.
+// Throws std::invalid_argument for an unknown domain in the selection.
+void register_builtin(ToolRegistry& registry, App* app = nullptr, const ToolSelection& selection = {});
 
 }  // namespace concierge::tools

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "prompts/prompt.hpp"
+#include "providers/providers.hpp"
 #include "providers/status.hpp"
 #include "resources/resource.hpp"
 #include "server/core.hpp"
@@ -24,12 +25,14 @@ struct AppFixture {
   store::Preferences preferences{store};
   store::History history{store};
   providers::StatusBoard status{store};
-  App app{store, preferences, history, status};
+  providers::Providers providers;
+  App app{store, preferences, history, status, providers};
   std::unique_ptr<Server> server;
 
-  explicit AppFixture(bool record_history = true, ServerOptions options = {}) {
+  explicit AppFixture(bool record_history = true, ServerOptions options = {}, tools::ToolSelection selection = {}) {
+    providers::add_local(providers, store);
     server = std::make_unique<Server>(std::move(options));
-    tools::register_builtin(server->tools(), &app);
+    tools::register_builtin(server->tools(), &app, selection);
     resources::register_builtin(*server, app);
     prompts::register_builtin(server->prompts(), app);
     if (record_history) resources::record_calls(*server, app);
