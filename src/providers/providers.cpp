@@ -9,6 +9,8 @@
 namespace concierge::providers {
 
 void add_local(Providers& p, store::Store& store) {
+  p.local_calendar = std::make_shared<calendar::LocalCalendar>(store);
+  p.calendar.add("local", p.local_calendar);
   p.local_mail = std::make_shared<mail::LocalMail>(store);
   p.mail.add("local", p.local_mail);
   p.local_music = std::make_shared<music::LocalMusic>(store);

@@ -1,0 +1,24 @@
+#include "tools/calendar/common.hpp"
+
+namespace concierge::tools::calendar {
+
+ToolDefinition delete_event(App& app) {
+  return define("calendar_delete_event",
+                {.title = "Delete an event",
+                 .description = "Deletes an event. For an occurrence of a recurring event, scope says what goes: this occurrence "
+                                "(default), this and following, or all.",
+                 .hints = {.read_only = false, .destructive = true, .idempotent = false, .open_world = false},
+                 .quick = true},
+                [&app](const Json& args, RequestContext& ctx) {
+                  auto c = call_of(app, args, ctx);
+                  std::string id = args.at("event_id");
+                  auto e = c.provider.event(c.user, id);
+                  c.provider.remove(c.user, id, scope(args, id));
+                  std::string s = args.value("scope", "this");
+                  std::string what = e.series_id.empty() && e.recurrence.empty() ? "" : (s == "all" ? " (the whole series)" : s == "following" ? " (this and following)" : " (this occurrence)");
+                  return ToolResult::text("Deleted " + event_line(e, c.tz) + what + ".",
+                                          Json{{"deleted", id}, {"scope", s}, {"summary", e.summary}});
+                });
+}
+
+}  // namespace concierge::tools::calendar
