@@ -11,6 +11,9 @@ namespace concierge::providers {
 void add_local(Providers& p, store::Store& store) {
   p.local_calendar = std::make_shared<calendar::LocalCalendar>(store);
   p.calendar.add("local", p.local_calendar);
+  // The local booking engine checks and fills the default calendar account.
+  p.local_booking = std::make_shared<booking::LocalBooking>(store, *p.local_calendar);
+  p.booking.add("local", p.local_booking);
   p.local_mail = std::make_shared<mail::LocalMail>(store);
   p.mail.add("local", p.local_mail);
   p.local_music = std::make_shared<music::LocalMusic>(store);

@@ -1,12 +1,11 @@
 #include "providers/calendar/local.hpp"
 
 #include <algorithm>
-#include <mutex>
-#include <random>
 #include <set>
 
 #include "providers/calendar/recurrence.hpp"
 #include "providers/error.hpp"
+#include "providers/ids.hpp"
 #include "server/json.hpp"
 
 namespace concierge::providers::calendar {
@@ -60,18 +59,6 @@ const std::vector<std::string> kMigrations{
       CREATE INDEX calendar_events_overrides ON calendar_events (series_uid) WHERE series_uid IS NOT NULL;
     )sql",
 };
-
-std::string random_id() {
-  static std::mutex m;
-  static std::mt19937_64 rng{std::random_device{}()};
-  std::lock_guard l(m);
-  static const char* hex = "0123456789abcdef";
-  std::string s(20, '0');
-  uint64_t a = rng(), b = rng();
-  for (int i = 0; i < 16; ++i) s[i] = hex[(a >> (i * 4)) & 15];
-  for (int i = 16; i < 20; ++i) s[i] = hex[(b >> (i * 4)) & 15];
-  return s;
-}
 
 struct Row {
   int64_t rowid = 0;

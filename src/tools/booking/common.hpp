@@ -1,0 +1,28 @@
+#pragma once
+// What the booking tools share: the provider and zone a call uses, how bookings are shown.
+#include "providers/booking/provider.hpp"
+#include "providers/providers.hpp"
+#include "tools/tool.hpp"
+
+namespace concierge::tools::booking {
+
+namespace bk = providers::booking;
+
+struct Call {
+  bk::BookingProvider& provider;
+  int64_t user;
+  const date::time_zone* tz;  // the call's time_zone, else the user's
+};
+Call call_of(App& app, const Json& args, RequestContext& ctx);
+
+Json booking_json(const bk::Booking& b, const date::time_zone* tz);
+std::string booking_line(const bk::Booking& b, const date::time_zone* tz);
+
+ToolDefinition list_event_types(App& app);
+ToolDefinition find_slots(App& app);
+ToolDefinition create(App& app);
+ToolDefinition list(App& app);
+ToolDefinition reschedule(App& app);
+ToolDefinition cancel(App& app);
+
+}  // namespace concierge::tools::booking
