@@ -252,3 +252,22 @@ TEST_CASE("calendar tools: bad input is a tool error naming the field, and nothi
   CHECK_THAT(text_of(del), Catch::StartsWith("event_id:"));
   CHECK(event_rows(f) == 0);
 }
+
+TEST_CASE("daily_briefing embeds that day's agenda", "[calendar][prompts]") {
+  AppFixture f;
+  Client c(*f.server);
+  c.initialize("2025-11-25");
+  call(c, 1, "preferences_update", {{"time_zone", "America/New_York"}});
+  call(c, 2, "calendar_create_event", {{"summary", "Board meeting"}, {"start", "2026-12-01T15:00:00"}, {"location", "HQ"}});
+  call(c, 3, "calendar_create_event", {{"summary", "Next day"}, {"start", "2026-12-02T09:00:00"}});
+  Json r = c.request(4, "prompts/get", {{"name", "daily_briefing"}, {"arguments", {{"date", "2026-12-01"}}}});
+  REQUIRE(r.contains("result"));
+  Json agenda;
+  for (auto& m : r["result"]["messages"])
+    if (m["content"]["type"] == "resource" && m["content"]["resource"]["uri"] == "concierge://calendar/agenda/2026-12-01")
+      agenda = Json::parse(m["content"]["resource"]["text"].get<std::string>());
+  REQUIRE(agenda.is_object());
+  REQUIRE(agenda["events"].size() == 1);
+  CHECK(agenda["events"][0]["summary"] == "Board meeting");
+  CHECK(agenda["events"][0]["start"] == "2026-12-01T15:00:00-05:00");
+}
