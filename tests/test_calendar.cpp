@@ -270,4 +270,9 @@ TEST_CASE("daily_briefing embeds that day's agenda", "[calendar][prompts]") {
   REQUIRE(agenda["events"].size() == 1);
   CHECK(agenda["events"][0]["summary"] == "Board meeting");
   CHECK(agenda["events"][0]["start"] == "2026-12-01T15:00:00-05:00");
+  // The same document is a resource of its own.
+  Json read = c.request(5, "resources/read", {{"uri", "concierge://calendar/agenda/2026-12-01"}});
+  REQUIRE(read.contains("result"));
+  CHECK(Json::parse(read["result"]["contents"][0]["text"].get<std::string>())["events"] == agenda["events"]);
+  CHECK(c.request(6, "resources/read", {{"uri", "concierge://calendar/agenda/2026-02-30"}})["error"]["code"] == -32602);
 }

@@ -3,37 +3,13 @@
 #include <sstream>
 
 #include "prompts/prompt.hpp"
-#include "providers/providers.hpp"
+#include "resources/resource.hpp"
 #include "store/history.hpp"
 #include "store/preferences.hpp"
 #include "store/store.hpp"
 
 namespace concierge::prompts {
 
-namespace {
-// The day's events on the default calendar account, times in the user's zone. A provider that
-// fails (an upstream down) leaves a note rather than failing the prompt.
-Json agenda(App& app, RequestContext& ctx, int64_t from, int64_t to, const date::time_zone* tz) {
-  Json events = Json::array();
-  try {
-    auto& cal = app.providers.calendar.get();
-    auto page = cal.events(app.store.user_id(ctx.user()), {.from = from, .to = to, .max_results = 100});
-    for (auto& e : page.events) {
-      Json j{{"summary", e.summary}, {"all_day", e.all_day}, {"calendar", e.calendar_id}, {"id", e.id}};
-      if (!e.all_day) {
-        j["start"] = providers::format_time(e.start, tz);
-        j["end"] = providers::format_time(e.end, tz);
-      }
-      if (!e.location.empty()) j["location"] = e.location;
-      if (!e.attendees.empty()) j["attendees"] = e.attendees.size();
-      events.push_back(std::move(j));
-    }
-    return Json{{"events", events}, {"truncated", !page.next_page_token.empty()}};
-  } catch (const std::exception& e) {
-    return Json{{"events", events}, {"error", std::string("the calendar could not be read: ") + e.what()}};
-  }
-}
-}  // namespace
 
 // The day at a glance: the agenda, unread mail, the preferences and what Concierge did that day,
 // embedded so the model needs no tool call to start speaking.
@@ -88,9 +64,7 @@ PromptDefinition daily_briefing(App& app) {
             std::to_string(page.rows.size()) + (page.next_before_id ? "+" : "") + " calls). End with the first thing on "
             "my schedule.";
         Json history{{"date", day}, {"timeZone", tz_name}, {"calls", page.rows}, {"truncated", page.next_before_id.has_value()}};
-        Json day_agenda = agenda(app, ctx, *q.from_ms, *q.to_ms, zone);
-        day_agenda["date"] = day;
-        day_agenda["timeZone"] = tz_name;
+        Json day_agenda = resources::agenda_document(app, ctx, day);
         return Json{{"description", "Briefing for " + day},
                     {"messages", Json::array({user_text(std::move(text)), embedded_json("concierge://calendar/agenda/" + day, day_agenda),
                                               embedded_json("concierge://preferences", prefs),

@@ -11,6 +11,7 @@ void register_builtin(Server& server, App& app) {
   // The tool template first: a {date} never spans a '/', but the order makes the intent plain.
   r.add_template(history_by_tool(app, server.tools()));
   r.add_template(history_by_date(app));
+  r.add_template(agenda(app));
   // Subscribers (resources/subscribe, or subscriptions/listen in 2026-07-28) learn of changes.
   app.preferences.on_change([&server](const std::string&) { server.notify_resource_updated(kPreferencesUri); });
 }

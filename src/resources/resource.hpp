@@ -16,6 +16,10 @@ ResourceDefinition history(App& app);
 ResourceTemplateDefinition history_by_date(App& app);
 ResourceTemplateDefinition history_by_tool(App& app, const ToolRegistry& tools);
 ResourceDefinition services(App& app);
+ResourceTemplateDefinition agenda(App& app);  // concierge://calendar/agenda/{date}
+// The document behind it (also embedded by the daily_briefing prompt). Throws providers::Error
+// naming `date` for a malformed day.
+Json agenda_document(App& app, RequestContext& ctx, const std::string& day);
 
 // Registers them all and wires change notifications (preferences -> resources/updated).
 void register_builtin(Server& server, App& app);
