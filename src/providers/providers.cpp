@@ -4,11 +4,12 @@
 #include "providers/calendar/local.hpp"
 #include "providers/mail/local.hpp"
 #include "providers/music/local.hpp"
+#include "providers/status.hpp"
 #include "providers/video/local.hpp"
 
 namespace concierge::providers {
 
-void add_local(Providers& p, store::Store& store) {
+void add_local(Providers& p, store::Store& store, StatusBoard* status) {
   p.local_calendar = std::make_shared<calendar::LocalCalendar>(store);
   p.calendar.add("local", p.local_calendar);
   // The local booking engine checks and fills the default calendar account.
@@ -20,6 +21,8 @@ void add_local(Providers& p, store::Store& store) {
   p.music.add("local", p.local_music);
   p.local_video = std::make_shared<video::LocalVideo>(store);
   p.video.add("local", p.local_video);
+  if (status)
+    for (const auto& d : domains()) status->set_provider(d, "local");
 }
 
 Json seed_demo(Providers& p, int64_t user, const std::string& time_zone) {

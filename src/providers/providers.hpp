@@ -38,8 +38,11 @@ struct Providers {
   std::shared_ptr<booking::LocalBooking> local_booking;
 };
 
-// Adds every domain's local provider (creating or migrating its tables) as account "local".
-void add_local(Providers& providers, store::Store& store);
+class StatusBoard;
+
+// Adds every domain's local provider (creating or migrating its tables) as account "local", and
+// says so on the status board (concierge://services).
+void add_local(Providers& providers, store::Store& store, StatusBoard* status = nullptr);
 
 // Fills each of the user's empty domains with the demo dataset, in the user's time zone.
 // Returns {domain: true/false (added / already had data)}.

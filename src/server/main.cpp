@@ -53,7 +53,7 @@ struct AppState {
   providers::Providers providers;
   App app{store, preferences, history, status, providers};
   AppState(const std::filesystem::path& dir, store::HistoryOptions h) : store(dir), history(store, h) {
-    providers::add_local(providers, store);
+    providers::add_local(providers, store, &status);
   }
 };
 

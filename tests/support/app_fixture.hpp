@@ -30,7 +30,7 @@ struct AppFixture {
   std::unique_ptr<Server> server;
 
   explicit AppFixture(bool record_history = true, ServerOptions options = {}, tools::ToolSelection selection = {}) {
-    providers::add_local(providers, store);
+    providers::add_local(providers, store, &status);
     server = std::make_unique<Server>(std::move(options));
     tools::register_builtin(server->tools(), &app, selection);
     resources::register_builtin(*server, app);

@@ -1,0 +1,60 @@
+#include "providers/error.hpp"
+#include "store/preferences.hpp"
+#include "store/store.hpp"
+#include "tools/video/tools.hpp"
+
+namespace concierge::tools::video {
+
+namespace {
+Json playlist_json(const vd::Playlist& p) {
+  return Json{{"id", p.id}, {"name", p.name}, {"description", p.description}, {"item_count", p.item_count}};
+}
+std::string need(const Json& args, const char* field, const std::string& action) {
+  if (!args.contains(field)) throw providers::Error(field, "is required for action '" + action + "'");
+  return args[field].get<std::string>();
+}
+}  // namespace
+
+ToolDefinition playlists(App& app) {
+  return define(
+      "video_playlists",
+      {.title = "Video playlists",
+       .description = "The user's video playlists, including Watch later (id watch_later). action: list (default), items "
+                      "(playlist_id), create (name, description), add or remove (playlist_id, video_ids). Adding a video "
+                      "already in the playlist changes nothing.",
+       .hints = {.read_only = false, .destructive = true, .idempotent = false, .open_world = false},
+       .quick = true},
+      [&app](const Json& args, RequestContext& ctx) {
+        auto& provider = app.providers.video.get(args.value("account", ""));
+        auto tz = providers::zone(app.preferences.time_zone(ctx.user()));
+        int64_t user = app.store.user_id(ctx.user());
+        std::string action = args.value("action", "list");
+        if (action == "list") {
+          Json out = Json::array();
+          std::string names;
+          for (auto& p : provider.playlists(user)) {
+            out.push_back(playlist_json(p));
+            names += (names.empty() ? "" : ", ") + p.name + " (" + std::to_string(p.item_count) + ")";
+          }
+          return ToolResult::text("Playlists: " + names + ".", Json{{"action", action}, {"playlists", out}});
+        }
+        if (action == "create") {
+          auto p = provider.create_playlist(user, need(args, "name", action), args.value("description", ""));
+          return ToolResult::text("Created the playlist " + p.name + ".", Json{{"action", action}, {"playlist", playlist_json(p)}});
+        }
+        std::string id = need(args, "playlist_id", action);
+        if (action == "items") {
+          Json out = Json::array();
+          for (auto& v : provider.items(user, id)) out.push_back(video_json(v, tz));
+          return ToolResult::text(std::to_string(out.size()) + " videos in the playlist.", Json{{"action", action}, {"playlist_id", id}, {"videos", out}});
+        }
+        if (!args.contains("video_ids")) throw providers::Error("video_ids", "is required for action '" + action + "'");
+        auto ids = args["video_ids"].get<std::vector<std::string>>();
+        int n = action == "add" ? provider.add(user, id, ids) : provider.remove(user, id, ids);
+        std::string verb = action == "add" ? "Added" : "Removed";
+        return ToolResult::text(verb + " " + std::to_string(n) + " of " + std::to_string(ids.size()) + " videos.",
+                                Json{{"action", action}, {"playlist_id", id}, {"changed", n}});
+      });
+}
+
+}  // namespace concierge::tools::video

@@ -1,0 +1,16 @@
+#pragma once
+// The video tools and what they share.
+#include "providers/providers.hpp"
+#include "tools/tool.hpp"
+
+namespace concierge::tools::video {
+
+namespace vd = providers::video;
+
+Json video_json(const vd::Video& v, const date::time_zone* tz);
+
+ToolDefinition search(App& app);
+ToolDefinition details(App& app);
+ToolDefinition playlists(App& app);
+
+}  // namespace concierge::tools::video
