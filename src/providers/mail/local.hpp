@@ -1,5 +1,7 @@
 #pragma once
-// The embedded mail provider on the SQLite store.
+// The embedded mailbox on the SQLite store. Every message is a real RFC 5322 message (GMime)
+// kept whole, with the headers, a snippet and the text body indexed beside it for search.
+// Sending files the message in SENT (delivery comes with SMTP).
 #include "providers/demo.hpp"
 #include "providers/mail/provider.hpp"
 #include "store/store.hpp"
@@ -8,11 +10,25 @@ namespace concierge::providers::mail {
 
 class LocalMail : public MailProvider {
  public:
-  explicit LocalMail(store::Store& store) : store_(store) {}
-  // Adds the demo dataset when the user has no mail data yet; returns whether it did.
-  bool seed_demo(const DemoContext&) { return false; }
+  explicit LocalMail(store::Store& store);
+
+  SearchPage search(int64_t user, const std::string& query, int max_results, const std::string& page_token,
+                    const date::time_zone* tz) override;
+  Message message(int64_t user, const std::string& id) override;
+  std::vector<Message> thread(int64_t user, const std::string& id) override;
+  Summary send(int64_t user, const Outgoing& mail) override;
+  Summary draft(int64_t user, const Outgoing& mail) override;
+  std::vector<Summary> modify(int64_t user, const std::vector<std::string>& ids, const Change& change) override;
+  std::vector<Label> labels(int64_t user) override;
+
+  // Files a message as received (or sent, with labels {"SENT"}): parses it, threads it.
+  std::string deliver(int64_t user, const std::string& raw, const std::vector<std::string>& labels, bool unread, bool starred = false);
+  Address me(int64_t user);
+  void set_me(int64_t user, const Address& a);
+  bool seed_demo(const DemoContext& ctx);
 
  private:
+  Summary compose(int64_t user, const Outgoing& mail, const std::string& label);
   store::Store& store_;
 };
 
