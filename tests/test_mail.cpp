@@ -183,3 +183,36 @@ TEST_CASE("mail tools: modify several at once; read caps the body with a marker"
   CHECK(cut["messages"][0]["truncated"] == true);
   CHECK_THAT(cut["messages"][0]["body"].get<std::string>(), Catch::EndsWith("more bytes]"));
 }
+
+TEST_CASE("unread mail: a resource of its own, embedded by daily_briefing", "[mail][prompts]") {
+  AppFixture f;
+  Client c(*f.server);
+  c.initialize("2025-11-25");
+  int64_t u = f.store.user_id("local");
+  auto& box = *f.providers.local_mail;
+  MimeMessage m;
+  m.from = {"Grace", "grace@example.com"};
+  m.to = {{"Me", "me@concierge.local"}};
+  m.subject = "Compiler meeting";
+  m.text = "Tomorrow at 10?";
+  m.date = now_ms() - kHour;
+  m.message_id = "g1@example.com";
+  box.deliver(u, build(m), {"INBOX"}, true);
+  m.subject = "Already read";
+  m.message_id = "g2@example.com";
+  box.deliver(u, build(m), {"INBOX"}, false);
+  Json read = c.request(1, "resources/read", {{"uri", "concierge://mail/unread"}});
+  REQUIRE(read.contains("result"));
+  Json doc = Json::parse(read["result"]["contents"][0]["text"].get<std::string>());
+  REQUIRE(doc["messages"].size() == 1);
+  CHECK(doc["messages"][0]["subject"] == "Compiler meeting");
+  CHECK(doc["messages"][0]["from"] == "Grace <grace@example.com>");
+
+  Json r = c.request(2, "prompts/get", {{"name", "daily_briefing"}, {"arguments", Json::object()}});
+  REQUIRE(r.contains("result"));
+  Json embedded;
+  for (auto& msg : r["result"]["messages"])
+    if (msg["content"]["type"] == "resource" && msg["content"]["resource"]["uri"] == "concierge://mail/unread")
+      embedded = Json::parse(msg["content"]["resource"]["text"].get<std::string>());
+  CHECK(embedded["messages"] == doc["messages"]);
+}

@@ -59,14 +59,15 @@ PromptDefinition daily_briefing(App& app) {
             "Give me my briefing for " + day + ", spoken, at my verbosity (" + prefs.value("verbosity", "normal") +
             "): first the day's appointments in time order with times in " + tz_name +
             ", then unread mail worth my attention (who and what about, not every message), then anything you did for me "
-            "that day that I may want to follow up. The attached resources hold the day's agenda, my preferences and the "
-            "day's command history (" +
+            "that day that I may want to follow up. The attached resources hold the day's agenda, my unread mail, my "
+            "preferences and the day's command history (" +
             std::to_string(page.rows.size()) + (page.next_before_id ? "+" : "") + " calls). End with the first thing on "
             "my schedule.";
         Json history{{"date", day}, {"timeZone", tz_name}, {"calls", page.rows}, {"truncated", page.next_before_id.has_value()}};
         Json day_agenda = resources::agenda_document(app, ctx, day);
         return Json{{"description", "Briefing for " + day},
                     {"messages", Json::array({user_text(std::move(text)), embedded_json("concierge://calendar/agenda/" + day, day_agenda),
+                                              embedded_json(resources::kUnreadMailUri, resources::unread_mail_document(app, ctx)),
                                               embedded_json("concierge://preferences", prefs),
                                               embedded_json("concierge://history/" + day, history)})}};
       }};

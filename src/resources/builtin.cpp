@@ -8,6 +8,7 @@ void register_builtin(Server& server, App& app) {
   r.add(preferences(app));
   r.add(history(app));
   r.add(services(app));
+  r.add(unread_mail(app));
   // The tool template first: a {date} never spans a '/', but the order makes the intent plain.
   r.add_template(history_by_tool(app, server.tools()));
   r.add_template(history_by_date(app));

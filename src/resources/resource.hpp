@@ -8,6 +8,7 @@ namespace concierge::resources {
 inline constexpr const char* kPreferencesUri = "concierge://preferences";
 inline constexpr const char* kHistoryUri = "concierge://history";
 inline constexpr const char* kServicesUri = "concierge://services";
+inline constexpr const char* kUnreadMailUri = "concierge://mail/unread";
 // The most calls one history read returns; older ones are a template or an export away.
 inline constexpr size_t kHistoryReadCap = 100;
 
@@ -17,6 +18,8 @@ ResourceTemplateDefinition history_by_date(App& app);
 ResourceTemplateDefinition history_by_tool(App& app, const ToolRegistry& tools);
 ResourceDefinition services(App& app);
 ResourceTemplateDefinition agenda(App& app);  // concierge://calendar/agenda/{date}
+ResourceDefinition unread_mail(App& app);      // concierge://mail/unread
+Json unread_mail_document(App& app, RequestContext& ctx);
 // The document behind it (also embedded by the daily_briefing prompt). Throws providers::Error
 // naming `date` for a malformed day.
 Json agenda_document(App& app, RequestContext& ctx, const std::string& day);
