@@ -1,17 +1,10 @@
 #include "providers/error.hpp"
 #include "store/preferences.hpp"
 #include "store/store.hpp"
+#include "tools/args.hpp"
 #include "tools/music/tools.hpp"
 
 namespace concierge::tools::music {
-
-namespace {
-template <class T>
-T need(const Json& args, const char* field, const std::string& action) {
-  if (!args.contains(field)) throw providers::Error(field, "is required for action '" + action + "'");
-  return args[field].get<T>();
-}
-}  // namespace
 
 ToolDefinition playback(App& app) {
   return define(
@@ -40,15 +33,15 @@ ToolDefinition playback(App& app) {
         else if (action == "resume") s = p.resume(user);
         else if (action == "next") s = p.next(user);
         else if (action == "previous") s = p.previous(user);
-        else if (action == "seek") s = p.seek(user, need<int>(args, "position_ms", action));
-        else if (action == "volume") s = p.set_volume(user, need<int>(args, "volume_percent", action));
+        else if (action == "seek") s = p.seek(user, required_for<int>(args, "position_ms", action));
+        else if (action == "volume") s = p.set_volume(user, required_for<int>(args, "volume_percent", action));
         else if (action == "shuffle") {
           if (!args.contains("state") || !args["state"].is_boolean()) throw providers::Error("state", "shuffle takes state true or false");
           s = p.set_shuffle(user, args["state"].get<bool>());
         } else if (action == "repeat") {
           if (!args.contains("state") || !args["state"].is_string()) throw providers::Error("state", "repeat takes state off, track or context");
           s = p.set_repeat(user, args["state"].get<std::string>());
-        } else s = p.transfer(user, need<std::string>(args, "device_id", action));
+        } else s = p.transfer(user, required_for<std::string>(args, "device_id", action));
         std::string text = player_line(s);
         if (action == "volume") text = "Volume " + std::to_string(s.volume_percent) + "%.";
         else if (action == "shuffle") text = std::string("Shuffle ") + (s.shuffle ? "on." : "off.");

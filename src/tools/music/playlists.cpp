@@ -1,5 +1,6 @@
 #include "providers/error.hpp"
 #include "store/store.hpp"
+#include "tools/args.hpp"
 #include "tools/music/tools.hpp"
 
 namespace concierge::tools::music {
@@ -7,10 +8,6 @@ namespace concierge::tools::music {
 namespace {
 Json playlist_json(const mu::Playlist& p) {
   return Json{{"uri", p.uri}, {"name", p.name}, {"description", p.description}, {"track_count", p.track_count}};
-}
-std::string need(const Json& args, const char* field, const std::string& action) {
-  if (!args.contains(field)) throw providers::Error(field, "is required for action '" + action + "'");
-  return args[field].get<std::string>();
 }
 }  // namespace
 
@@ -36,10 +33,10 @@ ToolDefinition playlists(App& app) {
           return ToolResult::text(out.empty() ? "No playlists." : "Playlists: " + names + ".", Json{{"action", action}, {"playlists", out}});
         }
         if (action == "create") {
-          auto pl = p.create_playlist(user, need(args, "name", action), args.value("description", ""));
+          auto pl = p.create_playlist(user, required_for(args, "name", action), args.value("description", ""));
           return ToolResult::text("Created the playlist " + pl.name + ".", Json{{"action", action}, {"playlist", playlist_json(pl)}});
         }
-        std::string id = need(args, "playlist_id", action);
+        std::string id = required_for(args, "playlist_id", action);
         if (action == "get") {
           auto [pl, tracks] = p.playlist(user, id);
           Json out = Json::array();
@@ -47,8 +44,7 @@ ToolDefinition playlists(App& app) {
           return ToolResult::text(pl.name + ": " + std::to_string(out.size()) + " tracks.",
                                   Json{{"action", action}, {"playlist", playlist_json(pl)}, {"tracks", out}});
         }
-        if (!args.contains("uris")) throw providers::Error("uris", "is required for action '" + action + "'");
-        auto uris = args["uris"].get<std::vector<std::string>>();
+        auto uris = required_for<std::vector<std::string>>(args, "uris", action);
         auto pl = action == "add" ? p.add_items(user, id, uris) : p.remove_items(user, id, uris);
         return ToolResult::text(pl.name + " now has " + std::to_string(pl.track_count) + " tracks.",
                                 Json{{"action", action}, {"playlist", playlist_json(pl)}});

@@ -1,6 +1,7 @@
 #include "providers/error.hpp"
 #include "store/preferences.hpp"
 #include "store/store.hpp"
+#include "tools/args.hpp"
 #include "tools/video/tools.hpp"
 
 namespace concierge::tools::video {
@@ -8,10 +9,6 @@ namespace concierge::tools::video {
 namespace {
 Json playlist_json(const vd::Playlist& p) {
   return Json{{"id", p.id}, {"name", p.name}, {"description", p.description}, {"item_count", p.item_count}};
-}
-std::string need(const Json& args, const char* field, const std::string& action) {
-  if (!args.contains(field)) throw providers::Error(field, "is required for action '" + action + "'");
-  return args[field].get<std::string>();
 }
 }  // namespace
 
@@ -39,17 +36,16 @@ ToolDefinition playlists(App& app) {
           return ToolResult::text("Playlists: " + names + ".", Json{{"action", action}, {"playlists", out}});
         }
         if (action == "create") {
-          auto p = provider.create_playlist(user, need(args, "name", action), args.value("description", ""));
+          auto p = provider.create_playlist(user, required_for(args, "name", action), args.value("description", ""));
           return ToolResult::text("Created the playlist " + p.name + ".", Json{{"action", action}, {"playlist", playlist_json(p)}});
         }
-        std::string id = need(args, "playlist_id", action);
+        std::string id = required_for(args, "playlist_id", action);
         if (action == "items") {
           Json out = Json::array();
           for (auto& v : provider.items(user, id)) out.push_back(video_json(v, tz));
           return ToolResult::text(std::to_string(out.size()) + " videos in the playlist.", Json{{"action", action}, {"playlist_id", id}, {"videos", out}});
         }
-        if (!args.contains("video_ids")) throw providers::Error("video_ids", "is required for action '" + action + "'");
-        auto ids = args["video_ids"].get<std::vector<std::string>>();
+        auto ids = required_for<std::vector<std::string>>(args, "video_ids", action);
         int n = action == "add" ? provider.add(user, id, ids) : provider.remove(user, id, ids);
         std::string verb = action == "add" ? "Added" : "Removed";
         return ToolResult::text(verb + " " + std::to_string(n) + " of " + std::to_string(ids.size()) + " videos.",
