@@ -89,7 +89,7 @@ SqlFilter to_sql(const std::vector<Term>& terms, const date::time_zone* tz) {
   std::vector<std::string> parts;
   bool trash_asked = false;
   auto has_label = [&](const std::string& label) {
-    f.params.push_back(label);
+    f.params.emplace_back(std::in_place_type<std::string>, label);
     return std::string("EXISTS (SELECT 1 FROM mail_message_labels l WHERE l.message_id = m.id AND l.label = ? COLLATE NOCASE)");
   };
   for (auto& t : terms) {
@@ -99,7 +99,7 @@ SqlFilter to_sql(const std::vector<Term>& terms, const date::time_zone* tz) {
       bool first = true;
       for (auto* col : cols) {
         s += std::string(first ? "" : " OR ") + col + " LIKE ? ESCAPE '\\'";
-        f.params.push_back(like(t.value));
+        f.params.emplace_back(std::in_place_type<std::string>, like(t.value));
         first = false;
       }
       return s + ")";
@@ -124,7 +124,7 @@ SqlFilter to_sql(const std::vector<Term>& terms, const date::time_zone* tz) {
     } else if (t.op == "before" || t.op == "after") {
       Millis at = to_utc(LocalMs{parse_date(t.value, "query")}, tz);
       c = t.op == "before" ? "m.date_ms < ?" : "m.date_ms >= ?";
-      f.params.push_back(at);
+      f.params.emplace_back(std::in_place_type<int64_t>, at);
     }
     parts.push_back(t.negated ? "NOT " + c : c);
   }
