@@ -123,6 +123,18 @@ TEST_CASE("DST: weekly events keep their wall-clock time; events across the chan
     CHECK(ev["end"] == "2026-10-25T04:00:00+01:00");
     auto e = f.providers.local_calendar->event(f.store.user_id("local"), ev["id"]);
     CHECK(e.end - e.start == 3 * kHour + 30 * kMinute);
+    // New York falls back on 2026-11-01: 00:30-03:00 on the wall clock is 3.5 hours.
+    Json ny = call(c, 2, "calendar_create_event",
+                   {{"summary", "Late show"}, {"start", "2026-11-01T00:30:00"}, {"end", "2026-11-01T03:00:00"}, {"time_zone", "America/New_York"}});
+    REQUIRE_FALSE(ny["result"].value("isError", false));
+    auto nev = ny["result"]["structuredContent"]["event"];
+    CHECK(nev["start"] == "2026-11-01T00:30:00-04:00");
+    CHECK(nev["end"] == "2026-11-01T03:00:00-05:00");
+    auto n = f.providers.local_calendar->event(f.store.user_id("local"), nev["id"]);
+    CHECK(n.end - n.start == 3 * kHour + 30 * kMinute);
+    // Listed in another zone, the same instants carry that zone's offsets.
+    Json listed = call(c, 3, "calendar_list_events", {{"start", "2026-11-01T00:00:00Z"}, {"end", "2026-11-02T00:00:00Z"}, {"time_zone", "Europe/Berlin"}});
+    CHECK(listed["result"]["structuredContent"]["events"][0]["start"] == "2026-11-01T05:30:00+01:00");
   }
 }
 
