@@ -1,0 +1,312 @@
+#include "providers/http/client.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <curl/curl.h>
+#include <random>
+#include <thread>
+
+namespace concierge::providers::http {
+
+namespace {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+class SystemClock : public Clock {
+ public:
+  SteadyTime now() override { return std::chrono::steady_clock::now(); }
+  void sleep_for(Ms d) override { std::this_thread::sleep_for(d); }
+};
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+size_t on_body(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+size_t on_header(char* data, size_t size, size_t n, void* out) {
+  std::string line(data, size * n);
+  auto colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon), value = line.substr(colon + 1);
+    for (auto& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+    auto trim = [](std::string& s) {
+      while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+      while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(s.begin());
+    };
+    trim(value);
+    (*static_cast<std::map<std::string, std::string>*>(out))[name] = value;
+  } else if (line.rfind("HTTP/", 0) == 0) {
+    static_cast<std::map<std::string, std::string>*>(out)->clear();  // a new response (after 100-continue, redirects)
+  }
+  return size * n;
+}
+
+bool idempotent(const std::string& method) {
+  return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" || method == "OPTIONS";
+}
+
+// Retry-After: seconds, or an HTTP date (then relative to now).
+std::optional<Ms> retry_after(const Response& r) {
+  auto it = r.headers.find("retry-after");
+  if (it == r.headers.end()) return std::nullopt;
+  const std::string& v = it->second;
+  if (!v.empty() && std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c); }))
+    return Ms(std::stoll(v) * 1000);
+  time_t when = curl_getdate(v.c_str(), nullptr);
+  if (when < 0) return std::nullopt;
+  auto delta = std::chrono::system_clock::from_time_t(when) - std::chrono::system_clock::now();
+  return std::max(Ms(0), std::chrono::duration_cast<Ms>(delta));
+}
+
+std::string seconds(Ms d) { return std::to_string((d.count() + 999) / 1000) + " s"; }
+
+}  // namespace
+
+Clock& Clock::system() {
+  static SystemClock c;
+  return c;
+}
+
+std::string_view to_string(BreakerState s) {
+  switch (s) {
+    case BreakerState::Closed: return "closed";
+    case BreakerState::Open: return "open";
+    case BreakerState::HalfOpen: return "half_open";
+  }
+  return "closed";
+}
+
+UpstreamError::UpstreamError(Kind k, std::string s, const std::string& message, long st)
+    : std::runtime_error(message), kind(k), service(std::move(s)), status(st) {}
+
+Json Response::json(const std::string& service) const {
+  Json j = Json::parse(body, nullptr, false);
+  if (j.is_discarded())
+    throw UpstreamError(UpstreamError::Kind::Malformed, service,
+                        service + " sent a reply that is not JSON (HTTP " + std::to_string(status) + ", " + std::to_string(body.size()) +
+                            " bytes); this is on their side, try again later");
+  return j;
+}
+
+struct Client::Curl {
+  CURL* h = curl_easy_init();
+  ~Curl() { curl_easy_cleanup(h); }
+};
+
+Client::Client(Policy policy, Clock& clock) : policy_(std::move(policy)), clock_(clock) {
+  global_init();
+  tokens_ = policy_.burst;
+  refilled_ = clock_.now();
+}
+
+Client::~Client() = default;
+
+BreakerState Client::breaker() {
+  std::lock_guard l(m_);
+  if (state_ == BreakerState::Open && clock_.now() >= open_until_) return BreakerState::HalfOpen;
+  return state_;
+}
+
+Json Client::status() {
+  auto b = breaker();
+  std::lock_guard l(m_);
+  return Json{{"breaker", std::string(to_string(b))}, {"failures_in_a_row", failures_}, {"budget_left", int(tokens_)}};
+}
+
+void Client::before_call() {
+  std::lock_guard l(m_);
+  if (state_ == BreakerState::Closed) return;
+  auto now = clock_.now();
+  if (state_ == BreakerState::Open && now >= open_until_) state_ = BreakerState::HalfOpen;
+  if (state_ == BreakerState::HalfOpen && !trial_in_flight_) {
+    trial_in_flight_ = true;  // one call tries; the others keep failing fast until it answers
+    return;
+  }
+  auto left = std::chrono::duration_cast<Ms>(std::max(open_until_ - now, SteadyTime::duration(0)));
+  throw UpstreamError(UpstreamError::Kind::BreakerOpen, policy_.service,
+                      policy_.service + " failed " + std::to_string(failures_) + " times in a row; Concierge stops calling it for " +
+                          seconds(std::max(left, Ms(1000))) + " and then tries again");
+}
+
+void Client::record(bool ok) {
+  std::lock_guard l(m_);
+  trial_in_flight_ = false;
+  if (ok) {
+    failures_ = 0;
+    state_ = BreakerState::Closed;
+    return;
+  }
+  ++failures_;
+  if (state_ == BreakerState::HalfOpen || failures_ >= policy_.breaker_threshold) {
+    state_ = BreakerState::Open;
+    open_until_ = clock_.now() + policy_.breaker_cooldown;
+  }
+}
+
+void Client::take_budget() {
+  Ms wait{0};
+  {
+    std::lock_guard l(m_);
+    auto now = clock_.now();
+    double elapsed = std::chrono::duration<double>(now - refilled_).count();
+    tokens_ = std::min<double>(policy_.burst, tokens_ + elapsed * policy_.rate_per_second);
+    refilled_ = now;
+    if (tokens_ >= 1) {
+      tokens_ -= 1;
+      return;
+    }
+    wait = Ms(int64_t(std::ceil((1 - tokens_) / policy_.rate_per_second * 1000)));
+    if (wait > policy_.max_budget_wait)
+      throw UpstreamError(UpstreamError::Kind::RateLimited, policy_.service,
+                          "the budget of calls to " + policy_.service + " is spent for now; try again in " + seconds(wait));
+    tokens_ -= 1;  // reserved: the refill while waiting pays for it
+  }
+  clock_.sleep_for(wait);
+}
+
+Ms Client::backoff(int attempt) {
+  // Full jitter: uniform in [0, min(max, base * 2^attempt)], so retrying clients spread out.
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  int64_t cap = std::min<int64_t>(policy_.backoff_max.count(), policy_.backoff_base.count() << std::min(attempt, 20));
+  return Ms(std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(cap, 0))(rng));
+}
+
+std::optional<Response> Client::perform(const Request& r, std::string& error, bool& timed_out) {
+  std::unique_ptr<Curl> c;
+  {
+    std::lock_guard l(m_);
+    if (!idle_.empty()) {
+      c = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (!c) c = std::make_unique<Curl>();
+  CURL* h = c->h;
+  curl_easy_reset(h);  // options go; the connection cache stays
+  std::string url = policy_.base_url + r.path;
+  for (size_t i = 0; i < r.query.size(); ++i) {
+    char* k = curl_easy_escape(h, r.query[i].first.c_str(), int(r.query[i].first.size()));
+    char* v = curl_easy_escape(h, r.query[i].second.c_str(), int(r.query[i].second.size()));
+    url += (i == 0 && url.find('?') == std::string::npos ? "?" : "&") + std::string(k) + "=" + v;
+    curl_free(k);
+    curl_free(v);
+  }
+  Response resp;
+  std::string body = r.json ? r.json->dump() : r.body;
+  curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, "Accept: application/json");
+  if (r.json || !r.content_type.empty())
+    headers = curl_slist_append(headers, ("Content-Type: " + (r.json ? std::string("application/json") : r.content_type)).c_str());
+  for (auto& [k, v] : r.headers) headers = curl_slist_append(headers, (k + ": " + v).c_str());
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+  if (r.method == "HEAD") curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  if (!body.empty() || r.json) {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.size()));
+  }
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, long(policy_.connect_timeout.count()));
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, long(policy_.timeout.count()));
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);  // the defaults, said out loud: never off
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);       // threads: no SIGALRM for DNS timeouts
+  curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "concierge/" CONCIERGE_VERSION);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp.headers);
+  CURLcode rc = curl_easy_perform(h);
+  curl_slist_free_all(headers);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
+  {
+    std::lock_guard l(m_);
+    if (idle_.size() < 16) idle_.push_back(std::move(c));
+  }
+  if (rc != CURLE_OK) {
+    timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+    error = curl_easy_strerror(rc);  // says what failed, never the URL's query or headers
+    return std::nullopt;
+  }
+  return resp;
+}
+
+Response Client::send(const Request& r) {
+  const std::string key = r.method + " " + r.path + [&] {
+    std::string q;
+    for (auto& [k, v] : r.query) q += "&" + k + "=" + v;
+    return q;
+  }();
+  bool use_cache = r.cacheable && r.method == "GET" && policy_.cache_ttl.count() > 0;
+  if (use_cache) {
+    std::lock_guard l(m_);
+    auto it = cache_.find(key);
+    if (it != cache_.end() && clock_.now() < it->second.first) return it->second.second;
+  }
+  const bool may_repeat = idempotent(r.method);
+  std::string last;
+  for (int attempt = 0;; ++attempt) {
+    before_call();
+    take_budget();
+    std::string error;
+    bool timed_out = false;
+    auto resp = perform(r, error, timed_out);
+    std::optional<Ms> wait;
+    bool retryable = false;
+    if (!resp) {
+      record(false);
+      last = timed_out ? policy_.service + " did not answer within " + seconds(policy_.timeout)
+                       : policy_.service + " could not be reached (" + error + ")";
+      // A request that was never sent may go again; one that timed out only if repeating is safe.
+      retryable = may_repeat || !timed_out;
+      if (attempt + 1 >= policy_.max_attempts || !retryable)
+        throw UpstreamError(timed_out ? UpstreamError::Kind::Timeout : UpstreamError::Kind::Network, policy_.service,
+                            last + (attempt ? " (" + std::to_string(attempt + 1) + " attempts)" : "") + "; try again later");
+    } else if (resp->status == 429 || resp->status >= 500) {
+      if (resp->status == 429) {  // being told to slow down is not the service failing
+        std::lock_guard l(m_);
+        trial_in_flight_ = false;
+      } else {
+        record(false);
+      }
+      wait = retry_after(*resp);
+      last = resp->status == 429 ? policy_.service + " is limiting how often it may be called"
+                                 : policy_.service + " answered HTTP " + std::to_string(resp->status);
+      retryable = resp->status == 429 || may_repeat;
+      if (wait && *wait > policy_.max_retry_after)
+        throw UpstreamError(UpstreamError::Kind::RateLimited, policy_.service, last + "; it asks to wait " + seconds(*wait), resp->status);
+      if (attempt + 1 >= policy_.max_attempts || !retryable)
+        throw UpstreamError(resp->status == 429 ? UpstreamError::Kind::RateLimited : UpstreamError::Kind::Status, policy_.service,
+                            last + (attempt ? " (" + std::to_string(attempt + 1) + " attempts)" : "") + "; try again later", resp->status);
+    } else {
+      record(true);
+      if (use_cache) {
+        std::lock_guard l(m_);
+        if (cache_.size() >= 256) cache_.clear();  // small by design: reads that repeat within seconds
+        cache_[key] = {clock_.now() + policy_.cache_ttl, *resp};
+      }
+      return *resp;
+    }
+    clock_.sleep_for(wait ? *wait : backoff(attempt));
+  }
+}
+
+Json Client::get_json(const std::string& path, std::vector<std::pair<std::string, std::string>> query, bool cacheable) {
+  Request r;
+  r.path = path;
+  r.query = std::move(query);
+  r.cacheable = cacheable;
+  auto resp = send(r);
+  if (resp.status >= 400)
+    throw UpstreamError(UpstreamError::Kind::Status, policy_.service,
+                        policy_.service + " answered HTTP " + std::to_string(resp.status) + " to " + path, resp.status);
+  return resp.json(policy_.service);
+}
+
+}  // namespace concierge::providers::http

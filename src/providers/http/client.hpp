@@ -1,0 +1,120 @@
+#pragma once
+// Outbound HTTP toward the services the adapters speak to (Google, Spotify, Cal.com...), on
+// libcurl: connections kept and reused, timeouts, TLS verification on, JSON in and out, retries
+// with exponential backoff and full jitter on 429/5xx/timeouts/connection failures honouring
+// Retry-After, a circuit breaker and a rate budget per service, and a small TTL cache for reads.
+// The base URL is configuration, so tests point a client at a local fake.
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "server/json.hpp"
+
+namespace concierge::providers::http {
+
+using Ms = std::chrono::milliseconds;
+
+// Time as the client sees it: the tests' fake one moves only when told, so backoff, Retry-After,
+// breaker cool-downs and cache expiry are checked without waiting.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::chrono::steady_clock::time_point now() = 0;
+  virtual void sleep_for(Ms d) = 0;
+  static Clock& system();
+};
+
+struct Policy {
+  std::string service = "upstream";  // in messages: "Spotify did not answer in time"
+  std::string base_url;              // "https://api.spotify.com/v1"
+  Ms connect_timeout{5000}, timeout{15000};
+  int max_attempts = 4;               // first try included
+  Ms backoff_base{250}, backoff_max{8000};
+  Ms max_retry_after{60000};          // a longer Retry-After is reported, not waited for
+  int breaker_threshold = 5;          // failures in a row that open the breaker
+  Ms breaker_cooldown{30000};         // open this long, then one trial call
+  double rate_per_second = 10;        // the budget: tokens per second...
+  int burst = 20;                     // ...and how many may be saved up
+  Ms max_budget_wait{2000};           // wait this long for the budget at most, else refuse
+  Ms cache_ttl{0};                    // reads marked cacheable are kept this long (0: never)
+};
+
+struct Request {
+  std::string method = "GET";
+  std::string path;  // appended to the base URL
+  std::vector<std::pair<std::string, std::string>> query;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::optional<Json> json;  // sent as application/json
+  std::string body;          // or a body as it is...
+  std::string content_type;  // ...with its type
+  bool cacheable = false;
+};
+
+struct Response {
+  long status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  // The body as JSON; UpstreamError (Malformed) when it isn't.
+  Json json(const std::string& service) const;
+};
+
+class UpstreamError : public std::runtime_error {
+ public:
+  enum class Kind { Timeout, Network, Status, Malformed, BreakerOpen, RateLimited };
+  UpstreamError(Kind kind, std::string service, const std::string& message, long status = 0);
+  Kind kind;
+  std::string service;
+  long status;
+};
+
+enum class BreakerState { Closed, Open, HalfOpen };
+std::string_view to_string(BreakerState s);
+
+class Client {
+ public:
+  explicit Client(Policy policy, Clock& clock = Clock::system());
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // 2xx-4xx answers come back as they are (the adapter knows what a 404 means); what is worth
+  // another try is retried; what stays broken becomes an UpstreamError that says what happened.
+  Response send(const Request& request);
+  Json get_json(const std::string& path, std::vector<std::pair<std::string, std::string>> query = {}, bool cacheable = false);
+
+  BreakerState breaker();
+  // For concierge://services: breaker state, failures in a row, budget left.
+  Json status();
+  const Policy& policy() const { return policy_; }
+
+ private:
+  struct Curl;
+  std::optional<Response> perform(const Request& r, std::string& error, bool& timed_out);
+  void take_budget();
+  void before_call();
+  void record(bool ok);
+  Ms backoff(int attempt);
+
+  Policy policy_;
+  Clock& clock_;
+  std::mutex m_;
+  std::vector<std::unique_ptr<Curl>> idle_;  // easy handles keep their connections alive
+  // breaker
+  int failures_ = 0;
+  BreakerState state_ = BreakerState::Closed;
+  std::chrono::steady_clock::time_point open_until_{};
+  bool trial_in_flight_ = false;
+  // budget
+  double tokens_;
+  std::chrono::steady_clock::time_point refilled_;
+  // cache
+  std::map<std::string, std::pair<std::chrono::steady_clock::time_point, Response>> cache_;
+};
+
+}  // namespace concierge::providers::http
