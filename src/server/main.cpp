@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "prompts/prompt.hpp"
+#include "providers/config.hpp"
 #include "providers/providers.hpp"
 #include "providers/status.hpp"
 #include "resources/resource.hpp"
@@ -229,6 +230,10 @@ int main(int argc, char** argv) {
                         "An Origin allowed besides the loopback ones (repeatable)");
   auto* tools_cmd = app.add_subcommand("tools", "List the registered tools");
   auto* demo_cmd = app.add_subcommand("demo", "Fill empty domains with a small invented dataset (the current week)");
+  auto* config_cmd = app.add_subcommand("config", "Where the configuration file is, and what is in effect");
+  config_cmd->require_subcommand(1);
+  auto* config_path_cmd = config_cmd->add_subcommand("path", "Print the configuration file's path");
+  auto* config_show_cmd = config_cmd->add_subcommand("show", "Print the configuration in effect (file and environment; secrets as (set))");
 
   // A person can take or erase their data.
   auto* history_cmd = app.add_subcommand("history", "Export or purge the command history");
@@ -248,6 +253,28 @@ int main(int argc, char** argv) {
     if (!d.empty()) store_options.tools.domains.push_back(d);
     at = comma == std::string::npos ? comma : comma + 1;
   }
+
+  if (*config_path_cmd) {
+    std::cout << providers::Config::default_path().string() << "\n";
+    return 0;
+  }
+  // The configuration is read before anything starts: a mistake in it stops here, named.
+  providers::Config config;
+  try {
+    config = providers::Config::load();
+  } catch (const std::exception& e) {
+    spdlog::error("configuration: {}", e.what());
+    return 2;
+  }
+  if (*config_show_cmd) {
+    std::cout << config.redacted().dump(2) << "\n";
+    return 0;
+  }
+  for (auto& [domain, provider] : config.providers)
+    if (provider != "local") {
+      spdlog::error("configuration: {} is set to '{}', whose adapter is not in this build yet; only 'local' is", domain, provider);
+      return 2;
+    }
 
   if (*tools_cmd || *history_cmd || *demo_cmd) {
     std::unique_ptr<AppState> state;

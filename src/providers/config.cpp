@@ -1,0 +1,122 @@
+#include "providers/config.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+
+namespace concierge::providers {
+
+namespace {
+
+std::string env(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  return v ? v : "";
+}
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+const std::vector<std::string> kServices{"google", "spotify", "calcom", "caldav", "imap", "smtp", "mpd"};
+const std::vector<std::string> kSecretKeys{"client_secret", "api_key", "password", "token", "refresh_token"};
+
+}  // namespace
+
+const std::map<std::string, std::vector<std::string>>& providers_by_domain() {
+  static const std::map<std::string, std::vector<std::string>> all{
+      {"calendar", {"local", "google", "caldav"}}, {"mail", {"local", "google", "imap"}}, {"music", {"local", "spotify", "mpd"}},
+      {"video", {"local", "google"}},              {"booking", {"local", "calcom"}}};
+  return all;
+}
+
+std::filesystem::path Config::default_path() {
+  if (auto c = env("CONCIERGE_CONFIG"); !c.empty()) return c;
+  if (auto x = env("XDG_CONFIG_HOME"); !x.empty()) return std::filesystem::path(x) / "concierge" / "config.json";
+  if (auto h = env("HOME"); !h.empty()) return std::filesystem::path(h) / ".config" / "concierge" / "config.json";
+  return "config.json";
+}
+
+Config Config::load() {
+  Config c;
+  c.path = default_path();
+  for (auto& [domain, _] : providers_by_domain()) c.providers[domain] = "local";
+  auto fail = [&](const std::string& why) { throw std::runtime_error(c.path.string() + ": " + why); };
+  auto check_provider = [&](const std::string& domain, const std::string& provider, const std::string& where) {
+    auto it = providers_by_domain().find(domain);
+    if (it == providers_by_domain().end()) throw std::runtime_error(where + ": no domain '" + domain + "' (calendar, mail, music, video, booking)");
+    if (std::find(it->second.begin(), it->second.end(), provider) == it->second.end()) {
+      std::string known;
+      for (auto& p : it->second) known += (known.empty() ? "" : ", ") + p;
+      throw std::runtime_error(where + ": " + domain + " can't use '" + provider + "' (" + known + ")");
+    }
+  };
+  if (std::filesystem::exists(c.path)) {
+    std::ifstream in(c.path);
+    Json j = Json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) fail("not a JSON object");
+    for (auto& [key, value] : j.items()) {
+      if (key == "providers") {
+        if (!value.is_object()) fail("providers: expected an object of domain -> provider");
+        for (auto& [domain, p] : value.items()) {
+          if (!p.is_string()) fail("providers." + domain + ": expected a string");
+          check_provider(domain, p.get<std::string>(), c.path.string() + ": providers." + domain);
+          c.providers[domain] = p.get<std::string>();
+        }
+      } else if (key == "services") {
+        if (!value.is_object()) fail("services: expected an object of service -> settings");
+        for (auto& [service, s] : value.items()) {
+          if (std::find(kServices.begin(), kServices.end(), service) == kServices.end())
+            fail("services." + service + ": no such service (google, spotify, calcom, caldav, imap, smtp, mpd)");
+          if (!s.is_object()) fail("services." + service + ": expected an object");
+          auto& sc = c.services[service];
+          for (auto& [k, v] : s.items()) {
+            std::string where = "services." + service + "." + k;
+            if (std::find(kSecretKeys.begin(), kSecretKeys.end(), k) != kSecretKeys.end())
+              fail(where + ": secrets come from the environment only; set CONCIERGE_" + upper(service) + "_" + upper(k) +
+                   " and remove it from the file");
+            if (!v.is_string()) fail(where + ": expected a string");
+            if (k == "client_id") sc.client_id = v;
+            else if (k == "base_url") sc.base_url = v;
+            else if (k == "redirect_base") sc.redirect_base = v;
+            else fail(where + ": unknown setting (client_id, base_url, redirect_base)");
+          }
+        }
+      } else {
+        fail(key + ": unknown key (providers, services)");
+      }
+    }
+  }
+  for (auto& [domain, _] : providers_by_domain())
+    if (auto p = env("CONCIERGE_" + upper(domain) + "_PROVIDER"); !p.empty()) {
+      check_provider(domain, p, "CONCIERGE_" + upper(domain) + "_PROVIDER");
+      c.providers[domain] = p;
+    }
+  for (auto& service : kServices) {
+    std::string prefix = "CONCIERGE_" + upper(service) + "_";
+    auto& sc = c.services[service];
+    if (auto v = env(prefix + "CLIENT_ID"); !v.empty()) sc.client_id = v;
+    if (auto v = env(prefix + "CLIENT_SECRET"); !v.empty()) sc.client_secret = v;
+    if (auto v = env(prefix + "API_KEY"); !v.empty()) sc.api_key = v;
+    if (auto v = env(prefix + "BASE_URL"); !v.empty()) sc.base_url = v;
+    if (auto v = env(prefix + "REDIRECT_BASE"); !v.empty()) sc.redirect_base = v;
+  }
+  return c;
+}
+
+Json Config::redacted() const {
+  Json services = Json::object();
+  for (auto& [name, s] : this->services) {
+    Json j = Json::object();
+    if (!s.client_id.empty()) j["client_id"] = s.client_id;
+    if (!s.base_url.empty()) j["base_url"] = s.base_url;
+    if (!s.redirect_base.empty()) j["redirect_base"] = s.redirect_base;
+    if (!s.client_secret.empty()) j["client_secret"] = "(set)";
+    if (!s.api_key.empty()) j["api_key"] = "(set)";
+    if (!j.empty()) services[name] = j;
+  }
+  return Json{{"path", path.string()}, {"exists", std::filesystem::exists(path)}, {"providers", providers}, {"services", services}};
+}
+
+}  // namespace concierge::providers

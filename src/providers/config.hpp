@@ -1,0 +1,41 @@
+#pragma once
+// Which provider serves each domain and how to reach each service: one JSON file (path from
+// `concierge config path`) plus environment variables, the environment winning. Secrets (client
+// secrets, API keys) come from the environment only: a file that holds one is refused.
+//
+//   { "providers": { "calendar": "google", "music": "spotify" },
+//     "services":  { "google": { "client_id": "...", "base_url": "...", "redirect_base": "..." } } }
+//
+//   CONCIERGE_CONFIG             the file (default $XDG_CONFIG_HOME/concierge/config.json,
+//                                else ~/.config/concierge/config.json)
+//   CONCIERGE_<DOMAIN>_PROVIDER  e.g. CONCIERGE_CALENDAR_PROVIDER=caldav
+//   CONCIERGE_<SERVICE>_CLIENT_ID / _CLIENT_SECRET / _API_KEY / _BASE_URL / _REDIRECT_BASE
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "server/json.hpp"
+
+namespace concierge::providers {
+
+struct ServiceConfig {
+  std::string client_id, client_secret, api_key, base_url, redirect_base;
+};
+
+struct Config {
+  std::map<std::string, std::string> providers;  // domain -> provider ("local" unless set)
+  std::map<std::string, ServiceConfig> services;  // google, spotify, calcom, caldav, imap, smtp, mpd
+  std::filesystem::path path;                     // where it was read from (may not exist)
+
+  // The file (when it exists) and the environment. Throws std::runtime_error naming the file and
+  // the key at fault: an unknown domain, service or key, a provider a domain can't use, a secret.
+  static Config load();
+  static std::filesystem::path default_path();
+  // For `concierge config show`: secrets as "(set)".
+  Json redacted() const;
+};
+
+// The providers each domain can use ("local" first).
+const std::map<std::string, std::vector<std::string>>& providers_by_domain();
+
+}  // namespace concierge::providers

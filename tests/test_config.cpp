@@ -1,0 +1,115 @@
+// Configuration: the file and the environment, secrets refused from the file, mistakes named;
+// `concierge config path|show` on the real binary.
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "providers/config.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace concierge;
+using namespace concierge::test;
+using namespace std::chrono_literals;
+
+namespace {
+// Sets environment variables for the scope of a test and restores them after.
+struct Env {
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved;
+  void set(const std::string& k, const std::optional<std::string>& v) {
+    const char* old = std::getenv(k.c_str());
+    saved.emplace_back(k, old ? std::optional<std::string>(old) : std::nullopt);
+    if (v) ::setenv(k.c_str(), v->c_str(), 1);
+    else ::unsetenv(k.c_str());
+  }
+  ~Env() {
+    for (auto it = saved.rbegin(); it != saved.rend(); ++it) {
+      if (it->second) ::setenv(it->first.c_str(), it->second->c_str(), 1);
+      else ::unsetenv(it->first.c_str());
+    }
+  }
+};
+void write(const std::filesystem::path& p, const std::string& text) { std::ofstream(p) << text; }
+}  // namespace
+
+TEST_CASE("config: defaults, file, environment over file", "[config]") {
+  TempDir tmp;
+  Env env;
+  auto file = tmp.path / "config.json";
+  env.set("CONCIERGE_CONFIG", file.string());
+  env.set("CONCIERGE_CALENDAR_PROVIDER", std::nullopt);
+  env.set("CONCIERGE_GOOGLE_CLIENT_ID", std::nullopt);
+  env.set("CONCIERGE_GOOGLE_CLIENT_SECRET", std::nullopt);
+  auto none = providers::Config::load();
+  CHECK(none.path == file);
+  for (auto& [domain, p] : none.providers) CHECK(p == "local");
+
+  write(file, R"({"providers": {"calendar": "caldav", "music": "spotify"},
+                  "services": {"google": {"client_id": "file-id", "base_url": "http://127.0.0.1:9/"}}})");
+  auto c = providers::Config::load();
+  CHECK(c.providers["calendar"] == "caldav");
+  CHECK(c.providers["music"] == "spotify");
+  CHECK(c.services["google"].client_id == "file-id");
+  env.set("CONCIERGE_CALENDAR_PROVIDER", "google");
+  env.set("CONCIERGE_GOOGLE_CLIENT_ID", "env-id");
+  env.set("CONCIERGE_GOOGLE_CLIENT_SECRET", "s3cret-value");
+  c = providers::Config::load();
+  CHECK(c.providers["calendar"] == "google");
+  CHECK(c.services["google"].client_id == "env-id");
+  CHECK(c.services["google"].client_secret == "s3cret-value");
+  auto shown = c.redacted().dump();
+  CHECK(shown.find("s3cret-value") == std::string::npos);
+  CHECK(c.redacted()["services"]["google"]["client_secret"] == "(set)");
+}
+
+TEST_CASE("config: mistakes are named; a secret in the file is refused", "[config]") {
+  TempDir tmp;
+  Env env;
+  auto file = tmp.path / "config.json";
+  env.set("CONCIERGE_CONFIG", file.string());
+  env.set("CONCIERGE_MUSIC_PROVIDER", std::nullopt);
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"services": {"spotify": {"client_secret": "abc"}}})", "CONCIERGE_SPOTIFY_CLIENT_SECRET"},
+      {R"({"providers": {"music": "winamp"}})", "music can't use 'winamp'"},
+      {R"({"providers": {"fax": "local"}})", "no domain 'fax'"},
+      {R"({"services": {"myspace": {}}})", "services.myspace"},
+      {R"({"services": {"google": {"colour": "red"}}})", "services.google.colour"},
+      {R"({"provider": {}})", "provider: unknown key"},
+      {R"(not json)", "not a JSON object"},
+  };
+  for (auto& [text, why] : cases) {
+    INFO(text);
+    write(file, text);
+    CHECK_THROWS_WITH(providers::Config::load(), Catch::Contains(why) && Catch::Contains(file.string()));
+  }
+  write(file, "{}");
+  env.set("CONCIERGE_MUSIC_PROVIDER", "winamp");
+  CHECK_THROWS_WITH(providers::Config::load(), Catch::Contains("CONCIERGE_MUSIC_PROVIDER"));
+}
+
+TEST_CASE("config: the binary prints the path, shows the configuration, refuses what it can't serve", "[config][process]") {
+  TempDir tmp;
+  auto file = tmp.path / "cfg.json";
+  auto run = [&](std::vector<std::string> args, std::vector<std::string> env_extra = {}) {
+    std::vector<std::string> cmd{"/usr/bin/env", "CONCIERGE_CONFIG=" + file.string()};
+    cmd.insert(cmd.end(), env_extra.begin(), env_extra.end());
+    cmd.push_back(CONCIERGE_BINARY);
+    cmd.insert(cmd.end(), args.begin(), args.end());
+    ChildProcess p(cmd);
+    p.close_stdin();
+    std::string out;
+    while (auto line = p.read_line(20s)) out += *line + "\n";
+    auto st = p.wait_exit(20s);
+    REQUIRE(st);
+    return std::make_tuple(st->code, out, p.stderr_text());
+  };
+  auto [code, out, err] = run({"config", "path"});
+  CHECK(code == 0);
+  CHECK(out == file.string() + "\n");
+  auto [code2, out2, err2] = run({"config", "show"}, {"CONCIERGE_SPOTIFY_CLIENT_SECRET=very-secret"});
+  CHECK(code2 == 0);
+  CHECK(Json::parse(out2)["services"]["spotify"]["client_secret"] == "(set)");
+  CHECK(out2.find("very-secret") == std::string::npos);
+  auto [code3, out3, err3] = run({"--data-dir", (tmp.path / "d").string(), "tools"}, {"CONCIERGE_CALENDAR_PROVIDER=google"});
+  CHECK(code3 == 2);
+  CHECK_THAT(err3, Catch::Contains("calendar") && Catch::Contains("not in this build"));
+}
