@@ -1,0 +1,81 @@
+#pragma once
+// OAuth 2.0 for the services' adapters: authorization code with PKCE (S256) and state, a loopback
+// receiver on 127.0.0.1 with a free port for the redirect, the code exchanged for tokens that go
+// straight into the sealed token store, access tokens refreshed ahead of expiry (concurrent
+// callers for one account share one refresh), rotated refresh tokens saved, and invalid_grant
+// turned into "sign in again" with the exact command.
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "providers/auth/tokens.hpp"
+#include "providers/http/client.hpp"
+
+namespace concierge::providers::auth {
+
+struct OAuthConfig {
+  std::string service;  // "google", "spotify"...
+  std::string authorize_url, token_url;
+  std::string client_id, client_secret;  // the secret may be empty (public clients)
+  std::vector<std::string> scopes;
+};
+
+struct Pkce {
+  std::string verifier, challenge;  // challenge = base64url(sha256(verifier))
+  static Pkce make();
+};
+std::string random_state();
+std::string base64url(const std::string& bytes);
+std::string sha256(const std::string& data);
+
+std::string authorization_url(const OAuthConfig& c, const std::string& redirect_uri, const std::string& state, const Pkce& pkce);
+
+// The account's grant is gone (revoked, expired "Testing" app, password changed): only signing in
+// again helps, and the message says how.
+struct NeedsReauth : std::runtime_error {
+  NeedsReauth(const std::string& service, const std::string& account, const std::string& why);
+  std::string service, account;
+};
+
+class OAuthClient {
+ public:
+  OAuthClient(OAuthConfig config, TokenStore& tokens, http::Policy policy = {},
+              std::function<Millis()> now = [] { return now_ms(); });
+  // The second half of sign-in: the code from the redirect becomes stored tokens.
+  Token exchange(int64_t user, const std::string& account, const std::string& code, const std::string& redirect_uri, const Pkce& pkce);
+  // A usable access token: the stored one, or a fresh one when it expires within `ahead`.
+  std::string access_token(int64_t user, const std::string& account, Millis ahead = 60'000);
+
+ private:
+  Token grant(const std::vector<std::pair<std::string, std::string>>& form, const std::string& account, const Token* previous);
+  OAuthConfig config_;
+  TokenStore& tokens_;
+  http::Client http_;
+  std::function<Millis()> now_;
+  std::mutex locks_m_;
+  std::map<std::string, std::shared_ptr<std::mutex>> locks_;  // one per user and account
+};
+
+// Receives the browser's redirect on 127.0.0.1 (port 0: a free one), checks state, hands over
+// the code. For headless machines the user pastes the redirected URL instead (code_from_url).
+class LoopbackReceiver {
+ public:
+  LoopbackReceiver();
+  ~LoopbackReceiver();
+  std::string redirect_uri() const;  // http://127.0.0.1:PORT/callback
+  // The code, once the redirect arrives with this state; std::runtime_error on a wrong state,
+  // an error from the service, or no redirect within the timeout.
+  std::string wait_for_code(const std::string& state, std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// "http://127.0.0.1:8765/callback?code=...&state=..." → the code, after checking state.
+std::string code_from_url(const std::string& url, const std::string& state);
+
+}  // namespace concierge::providers::auth
