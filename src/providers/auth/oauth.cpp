@@ -83,6 +83,9 @@ NeedsReauth::NeedsReauth(const std::string& s, const std::string& a, const std::
       service(s),
       account(a) {}
 
+NeedsReauth::NeedsReauth(const std::string& s, const std::string& a, const std::string& why, const std::string& fix)
+    : std::runtime_error(s + " account '" + a + "' is not authorized (" + why + "): " + fix), service(s), account(a) {}
+
 OAuthClient::OAuthClient(OAuthConfig config, TokenStore& tokens, http::Policy policy, std::function<Millis()> now)
     : config_(std::move(config)), tokens_(tokens), http_([&] {
         policy.service = config_.service;
@@ -134,21 +137,35 @@ Token OAuthClient::exchange(int64_t user, const std::string& account, const std:
   return t;
 }
 
+std::shared_ptr<std::mutex> OAuthClient::lock_for(int64_t user, const std::string& account) {
+  std::lock_guard l(locks_m_);
+  auto& slot = locks_[std::to_string(user) + "/" + account];
+  if (!slot) slot = std::make_shared<std::mutex>();
+  return slot;
+}
+
 std::string OAuthClient::access_token(int64_t user, const std::string& account, Millis ahead) {
-  std::shared_ptr<std::mutex> lock;
-  {
-    std::lock_guard l(locks_m_);
-    auto& slot = locks_[std::to_string(user) + "/" + account];
-    if (!slot) slot = std::make_shared<std::mutex>();
-    lock = slot;
-  }
+  auto lock = lock_for(user, account);
   // One refresh per account at a time; whoever waited finds the fresh token already stored.
   std::lock_guard l(*lock);
   auto t = tokens_.load(user, config_.service, account);
   if (!t) throw NeedsReauth(config_.service, account, "never signed in");
   if (t->expires_at == 0 || t->expires_at - now_() > ahead) return t->access_token;
-  if (t->refresh_token.empty()) throw NeedsReauth(config_.service, account, "the access expired and there is no refresh token");
-  Token fresh = grant({{"grant_type", "refresh_token"}, {"refresh_token", t->refresh_token}}, account, &*t);
+  return refresh_locked(user, account, *t);
+}
+
+std::string OAuthClient::refresh_after_rejection(int64_t user, const std::string& account, const std::string& refused) {
+  auto lock = lock_for(user, account);
+  std::lock_guard l(*lock);
+  auto t = tokens_.load(user, config_.service, account);
+  if (!t) throw NeedsReauth(config_.service, account, "never signed in");
+  if (t->access_token != refused) return t->access_token;  // someone else refreshed meanwhile
+  return refresh_locked(user, account, *t);
+}
+
+std::string OAuthClient::refresh_locked(int64_t user, const std::string& account, const Token& t) {
+  if (t.refresh_token.empty()) throw NeedsReauth(config_.service, account, "the access expired and there is no refresh token");
+  Token fresh = grant({{"grant_type", "refresh_token"}, {"refresh_token", t.refresh_token}}, account, &t);
   tokens_.save(user, config_.service, account, fresh);
   return fresh.access_token;
 }

@@ -37,6 +37,8 @@ std::string authorization_url(const OAuthConfig& c, const std::string& redirect_
 // again helps, and the message says how.
 struct NeedsReauth : std::runtime_error {
   NeedsReauth(const std::string& service, const std::string& account, const std::string& why);
+  // With a fix other than `concierge auth login` (an API key to replace).
+  NeedsReauth(const std::string& service, const std::string& account, const std::string& why, const std::string& fix);
   std::string service, account;
 };
 
@@ -48,9 +50,15 @@ class OAuthClient {
   Token exchange(int64_t user, const std::string& account, const std::string& code, const std::string& redirect_uri, const Pkce& pkce);
   // A usable access token: the stored one, or a fresh one when it expires within `ahead`.
   std::string access_token(int64_t user, const std::string& account, Millis ahead = 60'000);
+  // The service refused `refused` (401) although it had not expired: a new access token from the
+  // refresh token, unless another caller already replaced it (then the stored one).
+  std::string refresh_after_rejection(int64_t user, const std::string& account, const std::string& refused);
+  const OAuthConfig& config() const { return config_; }
 
  private:
   Token grant(const std::vector<std::pair<std::string, std::string>>& form, const std::string& account, const Token* previous);
+  std::shared_ptr<std::mutex> lock_for(int64_t user, const std::string& account);
+  std::string refresh_locked(int64_t user, const std::string& account, const Token& t);
   OAuthConfig config_;
   TokenStore& tokens_;
   http::Client http_;
