@@ -1,0 +1,164 @@
+#pragma once
+// An in-process stand-in for a REST service (Google, Spotify, Cal.com): an httplib server on
+// 127.0.0.1, port 0, its own OAuth token endpoint, and faults to inject before the next calls
+// (429 with Retry-After, 500, a stall past the client's timeout, malformed JSON, 401 for an
+// expired token). Adapter tests register the API's routes on `server` and check `bearer()`.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <deque>
+#include <httplib.h>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "providers/auth/credentials.hpp"
+#include "providers/auth/oauth.hpp"
+#include "providers/auth/tokens.hpp"
+#include "providers/http/client.hpp"
+#include "server/json.hpp"
+
+namespace concierge::test {
+
+struct Fault {
+  enum Kind { Status429, Status500, Stall, Malformed, Expired } kind;
+  int retry_after_s = 1;
+};
+
+struct FakeUpstream {
+  httplib::Server server;
+  std::thread thread;
+  int port = 0;
+  std::mutex m;
+  std::deque<Fault> faults;           // taken one per API call, first in first out
+  std::set<std::string> live_access;  // access tokens the API accepts
+  std::set<std::string> live_refresh;
+  std::atomic<int> issued{0}, refreshes{0}, api_calls{0};
+  std::atomic<bool> revoked{false};
+  std::vector<std::string> seen_tokens;  // every token issued (to grep logs and history for)
+
+  FakeUpstream() {
+    server.Post("/oauth/token", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard l(m);
+      auto fail = [&](const char* e) {
+        res.status = 400;
+        res.set_content(Json{{"error", e}}.dump(), "application/json");
+      };
+      auto grant = req.get_param_value("grant_type");
+      if (grant == "refresh_token") {
+        ++refreshes;
+        auto rt = req.get_param_value("refresh_token");
+        if (revoked || !live_refresh.count(rt)) return fail("invalid_grant");
+        live_refresh.erase(rt);
+      } else if (grant != "authorization_code") {
+        return fail("unsupported_grant_type");
+      }
+      auto [access, refresh] = issue_locked();
+      res.set_content(Json{{"access_token", access}, {"refresh_token", refresh}, {"expires_in", 3600}, {"token_type", "Bearer"}}.dump(),
+                      "application/json");
+    });
+    // Every API route passes here first: faults, then the bearer check.
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (req.path == "/oauth/token") return httplib::Server::HandlerResponse::Unhandled;
+      ++api_calls;
+      std::optional<Fault> f;
+      {
+        std::lock_guard l(m);
+        if (!faults.empty()) {
+          f = faults.front();
+          faults.pop_front();
+        }
+      }
+      if (f) switch (f->kind) {
+          case Fault::Status429:
+            res.status = 429;
+            res.set_header("Retry-After", std::to_string(f->retry_after_s));
+            res.set_content(Json{{"error", {{"status", 429}, {"message", "API rate limit exceeded"}}}}.dump(), "application/json");
+            return httplib::Server::HandlerResponse::Handled;
+          case Fault::Status500:
+            res.status = 500;
+            res.set_content(Json{{"error", {{"status", 500}, {"message", "Internal error"}}}}.dump(), "application/json");
+            return httplib::Server::HandlerResponse::Handled;
+          case Fault::Stall:
+            std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past a test client's 300 ms timeout
+            break;
+          case Fault::Malformed:
+            res.status = 200;
+            res.set_content("{\"items\": [", "application/json");
+            return httplib::Server::HandlerResponse::Handled;
+          case Fault::Expired: {
+            std::lock_guard l(m);
+            live_access.clear();  // every access token dies before its expiry
+            break;
+          }
+        }
+      if (!authorized(req)) {
+        res.status = 401;
+        res.set_content(Json{{"error", {{"status", 401}, {"message", "The access token expired"}}}}.dump(), "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    port = server.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    thread = std::thread([this] { server.listen_after_bind(); });
+    server.wait_until_ready();
+  }
+  ~FakeUpstream() {
+    server.stop();
+    thread.join();
+  }
+  std::string url(const std::string& path = "") const { return "http://127.0.0.1:" + std::to_string(port) + path; }
+  void inject(Fault f) {
+    std::lock_guard l(m);
+    faults.push_back(f);
+  }
+  bool authorized(const httplib::Request& req) {
+    auto h = req.get_header_value("Authorization");
+    std::lock_guard l(m);
+    return h.rfind("Bearer ", 0) == 0 && live_access.count(h.substr(7));
+  }
+  std::pair<std::string, std::string> issue() {
+    std::lock_guard l(m);
+    return issue_locked();
+  }
+  // Seeds `tokens` with a signed-in account, as `concierge auth login` leaves it.
+  void sign_in(providers::auth::TokenStore& tokens, int64_t user, const std::string& service, const std::string& account) {
+    auto [access, refresh] = issue();
+    providers::auth::Token t;
+    t.access_token = access;
+    t.refresh_token = refresh;
+    t.expires_at = providers::now_ms() + 3600'000;
+    tokens.save(user, service, account, t);
+  }
+  providers::auth::OAuthConfig oauth(const std::string& service) const {
+    return {service, url("/oauth/authorize"), url("/oauth/token"), "test-client", "", {}};
+  }
+  // A client policy for tests: short timeouts and backoff so faults cost milliseconds.
+  providers::http::Policy policy(const std::string& service) const {
+    providers::http::Policy p;
+    p.service = service;
+    p.base_url = url();
+    p.timeout = std::chrono::milliseconds(300);
+    p.connect_timeout = std::chrono::milliseconds(300);
+    p.backoff_base = std::chrono::milliseconds(1);
+    p.backoff_max = std::chrono::milliseconds(5);
+    p.max_retry_after = std::chrono::milliseconds(5000);
+    p.rate_per_second = 1000;
+    p.burst = 1000;
+    return p;
+  }
+
+ private:
+  std::pair<std::string, std::string> issue_locked() {
+    int n = ++issued;
+    std::string access = "fake-access-" + std::to_string(n) + "-x9", refresh = "fake-refresh-" + std::to_string(n) + "-y7";
+    live_access.insert(access);
+    live_refresh.insert(refresh);
+    seen_tokens.push_back(access);
+    seen_tokens.push_back(refresh);
+    return {access, refresh};
+  }
+};
+
+}  // namespace concierge::test
