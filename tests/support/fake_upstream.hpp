@@ -102,7 +102,6 @@ struct FakeUpstream {
     port = server.bind_to_any_port("127.0.0.1");
     REQUIRE(port > 0);
     thread = std::thread([this] { server.listen_after_bind(); });
-    server.wait_until_ready();
   }
   ~FakeUpstream() {
     server.stop();
