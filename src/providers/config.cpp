@@ -80,7 +80,11 @@ Config Config::load() {
             if (k == "client_id") sc.client_id = v;
             else if (k == "base_url") sc.base_url = v;
             else if (k == "redirect_base") sc.redirect_base = v;
-            else fail(where + ": unknown setting (client_id, base_url, redirect_base)");
+            else if (k == "authorize_url") sc.authorize_url = v;
+            else if (k == "token_url") sc.token_url = v;
+            else if (k == "username") sc.username = v;
+            else if (k == "from") sc.from = v;
+            else fail(where + ": unknown setting (client_id, base_url, redirect_base, authorize_url, token_url, username, from)");
           }
         }
       } else {
@@ -101,6 +105,11 @@ Config Config::load() {
     if (auto v = env(prefix + "API_KEY"); !v.empty()) sc.api_key = v;
     if (auto v = env(prefix + "BASE_URL"); !v.empty()) sc.base_url = v;
     if (auto v = env(prefix + "REDIRECT_BASE"); !v.empty()) sc.redirect_base = v;
+    if (auto v = env(prefix + "AUTHORIZE_URL"); !v.empty()) sc.authorize_url = v;
+    if (auto v = env(prefix + "TOKEN_URL"); !v.empty()) sc.token_url = v;
+    if (auto v = env(prefix + "USERNAME"); !v.empty()) sc.username = v;
+    if (auto v = env(prefix + "PASSWORD"); !v.empty()) sc.password = v;
+    if (auto v = env(prefix + "FROM"); !v.empty()) sc.from = v;
   }
   return c;
 }
@@ -112,6 +121,11 @@ Json Config::redacted() const {
     if (!s.client_id.empty()) j["client_id"] = s.client_id;
     if (!s.base_url.empty()) j["base_url"] = s.base_url;
     if (!s.redirect_base.empty()) j["redirect_base"] = s.redirect_base;
+    if (!s.authorize_url.empty()) j["authorize_url"] = s.authorize_url;
+    if (!s.token_url.empty()) j["token_url"] = s.token_url;
+    if (!s.username.empty()) j["username"] = s.username;
+    if (!s.from.empty()) j["from"] = s.from;
+    if (!s.password.empty()) j["password"] = "(set)";
     if (!s.client_secret.empty()) j["client_secret"] = "(set)";
     if (!s.api_key.empty()) j["api_key"] = "(set)";
     if (!j.empty()) services[name] = j;

@@ -9,7 +9,8 @@
 //   CONCIERGE_CONFIG             the file (default $XDG_CONFIG_HOME/concierge/config.json,
 //                                else ~/.config/concierge/config.json)
 //   CONCIERGE_<DOMAIN>_PROVIDER  e.g. CONCIERGE_CALENDAR_PROVIDER=caldav
-//   CONCIERGE_<SERVICE>_CLIENT_ID / _CLIENT_SECRET / _API_KEY / _BASE_URL / _REDIRECT_BASE
+//   CONCIERGE_<SERVICE>_CLIENT_ID / _CLIENT_SECRET / _API_KEY / _BASE_URL / _REDIRECT_BASE /
+//   _AUTHORIZE_URL / _TOKEN_URL / _USERNAME / _PASSWORD / _FROM
 #include <filesystem>
 #include <map>
 #include <string>
@@ -20,6 +21,11 @@ namespace concierge::providers {
 
 struct ServiceConfig {
   std::string client_id, client_secret, api_key, base_url, redirect_base;
+  // Where sign-in happens (defaults: the service's own; tests point them at a fake).
+  std::string authorize_url, token_url;
+  // The standards (CalDAV, IMAP, SMTP, MPD): who to sign in as; the password from the
+  // environment only. `from`: the address mail is sent from.
+  std::string username, password, from;
 };
 
 struct Config {

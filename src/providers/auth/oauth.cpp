@@ -204,7 +204,7 @@ struct LoopbackReceiver::Impl {
   std::optional<std::string> url;
 };
 
-LoopbackReceiver::LoopbackReceiver() : impl_(std::make_unique<Impl>()) {
+LoopbackReceiver::LoopbackReceiver(int port) : impl_(std::make_unique<Impl>()) {
   impl_->server.Get("/callback", [this](const httplib::Request& req, httplib::Response& res) {
     std::string query;
     for (auto& [k, v] : req.params) query += (query.empty() ? "?" : "&") + form_escape(k) + "=" + form_escape(v);
@@ -215,8 +215,11 @@ LoopbackReceiver::LoopbackReceiver() : impl_(std::make_unique<Impl>()) {
     impl_->cv.notify_all();
     res.set_content("<p>Signed in. You can close this tab and return to Concierge.</p>", "text/html");
   });
-  impl_->port = impl_->server.bind_to_any_port("127.0.0.1");  // loopback only; the OS picks a free port
-  if (impl_->port <= 0) throw std::runtime_error("cannot listen on 127.0.0.1 for the sign-in redirect");
+  // Loopback only; port 0 lets the OS pick a free one (no collisions between sign-ins).
+  if (port == 0) impl_->port = impl_->server.bind_to_any_port("127.0.0.1");
+  else impl_->port = impl_->server.bind_to_port("127.0.0.1", port) ? port : -1;
+  if (impl_->port <= 0)
+    throw std::runtime_error("cannot listen on 127.0.0.1" + (port ? ":" + std::to_string(port) : std::string()) + " for the sign-in redirect");
   impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
 }
 
@@ -228,9 +231,14 @@ LoopbackReceiver::~LoopbackReceiver() {
 std::string LoopbackReceiver::redirect_uri() const { return "http://127.0.0.1:" + std::to_string(impl_->port) + "/callback"; }
 
 std::string LoopbackReceiver::wait_for_code(const std::string& state, std::chrono::milliseconds timeout) {
+  auto code = poll_code(state, timeout);
+  if (!code) throw std::runtime_error("no sign-in redirect arrived; on a machine without a browser, paste the redirected URL instead");
+  return *code;
+}
+
+std::optional<std::string> LoopbackReceiver::poll_code(const std::string& state, std::chrono::milliseconds timeout) {
   std::unique_lock l(impl_->m);
-  if (!impl_->cv.wait_for(l, timeout, [&] { return impl_->url.has_value(); }))
-    throw std::runtime_error("no sign-in redirect arrived; on a machine without a browser, paste the redirected URL instead");
+  if (!impl_->cv.wait_for(l, timeout, [&] { return impl_->url.has_value(); })) return std::nullopt;
   return code_from_url(*impl_->url, state);
 }
 

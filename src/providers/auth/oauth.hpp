@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,12 +72,14 @@ class OAuthClient {
 // the code. For headless machines the user pastes the redirected URL instead (code_from_url).
 class LoopbackReceiver {
  public:
-  LoopbackReceiver();
+  explicit LoopbackReceiver(int port = 0);  // 0: a free one
   ~LoopbackReceiver();
   std::string redirect_uri() const;  // http://127.0.0.1:PORT/callback
   // The code, once the redirect arrives with this state; std::runtime_error on a wrong state,
   // an error from the service, or no redirect within the timeout.
   std::string wait_for_code(const std::string& state, std::chrono::milliseconds timeout);
+  // The same, but nothing yet within `timeout` is std::nullopt (to watch stdin meanwhile).
+  std::optional<std::string> poll_code(const std::string& state, std::chrono::milliseconds timeout);
 
  private:
   struct Impl;

@@ -189,4 +189,14 @@ std::vector<StoredAccount> TokenStore::accounts(int64_t user) {
   });
 }
 
+std::vector<std::string> TokenStore::account_names(const std::string& service) {
+  return store_.read([&](SQLite::Database& db) {
+    std::vector<std::string> out;
+    SQLite::Statement q(db, "SELECT DISTINCT account FROM auth_tokens WHERE service = ? ORDER BY account");
+    q.bind(1, service);
+    while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+    return out;
+  });
+}
+
 }  // namespace concierge::providers::auth

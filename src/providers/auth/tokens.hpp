@@ -50,6 +50,8 @@ class TokenStore {
   bool remove(int64_t user, const std::string& service, const std::string& account);
   // What `concierge auth status` shows: no secrets.
   std::vector<StoredAccount> accounts(int64_t user);
+  // Every account name any user has signed in to the service with (adapters are set up per name).
+  std::vector<std::string> account_names(const std::string& service);
 
  private:
   store::Store& store_;
