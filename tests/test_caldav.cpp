@@ -304,7 +304,7 @@ TEST_CASE("caldav: a change made meanwhile by another client is refused, not ove
   // The same on delete.
   creds->countdown = 3;
   CHECK_THROWS_AS(cal.remove(1, e.id, Scope::All), Conflict);
-  CHECK(cal.event(1, e.id).summary == "Review (theirs)");
+  CHECK(cal.event(1, e.id).summary == "Review (theirs) (theirs)");  // still there, with their second change
   cal.remove(1, e.id, Scope::All);
   CHECK_THROWS_AS(cal.event(1, e.id), NotFound);
 }
