@@ -1,0 +1,91 @@
+#pragma once
+// A CalDAV account (RFC 4791: Radicale, Nextcloud, Fastmail, iCloud...) behind CalendarProvider.
+// Discovery goes principal -> calendar-home-set -> the home's calendars (PROPFIND); events come
+// from calendar-query REPORTs with a time range and are expanded on our side (recurrence.hpp),
+// never by the server's <expand>, so every server's events follow the same rules. Resources are
+// iCalendar objects read and written with libical; writes carry If-Match / If-None-Match so a
+// change made meanwhile by another client is refused rather than overwritten.
+//
+// Ids: a calendar is the last path segment of its collection under the home ("work"); an event
+// is "<calendar>/<resource name without .ics>"; an occurrence of a series, as everywhere,
+// "<series id>_<UTC start stamp>" (an overridden occurrence keeps the id of the one it replaces).
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "providers/auth/credentials.hpp"
+#include "providers/calendar/provider.hpp"
+#include "providers/http/client.hpp"
+#include "providers/http/service.hpp"
+
+namespace concierge::providers::calendar {
+
+struct CaldavOptions {
+  // The user's calendar home, principal, or the server's root (discovery follows from there):
+  // "https://dav.example.com/alice/", "http://127.0.0.1:5232/".
+  std::string url;
+  std::string account = "default";  // how messages name the account
+  std::string username, password;   // HTTP Basic...
+  std::shared_ptr<auth::Credentials> credentials;  // ...or these instead (e.g. a Bearer token)
+  http::Ms timeout{15000};
+};
+
+// The HTTP policy for one CalDAV server: base URL = the URL's origin (the paths CalDAV hands out
+// are absolute), timeouts from the options. CalDAV servers publish no quotas; the budget is a
+// polite default for a personal server.
+http::Policy caldav_policy(const CaldavOptions& options);
+
+// "Basic base64(user:pass)"; a 401 means the password itself is wrong (no refresh possible), so
+// the tool error names the account and what to fix.
+class BasicCredentials : public auth::Credentials {
+ public:
+  BasicCredentials(std::string account, const std::string& username, const std::string& password);
+  std::string authorization(int64_t) override { return value_; }
+  std::string refresh(int64_t, const std::string&) override;
+  std::string account() const override { return account_; }
+
+ private:
+  std::string account_, username_, value_;
+};
+
+class CaldavCalendar : public CalendarProvider {
+ public:
+  // `client` may be given to share one (tests inspect its breaker); by default one is made from
+  // caldav_policy(options).
+  explicit CaldavCalendar(CaldavOptions options, std::shared_ptr<http::Client> client = nullptr);
+
+  std::vector<Calendar> calendars(int64_t user) override;
+  EventPage events(int64_t user, const EventQuery& query) override;
+  Event event(int64_t user, const std::string& id, const std::string& field = "event_id") override;
+  Event create(int64_t user, const NewEvent& event) override;
+  Event update(int64_t user, const std::string& id, const EventPatch& patch, Scope scope) override;
+  void remove(int64_t user, const std::string& id, Scope scope) override;
+  std::vector<Interval> busy(int64_t user, const std::vector<std::string>& calendars, Millis from, Millis to) override;
+
+  http::Client& client() { return *client_; }
+
+  struct Collection;  // a calendar as the server describes it (href, zone...)
+  struct Found;       // an event as fetched: its resource and what the id names in it
+
+ private:
+  std::string home(int64_t user);
+  std::vector<Collection> collections(int64_t user);
+  Collection collection(int64_t user, const std::string& id, const std::string& field);
+  http::Response dav(int64_t user, http::Request r, const std::string& field = "");
+  Found fetch(int64_t user, const std::string& id, const std::string& field);
+  void put(int64_t user, const Found& f, const std::string& field);
+  struct Listed;
+  std::vector<Listed> collect(int64_t user, const std::vector<std::string>& calendars, Millis from, Millis to,
+                              const std::string& field);
+
+  CaldavOptions options_;
+  std::string base_path_;  // the URL's path ("/alice/")
+  std::shared_ptr<http::Client> client_;
+  std::unique_ptr<http::ServiceApi> api_;
+  std::mutex m_;
+  std::map<int64_t, std::string> homes_;  // discovery, cached per user
+};
+
+}  // namespace concierge::providers::calendar
