@@ -50,7 +50,6 @@ Millis day_start(Millis t) { return t - t % kDay; }
 // "consultation" (30 min), open 09:00-12:00 UTC every day; a slot overlapping an accepted
 // booking is not offered.
 struct FakeCalcom {
-  FakeUpstream up;
   std::mutex m;
   struct Type {
     int64_t id;
@@ -70,6 +69,9 @@ struct FakeCalcom {
   int64_t next_id = 1;
   std::vector<std::pair<std::string, std::string>> versions_seen;  // "GET /slots" -> header
   std::atomic<int> posts{0}, fail_posts{0};
+  // Last, so it goes first: its server's threads (a stalled request still in a handler) end
+  // before the state they use.
+  FakeUpstream up;
 
   static void error(httplib::Response& res, int status, const std::string& code, const std::string& message, const std::string& path) {
     res.status = status;

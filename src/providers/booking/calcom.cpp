@@ -163,7 +163,7 @@ CalcomBooking::CalcomBooking(std::shared_ptr<http::Client> client, std::shared_p
     : api_(std::move(client), std::move(credentials), kName, decode), versions_(std::move(versions)) {}
 
 Json CalcomBooking::data(int64_t user, http::Request r, const std::string& version) {
-  r.headers.emplace_back("cal-api-version", version);
+  if (!version.empty()) r.headers.emplace_back("cal-api-version", version);  // empty: Cal.com's oldest
   const std::string what = r.method + " " + r.path;
   Json j = api_.call(user, std::move(r));
   if (!j.is_object() || text(j, "status") != "success" || !j.contains("data")) unexpected(what, version);
@@ -255,7 +255,8 @@ std::vector<Booking> CalcomBooking::list(int64_t user, const BookingQuery& q) {
   std::vector<Booking> out;
   for (auto& d : all) {
     // The booking a reschedule replaced is "cancelled" in Cal.com; it moved, it was not cancelled.
-    if (d.value("rescheduled", false) == true || !text(d, "rescheduledToUid").empty()) continue;
+    auto moved = d.is_object() ? d.find("rescheduled") : d.end();
+    if ((moved != d.end() && moved->is_boolean() && moved->get<bool>()) || !text(d, "rescheduledToUid").empty()) continue;
     out.push_back(to_booking(d, v));
   }
   std::stable_sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.start < b.start; });
