@@ -1,0 +1,71 @@
+#pragma once
+// The booking domain on Cal.com's API v2 (https://api.cal.com/v2). API keys are the common way
+// in: the integrator passes StaticCredentials("Bearer cal_live_..."); OAuth accounts work the
+// same through OAuthCredentials.
+//
+// Event type ids: our id is the event type's slug ("intro-call"), as in the local provider; a
+// Cal.com numeric id ("1234567") is accepted wherever an id is taken. Bookings are Cal.com's
+// uids. Rescheduling in Cal.com makes a NEW booking (a new uid) and cancels the old one, so
+// reschedule() returns the new booking; the old one is left out of listings (it was moved, not
+// cancelled). Cal.com does not expose the host's calendar event, so calendar_event_id is empty;
+// availability lives in Cal.com schedules, so EventType::availability is empty (the slots come
+// from Cal.com, which applies it).
+#include <memory>
+#include <string>
+
+#include "providers/auth/credentials.hpp"
+#include "providers/auth/oauth.hpp"
+#include "providers/booking/provider.hpp"
+#include "providers/http/client.hpp"
+#include "providers/http/service.hpp"
+
+namespace concierge::providers::booking {
+
+// The `cal-api-version` header each endpoint family is called with. Cal.com selects the
+// controller by this header, and a missing or unknown value silently falls back to an OLDER
+// version with other parameters and response shapes, so every call sends its family's value.
+// Defaults: the versions whose shapes this adapter reads (Cal.com's API v2 reference,
+// packages/platform/constants: VERSION_2024_08_13, VERSION_2024_09_04, VERSION_2024_06_14).
+// Cal.com has since published a newer bookings version (2026-02-25); the 2024-08-13 shapes read
+// here remain served under their header.
+struct CalcomVersions {
+  std::string bookings = "2024-08-13";     // /bookings, /bookings/{uid}, .../reschedule, .../cancel
+  std::string slots = "2024-09-04";        // /slots (data keyed by date)
+  std::string event_types = "2024-06-14";  // /event-types, /event-types/{id}
+};
+
+// https://api.cal.com/v2. Rate: Cal.com documents 120 requests per 60 seconds per API key (500 for
+// OAuth access tokens) over a fixed window; 1.8/s with a burst of 10 keeps any 60 s under 120.
+http::Policy calcom_policy();
+// Cal.com OAuth (app.cal.com/auth/oauth2/authorize, app.cal.com/api/auth/oauth/token). Scopes:
+// EVENT_TYPE_READ and BOOKING_READ; BOOKING_WRITE too unless read_only. Slots are public.
+auth::OAuthConfig calcom_oauth(bool read_only);
+
+class CalcomBooking : public BookingProvider {
+ public:
+  CalcomBooking(std::shared_ptr<http::Client> client, std::shared_ptr<auth::Credentials> credentials, CalcomVersions versions = {});
+
+  std::vector<EventType> event_types(int64_t user) override;
+  EventType event_type(int64_t user, const std::string& id) override;
+  std::vector<Slot> slots(int64_t user, const std::string& event_type, Millis from, Millis to) override;
+  Booking create(int64_t user, const NewBooking& booking) override;
+  std::vector<Booking> list(int64_t user, const BookingQuery& query) override;
+  Booking get(int64_t user, const std::string& id) override;
+  Booking reschedule(int64_t user, const std::string& id, Millis start, const std::string& reason) override;
+  Booking cancel(int64_t user, const std::string& id, const std::string& reason) override;
+
+  const CalcomVersions& versions() const { return versions_; }
+
+ private:
+  struct Type {
+    int64_t id = 0;
+    EventType type;
+  };
+  Type find_type(int64_t user, const std::string& id);
+  // The call's `data` after checking Cal.com's {"status": "success", "data": ...} envelope.
+  Json data(int64_t user, http::Request request, const std::string& version);
+  http::ServiceApi api_;
+  CalcomVersions versions_;
+};
+
+}  // namespace concierge::providers::booking
