@@ -1,0 +1,99 @@
+#pragma once
+// The video domain on the YouTube Data API v3 (https://developers.google.com/youtube/v3/docs).
+// Ids are YouTube's own. Two places where the API and our interface disagree:
+//  - Watch later: YouTube's own list (playlist id "WL") has been closed to the API since 2016
+//    (reads come back empty, inserts fail). We keep the user's Watch later in a private playlist
+//    titled "Watch later" that we create on the first add, and expose it as id "watch_later"
+//    (its real id works too). Until then it is listed, empty, without costing a write.
+//  - channel: the interface filters by channel name, the API by channel id. A channel id
+//    ("UC" + 22 characters) goes to channelId; a name is added to the query words and the results
+//    are kept to that channel's title (resolving a name costs another 100-unit search).
+// Quota: every project gets 10,000 units a day (reset at midnight Pacific time); search.list costs
+// 100, videos/playlists/playlistItems.list 1, inserts and deletes 50. A search is therefore ~100
+// reads, about 100 searches a day at most: the adapter counts the units it spends (QuotaMeter,
+// shareable by all YouTube accounts of one project), refuses a call that would overrun the day
+// before making it, keeps identical searches for ten minutes, and turns YouTube's quotaExceeded
+// into a tool error saying the day's quota is spent.
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "providers/auth/credentials.hpp"
+#include "providers/http/client.hpp"
+#include "providers/http/service.hpp"
+#include "providers/video/provider.hpp"
+
+namespace concierge::providers::video {
+
+http::Policy youtube_policy();
+// youtube.readonly to read; youtube (manage the account) to also create and change playlists:
+// playlists.insert and playlistItems.insert/delete accept nothing narrower.
+std::vector<std::string> youtube_scopes(bool read_only);
+
+// The day's units as this server has spent them (the API has no call that says).
+class QuotaMeter {
+ public:
+  explicit QuotaMeter(int daily = 10'000, std::function<Millis()> now = [] { return now_ms(); });
+  // Takes `units` for a call about to be made; Unavailable when the day's quota would be overrun.
+  void take(int units, const std::string& what);
+  void exhausted();  // YouTube said quotaExceeded: nothing more today
+  int spent();
+  int daily() const { return daily_; }
+
+ private:
+  int64_t day();  // days since the epoch, in Pacific time
+  int daily_;
+  std::function<Millis()> now_;
+  std::mutex m_;
+  int64_t day_ = -1;
+  int spent_ = 0;
+};
+
+// "PT4M13S", "P1DT2H", "P0D" (a live stream) -> seconds; 0 for what is not a duration.
+int iso8601_seconds(const std::string& duration);
+
+// The tool error for a spent quota.
+std::string quota_spent_message(int daily);
+
+class YouTubeVideo : public VideoProvider {
+ public:
+  YouTubeVideo(std::shared_ptr<http::Client> client, std::shared_ptr<auth::Credentials> credentials,
+               std::shared_ptr<QuotaMeter> meter = nullptr);
+
+  std::vector<Video> search(int64_t user, const VideoQuery& query) override;
+  std::vector<Video> details(int64_t user, const std::vector<std::string>& ids) override;
+  std::vector<Playlist> playlists(int64_t user) override;
+  std::vector<Video> items(int64_t user, const std::string& playlist_id) override;
+  Playlist create_playlist(int64_t user, const std::string& name, const std::string& description) override;
+  int add(int64_t user, const std::string& playlist_id, const std::vector<std::string>& video_ids) override;
+  int remove(int64_t user, const std::string& playlist_id, const std::vector<std::string>& video_ids) override;
+
+  QuotaMeter& meter() { return *meter_; }
+
+ private:
+  struct Item {
+    std::string item_id, video_id;
+  };
+  Json call(int64_t user, const std::string& method, const std::string& path, std::vector<std::pair<std::string, std::string>> query,
+            int units, std::optional<Json> body = std::nullopt);
+  std::vector<Playlist> mine(int64_t user);
+  std::string watch_later_id(int64_t user, bool create);  // "" when there is none yet
+  std::string resolve(int64_t user, const std::string& playlist_id, bool create);
+  std::vector<Item> list_items(int64_t user, const std::string& real_id, const std::string& asked);
+  std::vector<Video> fetch(int64_t user, const std::vector<std::string>& ids, bool all_required);
+
+  std::shared_ptr<QuotaMeter> meter_;
+  http::ServiceApi api_;
+  std::mutex m_;
+  std::map<int64_t, std::string> watch_later_;  // the user's Watch later playlist id
+  struct Cached {
+    std::chrono::steady_clock::time_point at;
+    std::vector<Video> videos;
+  };
+  std::map<std::string, Cached> searches_;  // user + query -> results, ten minutes
+};
+
+}  // namespace concierge::providers::video
