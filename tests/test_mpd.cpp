@@ -10,6 +10,7 @@
 #include "providers/music/mpd.hpp"
 #include "support/app_fixture.hpp"
 #include "support/harness.hpp"
+#include "support/log_capture.hpp"
 #include "support/mpd_server.hpp"
 
 using namespace concierge;
@@ -40,9 +41,9 @@ struct MpdFixture : AppFixture {
   Client c{*server};
   int id = 1;
 
-  explicit MpdFixture(MpdServer::Options server_options = {}, std::string password = "")
+  explicit MpdFixture(MpdServer::Options server_options = {}, std::string password = "", unsigned timeout_ms = 3000)
       : mpd(library(), server_options),
-        adapter(std::make_shared<MpdMusic>(MpdOptions{mpd.socket(), 0, std::move(password), 3000, "home"})) {
+        adapter(std::make_shared<MpdMusic>(MpdOptions{mpd.socket(), 0, std::move(password), timeout_ms, "home"})) {
     c.initialize("2025-11-25");
     providers.music = {};
     providers.music.add("home", adapter);
@@ -229,11 +230,33 @@ TEST_CASE("mpd: the server going away is a tool error naming MPD; it comes back"
 
   f.mpd.start();
   CHECK(f.ok("music_search", {{"query", "rain"}})["tracks"].size() >= 1);
+  CHECK(f.ok("music_now_playing", Json::object())["player"]["context_uri"].is_null());  // a new queue: not our album any more
   // The kept connection dies with the server; the next call reconnects once, unseen.
   f.mpd.stop();
   f.mpd.start();
   CHECK(f.ok("music_playlists", Json::object())["playlists"].empty());
   CHECK(f.ok("music_now_playing", Json::object())["devices"].size() == 2);
+}
+
+TEST_CASE("mpd: a hung server is a tool error saying MPD did not answer", "[mpd]") {
+  MpdFixture f({}, "", 300);
+  f.ok("music_now_playing", Json::object());  // a kept connection
+  f.mpd.freeze();
+  auto started = std::chrono::steady_clock::now();
+  CHECK_THAT(f.error("music_now_playing", Json::object()), Catch::Contains("MPD at") && Catch::Contains("did not answer within 300 ms"));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(3));  // once, not retried
+  f.mpd.resume();
+  CHECK(f.ok("music_now_playing", Json::object())["devices"].size() == 2);
+}
+
+TEST_CASE("mpd: without a mixer the volume is refused with what to change", "[mpd]") {
+  MpdServer::Options o;
+  o.mixer_type = "none";
+  MpdFixture f(o);
+  f.ok("music_playback", {{"action", "play"}, {"context_uri", kAlbum}});
+  CHECK(f.ok("music_now_playing", Json::object())["player"]["volume_percent"] == 0);
+  CHECK_THAT(f.error("music_playback", {{"action", "volume"}, {"volume_percent", 40}}),
+             Catch::StartsWith("volume_percent:") && Catch::Contains("mixer_type"));
 }
 
 TEST_CASE("mpd: a password: wrong or missing ones name the account and what to fix", "[mpd]") {
@@ -243,6 +266,11 @@ TEST_CASE("mpd: a password: wrong or missing ones name the account and what to f
     std::string e = f.error("music_now_playing", Json::object());
     CHECK_THAT(e, Catch::StartsWith("account:") && Catch::Contains("'home'") && Catch::Contains("password") && Catch::Contains("mpd.conf"));
     CHECK_THAT(e, !Catch::Contains("not-the-password") && !Catch::Contains(secret));
+    for (auto& line : captured_logs()) CHECK_THAT(line, !Catch::Contains("not-the-password") && !Catch::Contains(secret));
+    store::History::Query q;
+    q.user = "local";
+    std::string stored = f.history.query(q).rows.dump();
+    CHECK_THAT(stored, Catch::Contains("music_now_playing") && !Catch::Contains("not-the-password") && !Catch::Contains(secret));
   }
   SECTION("missing: reading works, control does not") {
     MpdFixture f({secret});

@@ -71,11 +71,14 @@ inline void run_to_end(std::vector<std::string> argv) {
   if (!st || !st->exited || st->code != 0) throw std::runtime_error("flac failed: " + p.stderr_text());
 }
 
+struct MpdServerOptions {
+  std::string password;  // when set: full rights with it, only "read" without
+  std::string mixer_type = "software";  // "none": an output without volume control
+};
+
 class MpdServer {
  public:
-  struct Options {
-    std::string password;  // when set: full rights with it, only "read" without
-  };
+  using Options = MpdServerOptions;
 
   explicit MpdServer(const std::vector<MpdSong>& songs, Options options = {}) : options_(std::move(options)), expected_(songs.size()) {
     std::filesystem::create_directories(music());
@@ -126,9 +129,14 @@ class MpdServer {
     wait_for_database(deadline);
   }
 
+  // A hung server: mpd keeps its socket but answers nothing until resume().
+  void freeze() { proc_->signal(SIGSTOP); }
+  void resume() { proc_->signal(SIGCONT); }
+
   // Ends mpd (SIGTERM, then SIGKILL) and waits for it.
   void stop() {
     if (!proc_) return;
+    proc_->signal(SIGCONT);
     proc_->signal(SIGTERM);
     if (!proc_->wait_exit(std::chrono::seconds(5))) {
       proc_->signal(SIGKILL);
@@ -157,8 +165,8 @@ class MpdServer {
       << "bind_to_address " << q(socket()) << "\n"
       << "zeroconf_enabled \"no\"\n"
       << "auto_update \"no\"\n"
-      << "audio_output {\n  type \"null\"\n  name \"null\"\n  mixer_type \"software\"\n}\n"
-      << "audio_output {\n  type \"null\"\n  name \"second\"\n  mixer_type \"software\"\n}\n";
+      << "audio_output {\n  type \"null\"\n  name \"null\"\n  mixer_type \"" << options_.mixer_type << "\"\n}\n"
+      << "audio_output {\n  type \"null\"\n  name \"second\"\n  mixer_type \"" << options_.mixer_type << "\"\n}\n";
     if (!options_.password.empty())
       c << "password \"" << options_.password << "@read,add,control,admin\"\n"
         << "default_permissions \"read\"\n";

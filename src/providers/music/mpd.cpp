@@ -165,7 +165,7 @@ MpdOptions mpd_options_from_url(const std::string& url) {
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
   if (auto colon = rest.rfind(':'); colon != std::string::npos && rest.find(']') == std::string::npos) {
     std::string port = rest.substr(colon + 1);
-    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) || std::stoi(port) > 65535 || std::stoi(port) == 0)
+    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](unsigned char ch) { return std::isdigit(ch) != 0; }) || std::stoi(port) > 65535 || std::stoi(port) == 0)
       throw std::invalid_argument("'" + url + "' has no valid port");
     o.port = unsigned(std::stoi(port));
     rest = rest.substr(0, colon);
@@ -453,8 +453,9 @@ auto MpdMusic::with(F&& fn) {
       mpd_connection_free(conn_);
       conn_ = nullptr;
       // A kept connection MPD closed while idle (connection_timeout) fails on first use: one retry
-      // on a fresh one. A fresh one failing means MPD is gone.
-      if (fresh || attempt > 0) unreachable(options_, e);
+      // on a fresh one. A fresh one failing means MPD is gone; a timeout means it hangs, and
+      // waiting twice would not help.
+      if (fresh || attempt > 0 || e.code == MPD_ERROR_TIMEOUT) unreachable(options_, e);
     } catch (...) {
       // A refusal may leave an answer half-read; a new connection costs little and is certain.
       mpd_connection_free(conn_);
