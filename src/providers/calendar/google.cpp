@@ -50,6 +50,8 @@ void google_decode(const http::Response& r, const Request&) {
   if (r.status == 404 || r.status == 410) throw NotFound("", said);  // 410: "deleted"
   if (r.status == 412 || r.status == 409) throw Conflict("", said + "; it changed meanwhile, read it again");
   if (r.status == 400) throw Error("", said);
+  // The account may only read (or only see free/busy of) that calendar: no sign-in cures that.
+  if (r.status == 403 && reason == "requiredAccessLevel") throw Error("calendar_id", said + "; the account may not change this calendar");
   // Other statuses: ServiceApi's generic wording (403 -> a permission to sign in for, 5xx...).
 }
 

@@ -34,9 +34,10 @@ std::vector<std::string> google_calendar_scopes(bool read_only);
 
 // Google's error body {"error": {"code", "message", "errors": [{"reason"}]}} as tool errors:
 // 404 notFound / 410 deleted -> NotFound; 412 conditionNotMet -> Conflict; 403 (and 429) with
-// rateLimitExceeded, userRateLimitExceeded, rateLimitExceeded/quotaExceeded/dailyLimitExceeded
+// rateLimitExceeded, userRateLimitExceeded, quotaExceeded, dailyLimitExceeded or usageLimits
 // -> Unavailable "over the rate limit", like a 429 (Google sends either status for the same
-// limit); 400 -> Error quoting Google's message. Fields are named by the call sites.
+// limit); 403 requiredAccessLevel -> Error naming calendar_id (a calendar shared read-only);
+// 400 -> Error quoting Google's message. Fields are named by the call sites.
 void google_decode(const http::Response& response, const http::Request& request);
 
 class GoogleCalendar : public CalendarProvider {
