@@ -37,7 +37,6 @@ std::string lower(std::string s) {
 }
 
 struct FakeGoogleCalendar {
-  FakeUpstream up;
   std::mutex m;
   struct Cal {
     std::string id, summary, tz, color, role;
@@ -51,6 +50,9 @@ struct FakeGoogleCalendar {
   int next_id = 0;
   std::atomic<int> rate_limited{0};          // the next calls answer 403 userRateLimitExceeded
   std::vector<std::string> log;              // "METHOD path" of each API call
+  // Last, so it goes first: its server stops (finishing a stalled request) before the state
+  // its handlers use is gone.
+  FakeUpstream up;
 
   static void reply(httplib::Response& res, int status, const Json& body) {
     res.status = status;
@@ -634,6 +636,7 @@ TEST_CASE("google calendar: the calendar scenario through the tools", "[gcal]") 
     CHECK(std::set<std::string>(seen.begin(), seen.end()).size() == 10);
     CHECK(seen[0] == "Primary 0");
     CHECK(seen[1] == "Team 0");
+    CHECK(std::string(q["page_token"]).size() <= 20);  // what the tool's schema takes
     CHECK_THAT(r.error("calendar_list_events", {{"start", "2026-12-01"}, {"end", "2026-12-08"}, {"page_token", "garbage!"}}),
                Catch::StartsWith("page_token:"));
   }

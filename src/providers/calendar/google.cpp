@@ -5,6 +5,7 @@
 
 #include "providers/calendar/recurrence.hpp"
 #include "providers/error.hpp"
+#include "providers/ids.hpp"
 
 namespace concierge::providers::calendar {
 
@@ -304,6 +305,12 @@ GoogleCalendar::Found GoogleCalendar::find(int64_t user, const std::string& id, 
   throw NotFound(field, "no event '" + id + "'");
 }
 
+// An instance's series lives on the instance's calendar.
+GoogleCalendar::Found GoogleCalendar::series_of(int64_t user, const Found& instance, const std::string& series_id) {
+  Json item = naming("event_id", [&] { return call(user, {.path = event_path(instance.calendar, series_id)}); });
+  return {instance.calendar, item};
+}
+
 Event GoogleCalendar::event(int64_t user, const std::string& id, const std::string& field) {
   auto f = find(user, id, field);
   return to_event(user, f.calendar, f.item);
@@ -325,7 +332,15 @@ EventPage GoogleCalendar::events(int64_t user, const EventQuery& query) {
   };
   std::vector<std::pair<std::string, size_t>> skip;  // where each stream starts
   if (!query.page_token.empty()) {
-    Json t = Json::parse(unb64(query.page_token).value_or(""), nullptr, false);
+    std::string state;
+    {
+      std::lock_guard l(m_);
+      auto it = pages_.find(query.page_token);
+      if (it != pages_.end() && it->second.first == user) state = it->second.second;
+    }
+    if (state.empty())
+      throw Error("page_token", "not a page token from a recent listing (they last while the server runs); list again without it");
+    Json t = Json::parse(unb64(state).value_or(""), nullptr, false);
     if (!t.is_array()) throw Error("page_token", "not a page token from a previous listing");
     for (auto& s : t) {
       if (!s.is_array() || s.size() != 3 || !s[0].is_string() || !s[1].is_string() || !s[2].is_number_unsigned())
@@ -386,7 +401,19 @@ EventPage GoogleCalendar::events(int64_t user, const EventQuery& query) {
     if (s.pos < s.items.size()) token.push_back({s.cal, s.page, s.pos});
     else if (!s.next.empty()) token.push_back({s.cal, s.next, 0});
   }
-  if (!token.empty()) out.next_page_token = b64(token.dump());
+  if (!token.empty()) {
+    // Google's page tokens are long and the tool takes short ones: a handle to ours (a cache;
+    // the oldest go first).
+    std::string handle = "p" + random_id(16);
+    std::lock_guard l(m_);
+    pages_[handle] = {user, b64(token.dump())};
+    page_order_.push_back(handle);
+    while (page_order_.size() > 2000) {
+      pages_.erase(page_order_.front());
+      page_order_.pop_front();
+    }
+    out.next_page_token = handle;
+  }
   return out;
 }
 
@@ -451,7 +478,7 @@ Event GoogleCalendar::update(int64_t user, const std::string& id, const EventPat
   // instance as an exception of the series, under the same id).
   if (cur.series_id.empty() || scope == Scope::This) return patch_item(id, patch_body(cur, patch, cur.series_id.empty()));
 
-  auto s = find(user, cur.series_id, "event_id");
+  auto s = series_of(user, f, cur.series_id);
   Event series = to_event(user, s.calendar, s.item);
   Millis occ = time_of(f.item.value("originalStartTime", f.item.at("start")), cur.time_zone);
   Millis length = series.end - series.start;
@@ -499,10 +526,11 @@ Event GoogleCalendar::update(int64_t user, const std::string& id, const EventPat
   from_here.start = occ;
   from_here.end = occ + length;
   next.update(patch_body(from_here, tail, true));
+  // The new part first: should the second call fail, occurrences show twice rather than vanish.
+  Json item = call(user, {.method = "POST", .path = events_path(s.calendar), .json = next});
   naming("event_id", [&] {
     return call(user, {.method = "PATCH", .path = event_path(s.calendar, series.id), .json = Json{{"recurrence", with_rrule(s.item, old_rule)}}});
   });
-  Json item = call(user, {.method = "POST", .path = events_path(s.calendar), .json = next});
   Event out = to_event(user, s.calendar, item);
   remember(user, out.id, s.calendar);
   return out;
@@ -518,7 +546,7 @@ void GoogleCalendar::remove(int64_t user, const std::string& id, Scope scope) {
   };
   // Deleting an instance cancels just that occurrence; deleting a series, all of it.
   if (cur.series_id.empty() || scope == Scope::This) return del(id);
-  auto s = find(user, cur.series_id, "event_id");
+  auto s = series_of(user, f, cur.series_id);
   Millis occ = time_of(f.item.value("originalStartTime", f.item.at("start")), cur.time_zone);
   Event series = to_event(user, s.calendar, s.item);
   if (scope == Scope::All || occ <= series.start) return del(series.id);

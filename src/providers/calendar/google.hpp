@@ -11,6 +11,7 @@
 // under the same id); Scope::Following ends the series with UNTIL and inserts a new series from
 // that occurrence on, as Google's own UI does; Scope::All patches the series, moving every
 // occurrence by as much as the given one moves.
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -66,6 +67,7 @@ class GoogleCalendar : public CalendarProvider {
   std::string primary_id(int64_t user);
   std::string calendar_zone(int64_t user, const std::string& calendar);
   Found find(int64_t user, const std::string& id, const std::string& field);
+  Found series_of(int64_t user, const Found& instance, const std::string& series_id);
   Event to_event(int64_t user, const std::string& calendar, const Json& item, const std::string& list_zone = "");
   void remember(int64_t user, const std::string& event_id, const std::string& calendar);
 
@@ -73,6 +75,8 @@ class GoogleCalendar : public CalendarProvider {
   std::mutex m_;
   std::map<int64_t, std::vector<Entry>> calendars_;               // per user: the calendar list
   std::map<std::pair<int64_t, std::string>, std::string> where_;  // (user, event id) -> calendar
+  std::map<std::string, std::pair<int64_t, std::string>> pages_;  // page handle -> (user, where each calendar goes on)
+  std::deque<std::string> page_order_;
 };
 
 }  // namespace concierge::providers::calendar
