@@ -543,6 +543,8 @@ TEST_CASE("google calendar: the calendar scenario through the tools", "[gcal]") 
     CHECK(r.ok("calendar_list_events", {{"start", "2026-12-01"}, {"end", "2026-12-02"}})["events"].size() == 2);
     r.ok("calendar_delete_event", {{"event_id", team["id"]}});
     CHECK(r.ok("calendar_list_events", {{"start", "2026-12-01"}, {"end", "2026-12-02"}})["events"].size() == 1);
+    // Google answers 410 "deleted" for it now: still "no such event", naming the argument.
+    CHECK_THAT(r.error("calendar_delete_event", {{"event_id", team["id"]}}), Catch::StartsWith("event_id:") && Catch::Contains("no event"));
     // A second adapter (a fresh process: no cache) still finds it on the primary calendar.
     GoogleCalendar fresh(r.client, std::make_shared<auth::OAuthCredentials>(
                                        std::make_shared<auth::OAuthClient>(r.g.up.oauth("google"), r.tokens, r.g.up.policy("google")), "google", "work"));
