@@ -677,7 +677,6 @@ TEST_CASE("spotify: bad input names the field", "[spotify]") {
   CHECK_THAT(f.error("music_playback", {{"action", "play"}, {"uri", "concierge:track:1"}}), Catch::StartsWith("uri:"));
   CHECK_THAT(f.error("music_playback", {{"action", "play"}, {"context_uri", "spotify:track:" + f.spot.track_id("Low Tide")}}),
              Catch::StartsWith("context_uri:"));
-  CHECK_THAT(f.error("music_playback", {{"action", "volume"}, {"volume_percent", 150}}), Catch::StartsWith("volume_percent:"));
   CHECK_THAT(f.error("music_playback", {{"action", "repeat"}, {"state", "sometimes"}}), Catch::StartsWith("state:"));
   CHECK_THAT(f.error("music_queue", {{"action", "add"}, {"uri", album}}), Catch::StartsWith("uri:"));
   CHECK_THAT(f.error("music_playlists", {{"action", "get"}, {"playlist_id", "spotify:album:abc"}}), Catch::StartsWith("playlist_id:"));
@@ -696,6 +695,7 @@ TEST_CASE("spotify: bad input names the field", "[spotify]") {
   CHECK(field_of([&] { f.adapter->play(f.u, "", album, -1, ""); }) == "offset");
   CHECK(field_of([&] { f.adapter->transfer(f.u, ""); }) == "device_id");
   CHECK(field_of([&] { f.adapter->seek(f.u, -5); }) == "position_ms");
+  CHECK(field_of([&] { f.adapter->set_volume(f.u, 150); }) == "volume_percent");
   std::string pl = f.spot.playlist_order[0];
   CHECK_THAT(f.error("music_playlists", {{"action", "add"}, {"playlist_id", pl}, {"uris", {"spotify:track:" + f.spot.track_id("Low Tide"), "nope"}}}),
              Catch::StartsWith("uris[1]:"));

@@ -298,7 +298,12 @@ SpotifyMusic::SpotifyMusic(std::shared_ptr<http::Client> client, std::shared_ptr
         decode(r, q, account);
       }) {}
 
-Json SpotifyMusic::call(int64_t user, http::Request request) { return api_.call(user, std::move(request)); }
+Json SpotifyMusic::call(int64_t user, http::Request request) {
+  // Spotify answers 411 to a POST or PUT without a length (next, pause, seek... carry no body).
+  if ((request.method == "POST" || request.method == "PUT") && !request.json && request.body.empty())
+    request.headers.emplace_back("Content-Length", "0");
+  return api_.call(user, std::move(request));
+}
 
 SearchResult SpotifyMusic::search(int64_t user, const std::string& query, const std::vector<std::string>& types, int limit) {
   std::string q = query;
