@@ -45,7 +45,6 @@ std::string sid(const std::string& seed) {
 const std::string kApi = "https://api.spotify.com/v1";
 
 struct FakeSpotify {
-  FakeUpstream up;
   std::mutex m;
 
   struct TrackRow {
@@ -92,6 +91,15 @@ struct FakeSpotify {
   std::string repeat = "off";
   std::atomic<int> old_endpoint_calls{0};
   std::vector<std::string> paths;  // every API call, "METHOD /path"
+  // Spotify applies player commands after answering 204: with `lag`, that many reads after a
+  // command still show the player as it was.
+  int lag = 0, stale_left = 0;
+  Json stale;
+  // An account signed in read-only: every change is refused for its scope.
+  bool read_only_grant = false;
+  // Last, so it goes first: the server stops (and a request still stalling finishes) while the
+  // state its handlers touch is still there.
+  FakeUpstream up;
 
   static std::string uri(const char* kind, const std::string& id) { return std::string("spotify:") + kind + ":" + id; }
 
@@ -244,10 +252,27 @@ struct FakeSpotify {
   }
 
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+  // GET /me/player; null for 204 (no active device).
+  Json player_json() {
+    if (active.empty()) return nullptr;
+    Json ctx;
+    if (!context.empty())
+      ctx = {{"type", context.substr(8, context.rfind(':') - 8)}, {"uri", context}, {"href", kApi}, {"external_urls", Json::object()}};
+    return {{"device", device_json(*device(active))}, {"repeat_state", repeat}, {"shuffle_state", shuffle}, {"context", ctx},
+            {"timestamp", 1772000000000}, {"progress_ms", current.empty() ? Json() : Json(position)}, {"is_playing", playing},
+            {"item", current.empty() ? Json() : track_json(current)}, {"currently_playing_type", current.empty() ? "unknown" : "track"},
+            {"actions", {{"disallows", {{"resuming", playing}}}}}};
+  }
+
   Handler locked(Handler h) {
     return [this, h](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard l(m);
       paths.push_back(req.method + " " + req.path);
+      if (read_only_grant && req.method != "GET") return error(res, 403, "Insufficient client scope");
+      if (lag > 0 && req.method != "GET" && req.path.rfind("/v1/me/player", 0) == 0) {
+        stale = player_json();
+        stale_left = lag;
+      }
       h(req, res);
     };
   }
@@ -296,14 +321,9 @@ struct FakeSpotify {
     }));
 
     s.Get("/v1/me/player", locked([this](auto&, auto& res) {
-      if (active.empty()) return void(res.status = 204);
-      Json ctx;
-      if (!context.empty())
-        ctx = {{"type", context.substr(8, context.rfind(':') - 8)}, {"uri", context}, {"href", kApi}, {"external_urls", Json::object()}};
-      send(res, {{"device", device_json(*device(active))}, {"repeat_state", repeat}, {"shuffle_state", shuffle}, {"context", ctx},
-                 {"timestamp", 1772000000000}, {"progress_ms", current.empty() ? Json() : Json(position)}, {"is_playing", playing},
-                 {"item", current.empty() ? Json() : track_json(current)}, {"currently_playing_type", current.empty() ? "unknown" : "track"},
-                 {"actions", {{"disallows", {{"resuming", playing}}}}}});
+      Json j = stale_left > 0 ? (--stale_left, stale) : player_json();
+      if (j.is_null()) return void(res.status = 204);
+      send(res, j);
     }));
     s.Get("/v1/me/player/devices", locked([this](auto&, auto& res) {
       Json list = Json::array();
@@ -509,6 +529,14 @@ struct Fixture : AppFixture {
     providers.music.add("default", adapter);
     c.initialize("2025-11-25");
   }
+  // The HTTP clients go before the fake: their kept-alive connections would hold its shutdown
+  // for httplib's keep-alive timeout.
+  ~Fixture() {
+    providers.music = {};
+    adapter.reset();
+    client.reset();
+    oauth.reset();
+  }
   Json call(const std::string& tool, Json args) {
     Json r = c.request(id++, "tools/call", Json{{"name", tool}, {"arguments", std::move(args)}});
     INFO(tool << " -> " << r.dump());
@@ -663,6 +691,10 @@ TEST_CASE("spotify: no device, then an album, skip, now playing, queue, playlist
   REQUIRE(lists.size() == 1);
   CHECK(f.ok("music_playback", {{"action", "play"}, {"context_uri", uri}})["player"]["track"]["title"] == "Paper Boats");
 
+  // A playlist by its open.spotify.com link; search asks for no more than Spotify's 10.
+  CHECK(f.ok("music_playlists", {{"action", "get"}, {"playlist_id", "https://open.spotify.com/playlist/" + uri.substr(17) + "?si=x"}})["tracks"].size() == 1);
+  CHECK(f.ok("music_search", {{"query", "a"}, {"types", {"track"}}, {"limit", 50}})["tracks"].size() == 7);
+
   CHECK(f.spot.old_endpoint_calls == 0);
   CHECK(std::count(f.spot.paths.begin(), f.spot.paths.end(), "POST /v1/me/playlists") == 1);
   f.check_no_secrets();
@@ -722,6 +754,11 @@ TEST_CASE("spotify: bad input names the field", "[spotify]") {
   // The end of the album.
   f.ok("music_playback", {{"action", "play"}, {"context_uri", album}, {"offset", 3}});
   CHECK_THAT(f.error("music_playback", {{"action", "next"}}), Catch::StartsWith("action:"));
+  // Signed in read-only.
+  f.spot.read_only_grant = true;
+  CHECK_THAT(f.error("music_playlists", {{"action", "create"}, {"name", "Later"}}),
+             Catch::StartsWith("account:") && Catch::Contains("concierge auth login spotify --account personal"));
+  f.spot.read_only_grant = false;
   // Without Premium.
   f.spot.premium = false;
   CHECK(f.error("music_playback", {{"action", "pause"}}) == "account: Spotify playback control needs a Premium account");
@@ -780,4 +817,17 @@ TEST_CASE("spotify: the breaker opens after repeated failures and recovers", "[s
   CHECK(f.ok("music_playlists", Json::object())["playlists"].size() == 1);
   CHECK(f.client->breaker() == http::BreakerState::Closed);
   f.check_no_secrets();
+}
+
+TEST_CASE("spotify: a command Spotify applies late is read again until it shows", "[spotify]") {
+  Fixture f;
+  auto first = f.spot.albums.begin(), second = std::next(first);
+  f.ok("music_playback", {{"action", "play"}, {"context_uri", "spotify:album:" + first->first}, {"device_id", f.laptop()}});
+  f.spot.lag = 1;  // the first read after each command still shows the old state
+  size_t reads = std::count(f.spot.paths.begin(), f.spot.paths.end(), "GET /v1/me/player");
+  Json p = f.ok("music_playback", {{"action", "play"}, {"context_uri", "spotify:album:" + second->first}, {"offset", 1}});
+  CHECK(p["player"]["track"]["title"] == f.spot.tracks[second->second.tracks[1]].name);
+  CHECK(std::count(f.spot.paths.begin(), f.spot.paths.end(), "GET /v1/me/player") == reads + 2);
+  CHECK(f.ok("music_playback", {{"action", "pause"}})["player"]["playing"] == false);
+  CHECK(f.ok("music_playback", {{"action", "volume"}, {"volume_percent", 10}})["player"]["volume_percent"] == 10);
 }
