@@ -824,7 +824,7 @@ TEST_CASE("spotify: a command Spotify applies late is read again until it shows"
   auto first = f.spot.albums.begin(), second = std::next(first);
   f.ok("music_playback", {{"action", "play"}, {"context_uri", "spotify:album:" + first->first}, {"device_id", f.laptop()}});
   f.spot.lag = 1;  // the first read after each command still shows the old state
-  size_t reads = std::count(f.spot.paths.begin(), f.spot.paths.end(), "GET /v1/me/player");
+  auto reads = std::count(f.spot.paths.begin(), f.spot.paths.end(), "GET /v1/me/player");
   Json p = f.ok("music_playback", {{"action", "play"}, {"context_uri", "spotify:album:" + second->first}, {"offset", 1}});
   CHECK(p["player"]["track"]["title"] == f.spot.tracks[second->second.tracks[1]].name);
   CHECK(std::count(f.spot.paths.begin(), f.spot.paths.end(), "GET /v1/me/player") == reads + 2);
