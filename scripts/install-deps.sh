@@ -9,6 +9,7 @@ APT_PACKAGES=(
   libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlitecpp-dev libsqlite3-dev
   libspdlog-dev libfmt-dev catch2 libssl-dev libvalijson-dev libcli11-dev
   libhowardhinnant-date-dev libical-dev libgmime-3.0-dev libmpdclient-dev libjemalloc-dev wrk
+  dovecot-imapd
 )
 # Node: the machine image ships one (with npm); Debian's npm conflicts with it, so only
 # install Debian's when there is no node at all.
