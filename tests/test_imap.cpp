@@ -102,7 +102,7 @@ class SmtpSink {
     while (line(l)) {
       std::string verb = l.substr(0, 4);
       for (auto& ch : verb) ch = char(std::toupper(static_cast<unsigned char>(ch)));
-      if (verb == "EHLO") say("250-sink.test\r\n250-8BITMIME\r\n250 SIZE 10000000\r\n");
+      if (verb == "EHLO") say("250 sink.test\r\n");  // no SIZE: MAIL FROM stays bare
       else if (verb == "HELO") say("250 sink.test\r\n");
       else if (verb == "MAIL") {
         mail = {};
@@ -136,9 +136,10 @@ class SmtpSink {
 
 const Address kMe{"Alex Morgan", "alice@mail.test"};
 
-std::shared_ptr<ImapMail> adapter(const DovecotServer& d, const SmtpSink& sink, const std::string& password) {
+std::shared_ptr<ImapMail> adapter(const DovecotServer& d, const SmtpSink& sink, const std::string& password,
+                                  const std::string& account = "work") {
   ImapOptions o;
-  o.account = "work";
+  o.account = account;
   o.imap_url = d.url();
   o.smtp_url = sink.url();
   o.username = d.user;
@@ -204,7 +205,8 @@ const Address ravi{"Ravi Nair", "ravi.nair@example.com"}, jonas{"Jonas Berg", "j
 void seed(ImapMail& box, Millis now) {
   int64_t u = 1;
   auto h = [&](double hours) { return now - Millis(hours * kHour); };
-  box.append(u, "INBOX", message(ravi, {kMe}, {}, "Quarterly report draft", "Hi Alex,\n\nattached is the first draft of the Q4 report.\n\nRavi",
+  box.append(u, "INBOX", message(ravi, {kMe}, {}, "Quarterly report draft", "Hi Alex,\n\nattached is the first draft of the Q4 report. Could you check the revenue section by Thursday? "
+                                 "The appendix still needs the regional numbers.\n\nRavi",
                                  h(150), "q1@example.com", {}, {{"q4-report.pdf", "application/pdf", std::string(3000, 'B'), 0}}));
   box.append(u, "Sent", message(kMe, {ravi}, {}, "Re: Quarterly report draft", "Thanks Ravi, I'll go through it tomorrow.", h(148),
                                 "q2@mail.test", {"q1@example.com"}));
@@ -327,8 +329,9 @@ TEST_CASE("imap: the mail scenario through the tools against Dovecot, replies th
     REQUIRE(thread[0]["attachments"].size() == 1);
     CHECK(thread[0]["attachments"][0]["filename"] == "q4-report.pdf");
     CHECK(thread[0]["attachments"][0]["size"] == 3000);
-    Json one = t.ok("mail_read", {{"message_id", thread[2]["id"]}, {"max_body_chars", 20}})["messages"][0];
+    Json one = t.ok("mail_read", {{"message_id", thread[0]["id"]}, {"max_body_chars", 100}})["messages"][0];
     CHECK(one["truncated"] == true);
+    CHECK_THAT(one["body"].get<std::string>(), Catch::EndsWith("more bytes]"));
     // Reading is a peek: the message stays unread.
     CHECK(t.search("is:unread subject:quarterly").size() == 1);
   }
@@ -436,7 +439,7 @@ TEST_CASE("imap: a wrong password names the account and what to fix; a stopped s
   const std::string wrong = "not-the-Pa55word";
   f.providers.mail = {};
   f.providers.mail.add("work", adapter(dovecot, sink, wrong));
-  f.providers.mail.add("good", adapter(dovecot, sink, dovecot.password));
+  f.providers.mail.add("good", adapter(dovecot, sink, dovecot.password, "good"));
   Tools t(*f.server);
   std::string refused = t.error("mail_search", {{"query", "is:unread"}});
   CHECK_THAT(refused, Catch::StartsWith("account:"));

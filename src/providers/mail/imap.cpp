@@ -545,9 +545,11 @@ std::string thread_of(const MimeMessage& m, const std::string& fallback_id) {
 
 bool has_attachment(const Node& body) {
   if (body.kind != Node::List || body.items.empty()) return false;
-  if (body.items[0].kind == Node::List) {  // multipart: its parts, then the subtype
-    for (auto& part : body.items)
-      if (part.kind == Node::List && has_attachment(part)) return true;
+  if (body.items[0].kind == Node::List) {  // multipart: its parts, then the subtype and extensions
+    for (auto& part : body.items) {
+      if (part.kind != Node::List) break;
+      if (has_attachment(part)) return true;
+    }
     return false;
   }
   if (body.items[0].kind == Node::String && lower(body.items[0].text) != "text" && lower(body.items[0].text) != "multipart") return true;
