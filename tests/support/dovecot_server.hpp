@@ -88,6 +88,7 @@ struct DovecotServer {
          << "ssl = no\n"
          << "disable_plaintext_auth = no\n"
          << "auth_mechanisms = plain login\n"
+         << "auth_failure_delay = 0\n"  // a wrong password answers at once
          << "mail_location = maildir:" << p("mail") << "/%u\n"
          << "mail_uid = " << uid << "\nmail_gid = " << gid << "\n"
          // As root the package's dovecot/dovenull users do the unprivileged work; otherwise we do.
