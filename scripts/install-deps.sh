@@ -11,7 +11,7 @@ APT_PACKAGES=(
   libhowardhinnant-date-dev libical-dev libgmime-3.0-dev libmpdclient-dev libjemalloc-dev wrk
   libxml2-dev
   # Real servers the standards adapters' tests start on loopback (CalDAV, IMAP, MPD).
-  radicale mpd flac
+  radicale dovecot-imapd mpd flac
 )
 # Node: the machine image ships one (with npm); Debian's npm conflicts with it, so only
 # install Debian's when there is no node at all.

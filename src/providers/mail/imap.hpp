@@ -1,0 +1,68 @@
+#pragma once
+// A real mailbox over IMAP (RFC 3501 + UIDPLUS, MOVE) and SMTP, both through libcurl.
+//
+// Ids. A message is "<mailbox>/<UIDVALIDITY>/<UID>" (e.g. "INBOX/1700000000/42"): the mailbox
+// as the server names it, then the two numbers that make a UID stable. A message that moves
+// (archive, trash, a label) gets a new UID in its new mailbox, so mail_modify answers with the
+// new ids. A thread is "t" + base64url(the Message-ID of its root): the first References entry,
+// else In-Reply-To, else the message's own Message-ID. Finding a thread searches every mailbox
+// for that Message-ID in Message-ID/References/In-Reply-To (so nothing is cached here).
+//
+// Labels are mailboxes plus flags: INBOX, SENT, DRAFT, TRASH, SPAM are the inbox and the
+// configured folders; other mailboxes are user labels; STARRED is \Flagged and unread is the
+// absence of \Seen. A message is in one mailbox, so adding a label moves it there (one at a time),
+// removing the label of the mailbox it is in moves it to the archive folder, archive moves it out
+// of INBOX into the archive folder, trash moves it to the trash folder.
+//
+// Search: the query language of query.hpp becomes IMAP SEARCH keys (FROM, TO/CC, SUBJECT, TEXT,
+// UNSEEN/SEEN, FLAGGED) run in each mailbox the label:/in: terms leave (all but trash and spam by
+// default); before:/after: and has:attachment are narrowed on the server (SENTBEFORE/SENTSINCE
+// with a day's margin, a multipart Content-Type) and decided here exactly (the Date header in the
+// user's zone, the BODYSTRUCTURE). Results are merged newest first by the Date header.
+//
+// Sending: the message is built with mime.hpp, handed to SMTP (MAIL FROM / RCPT TO for every
+// recipient, Bcc stripped from the copy on the wire), then APPENDed to the sent folder (\Seen).
+// Drafts are APPENDed to the drafts folder (\Seen \Draft).
+#include <memory>
+#include <string>
+
+#include "providers/auth/credentials.hpp"
+#include "providers/mail/provider.hpp"
+
+namespace concierge::providers::mail {
+
+struct ImapOptions {
+  std::string account = "default";   // how errors name the account
+  std::string imap_url;              // imap://host:port or imaps://host:port
+  std::string smtp_url;              // smtp://host:port (STARTTLS when offered) or smtps://host:port
+  std::string username, password;    // password unused when `oauth` is set
+  std::shared_ptr<auth::Credentials> oauth;  // an OAuth account: its bearer goes as XOAUTH2
+  std::string smtp_username, smtp_password;  // empty: the IMAP ones
+  Address from;                      // who sends; email defaults to the username
+  std::string sent = "Sent", drafts = "Drafts", trash = "Trash", archive = "Archive", spam = "Junk";
+  long timeout_ms = 20000;           // each IMAP or SMTP exchange
+};
+
+class ImapMail : public MailProvider {
+ public:
+  explicit ImapMail(ImapOptions options);
+
+  SearchPage search(int64_t user, const std::string& query, int max_results, const std::string& page_token,
+                    const date::time_zone* tz) override;
+  Message message(int64_t user, const std::string& id) override;
+  std::vector<Message> thread(int64_t user, const std::string& id) override;
+  Summary send(int64_t user, const Outgoing& mail) override;
+  Summary draft(int64_t user, const Outgoing& mail) override;
+  std::vector<Summary> modify(int64_t user, const std::vector<std::string>& ids, const Change& change) override;
+  std::vector<Label> labels(int64_t user) override;
+
+  // Files a whole RFC 5322 message in `mailbox` (seeding, imports); returns our id.
+  std::string append(int64_t user, const std::string& mailbox, const std::string& raw, bool seen = true, bool flagged = false);
+
+  const ImapOptions& options() const { return options_; }
+
+ private:
+  ImapOptions options_;
+};
+
+}  // namespace concierge::providers::mail

@@ -1,0 +1,483 @@
+// The IMAP + SMTP mail adapter against a real Dovecot (tests/support/dovecot_server.hpp) and an
+// in-test SMTP sink: the mail scenario through the tools (every search operator, a thread, a
+// reply that threads and reaches SMTP with In-Reply-To/References, read/star/archive/trash,
+// labels), bad ids, a wrong password naming the account, a stopped server naming IMAP, and the
+// password kept out of logs, history and errors.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+#include "providers/mail/imap.hpp"
+#include "providers/mail/mime.hpp"
+#include "support/app_fixture.hpp"
+#include "support/dovecot_server.hpp"
+#include "support/harness.hpp"
+#include "support/log_capture.hpp"
+
+using namespace concierge;
+using namespace concierge::test;
+using namespace concierge::providers;
+using namespace concierge::providers::mail;
+
+namespace {
+
+// Just enough SMTP (RFC 5321) to receive: EHLO/HELO, MAIL, RCPT, DATA (dot-unstuffed), RSET,
+// NOOP, QUIT. One connection at a time, on 127.0.0.1 at a free port.
+class SmtpSink {
+ public:
+  struct Mail {
+    std::string from;
+    std::vector<std::string> rcpt;
+    std::string data;
+  };
+  SmtpSink() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 4) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("smtp sink: cannot listen");
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~SmtpSink() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  std::string url() const { return "smtp://127.0.0.1:" + std::to_string(port_); }
+  std::vector<Mail> mails() {
+    std::lock_guard l(m_);
+    return mails_;
+  }
+
+ private:
+  bool wait_readable(int fd) {
+    while (!stop_) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) > 0) return true;
+    }
+    return false;
+  }
+  void serve() {
+    while (wait_readable(fd_)) {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c >= 0) {
+        session(c);
+        ::close(c);
+      }
+    }
+  }
+  void session(int c) {
+    auto say = [&](const std::string& s) { return ::send(c, s.data(), s.size(), MSG_NOSIGNAL) == ssize_t(s.size()); };
+    std::string buf;
+    auto line = [&](std::string& out) {
+      for (;;) {
+        auto nl = buf.find("\r\n");
+        if (nl != std::string::npos) {
+          out = buf.substr(0, nl);
+          buf.erase(0, nl + 2);
+          return true;
+        }
+        if (!wait_readable(c)) return false;
+        char chunk[4096];
+        ssize_t n = ::recv(c, chunk, sizeof chunk, 0);
+        if (n <= 0) return false;
+        buf.append(chunk, size_t(n));
+      }
+    };
+    say("220 sink.test ESMTP ready\r\n");
+    Mail mail;
+    std::string l;
+    while (line(l)) {
+      std::string verb = l.substr(0, 4);
+      for (auto& ch : verb) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+      if (verb == "EHLO") say("250 sink.test\r\n");  // no SIZE: MAIL FROM stays bare
+      else if (verb == "HELO") say("250 sink.test\r\n");
+      else if (verb == "MAIL") {
+        mail = {};
+        mail.from = l.substr(l.find(':') + 1);
+        say("250 OK\r\n");
+      } else if (verb == "RCPT") {
+        mail.rcpt.push_back(l.substr(l.find(':') + 1));
+        say("250 OK\r\n");
+      } else if (verb == "DATA") {
+        say("354 go ahead\r\n");
+        std::string d;
+        while (line(d) && d != ".") mail.data += (d.rfind("..", 0) == 0 ? d.substr(1) : d) + "\r\n";
+        {
+          std::lock_guard g(m_);
+          mails_.push_back(mail);
+        }
+        say("250 OK queued\r\n");
+      } else if (verb == "QUIT") {
+        say("221 bye\r\n");
+        return;
+      } else if (verb == "RSET" || verb == "NOOP") say("250 OK\r\n");
+      else say("502 not here\r\n");
+    }
+  }
+  int fd_ = -1, port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex m_;
+  std::vector<Mail> mails_;
+};
+
+const Address kMe{"Alex Morgan", "alice@mail.test"};
+
+std::shared_ptr<ImapMail> adapter(const DovecotServer& d, const SmtpSink& sink, const std::string& password,
+                                  const std::string& account = "work") {
+  ImapOptions o;
+  o.account = account;
+  o.imap_url = d.url();
+  o.smtp_url = sink.url();
+  o.username = d.user;
+  o.password = password;
+  o.from = kMe;
+  o.timeout_ms = 10000;
+  return std::make_shared<ImapMail>(o);
+}
+
+struct Tools {
+  Client c;
+  int id = 0;
+  explicit Tools(Server& s) : c(s) { c.initialize("2025-11-25"); }
+  Json raw(const std::string& tool, Json args) {
+    return c.request(++id, "tools/call", Json{{"name", tool}, {"arguments", std::move(args)}});
+  }
+  Json ok(const std::string& tool, Json args = Json::object()) {
+    Json r = raw(tool, std::move(args));
+    INFO(tool << " " << r.dump());
+    REQUIRE(r.contains("result"));
+    REQUIRE_FALSE(r["result"].value("isError", false));
+    return r["result"]["structuredContent"];
+  }
+  std::string error(const std::string& tool, Json args) {
+    Json r = raw(tool, std::move(args));
+    INFO(tool << " " << r.dump());
+    REQUIRE(r.contains("result"));
+    CHECK(r["result"]["isError"] == true);
+    return r["result"]["content"][0]["text"].get<std::string>();
+  }
+  Json search(const std::string& q) { return ok("mail_search", {{"query", q}, {"max_results", 100}})["messages"]; }
+};
+
+std::string message(const Address& from, const std::vector<Address>& to, const std::vector<Address>& cc, const std::string& subject,
+                    const std::string& text, Millis date, const std::string& id, const std::vector<std::string>& refs = {},
+                    const std::vector<Attachment>& atts = {}) {
+  MimeMessage m;
+  m.from = from;
+  m.to = to;
+  m.cc = cc;
+  m.subject = subject;
+  m.text = text;
+  m.date = date;
+  m.message_id = id;
+  m.references = refs;
+  if (!refs.empty()) m.in_reply_to = refs.back();
+  m.attachments = atts;
+  return build(m);
+}
+
+std::vector<std::string> ids_of(const Json& messages) {
+  std::vector<std::string> out;
+  for (auto& m : messages) out.push_back(m["id"]);
+  return out;
+}
+
+const Address ravi{"Ravi Nair", "ravi.nair@example.com"}, jonas{"Jonas Berg", "jonas.berg@example.com"},
+    sam{"Sam Okafor", "sam.okafor@example.com"}, priya{"Priya Shah", "priya.shah@example.com"},
+    billing{"Northwind Energy", "billing@northwind-energy.example"};
+
+// A mailbox of 8 messages in INBOX, Sent and a user mailbox "Bills": threads, attachments, an
+// RFC 2047 subject written by hand, unread and starred ones.
+void seed(ImapMail& box, Millis now) {
+  int64_t u = 1;
+  auto h = [&](double hours) { return now - Millis(hours * kHour); };
+  box.append(u, "INBOX", message(ravi, {kMe}, {}, "Quarterly report draft", "Hi Alex,\n\nattached is the first draft of the Q4 report. Could you check the revenue section by Thursday? "
+                                 "The appendix still needs the regional numbers.\n\nRavi",
+                                 h(150), "q1@example.com", {}, {{"q4-report.pdf", "application/pdf", std::string(3000, 'B'), 0}}));
+  box.append(u, "Sent", message(kMe, {ravi}, {}, "Re: Quarterly report draft", "Thanks Ravi, I'll go through it tomorrow.", h(148),
+                                "q2@mail.test", {"q1@example.com"}));
+  box.append(u, "INBOX", message(ravi, {kMe}, {}, "Re: Quarterly report draft", "The churn numbers in table 3 are from October.", h(30),
+                                 "q3@example.com", {"q1@example.com", "q2@mail.test"}), false);
+  // Hand-written, as a mail client would send it: a base64 RFC 2047 subject, quoted-printable body.
+  std::string cafe =
+      "From: Jonas Berg <jonas.berg@example.com>\r\nTo: Alex Morgan <alice@mail.test>\r\n"
+      "Subject: =?UTF-8?B?Q2Fmw6kgbWVldGluZyDigJQgw5xiZXJibGljaw==?=\r\n"
+      "Date: " + date::format("%a, %d %b %Y %H:%M:%S +0000", std::chrono::sys_time<std::chrono::seconds>(std::chrono::seconds(h(20) / 1000))) +
+      "\r\nMessage-ID: <c1@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+      "Content-Transfer-Encoding: quoted-printable\r\n\r\nHallo Alex, hier ist der =C3=9Cberblick vor unserem Kaffee.\r\n";
+  box.append(u, "INBOX", cafe, false);
+  box.append(u, "Bills", message(billing, {kMe}, {}, "Your invoice #2041", "Amount due: EUR 84.20.", h(60), "i1@northwind-energy.example", {},
+                                 {{"invoice-2041.pdf", "application/pdf", std::string(2048, 'C'), 0}}),
+             true, true);
+  box.append(u, "INBOX", message(sam, {kMe}, {priya}, "Weekend hiking plan", "How about the lake trail on Saturday?", h(40), "h1@example.com"));
+  box.append(u, "INBOX", message(priya, {kMe}, {sam}, "Re: Weekend hiking plan", "I'm in! I'll bring sandwiches.", h(38), "h2@example.com",
+                                 {"h1@example.com"}), false);
+  box.append(u, "INBOX", message(priya, {kMe}, {}, "Dinner on Friday?", "Would you and Sam like to come for dinner on Friday at 7?", h(8),
+                                 "d1@example.com"), false);
+}
+
+}  // namespace
+
+TEST_CASE("imap: the mail scenario through the tools against Dovecot, replies through SMTP", "[imap]") {
+  DovecotServer dovecot;
+  SmtpSink sink;
+  AppFixture f;
+  auto imap = adapter(dovecot, sink, dovecot.password);
+  Millis now = now_ms();
+  f.providers.mail = {};
+  f.providers.mail.add("work", imap);
+  Tools t(*f.server);
+  // Make the Bills mailbox by filing a throwaway and moving it back out (exercises CREATE).
+  auto tmp = imap->append(1, "INBOX", message(billing, {kMe}, {}, "tmp", "tmp", now - 200 * kHour, "tmp@example.com"));
+  auto moved = t.ok("mail_modify", {{"message_ids", {tmp}}, {"add_labels", {"Bills"}}});
+  REQUIRE(moved["messages"][0]["labels"] == Json{"Bills"});
+  t.ok("mail_modify", {{"message_ids", {moved["messages"][0]["id"]}}, {"trash", true}});
+  seed(*imap, now);
+
+  Json all = t.search("");
+  REQUIRE(all.size() == 8);
+  for (size_t i = 1; i < all.size(); ++i) CHECK(all[i - 1]["date"] >= all[i]["date"]);
+  CHECK(all[0]["subject"] == "Dinner on Friday?");
+  auto count_if = [&](auto pred) {
+    size_t n = 0;
+    for (auto& m : all) n += pred(m) ? 1 : 0;
+    return n;
+  };
+
+  SECTION("every operator of the local search, translated to IMAP SEARCH") {
+    auto from = t.search("from:ravi");
+    CHECK(from.size() == 2);
+    for (auto& m : from) CHECK_THAT(m["from"].get<std::string>(), Catch::Contains("Ravi"));
+    auto to = t.search("to:priya");  // cc counts
+    REQUIRE(to.size() == 1);
+    CHECK(to[0]["subject"] == "Weekend hiking plan");
+    CHECK(t.search("subject:\"weekend hiking\"").size() == 2);
+    auto unicode = t.search("subject:Überblick");
+    REQUIRE(unicode.size() == 1);
+    CHECK(unicode[0]["subject"] == "Café meeting — Überblick");
+    CHECK(unicode[0]["snippet"] == "Hallo Alex, hier ist der Überblick vor unserem Kaffee.");
+    auto unread = t.search("is:unread");
+    CHECK(unread.size() == 4);
+    CHECK(unread.size() == count_if([](const Json& m) { return m["unread"] == true; }));
+    CHECK(t.search("is:read").size() + unread.size() == all.size());
+    auto starred = t.search("is:starred");
+    REQUIRE(starred.size() == 1);
+    CHECK(starred[0]["subject"] == "Your invoice #2041");
+    auto attach = t.search("has:attachment");
+    CHECK(attach.size() == 2);
+    CHECK(attach.size() == count_if([](const Json& m) { return m["has_attachments"] == true; }));
+    CHECK(t.search("-has:attachment").size() == all.size() - 2);
+    auto bills = t.search("label:bills");
+    REQUIRE(bills.size() == 1);
+    CHECK(bills[0]["labels"] == Json{"Bills"});
+    CHECK(t.search("-label:Bills").size() == all.size() - 1);
+    auto sent = t.search("in:sent");
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0]["labels"] == Json{"SENT"});
+    CHECK(t.search("in:inbox").size() == 6);
+    std::string cut = all[3]["date"].get<std::string>().substr(0, 10);
+    auto before = t.search("before:" + cut), after = t.search("after:" + cut);
+    for (auto& m : before) CHECK(m["date"].get<std::string>().substr(0, 10) < cut);
+    for (auto& m : after) CHECK(m["date"].get<std::string>().substr(0, 10) >= cut);
+    CHECK(before.size() + after.size() == all.size());
+    CHECK(t.search("-before:" + cut).size() == after.size());
+    auto words = t.search("sandwiches");
+    REQUIRE(words.size() == 1);
+    CHECK_THAT(words[0]["snippet"].get<std::string>(), Catch::Contains("sandwiches"));
+    CHECK(t.search("\"lake trail\"").size() == 1);
+    auto combined = t.search("from:ravi is:unread subject:quarterly");
+    REQUIRE(combined.size() == 1);
+    CHECK(combined[0]["unread"] == true);
+    CHECK(t.search("label:Bills in:inbox").empty());
+    CHECK(t.search("in:trash").size() == 1);  // the throwaway
+    CHECK(t.search("in:anywhere").size() == all.size() + 1);
+    CHECK_THAT(t.error("mail_search", {{"query", "before:tomorrow"}}), Catch::StartsWith("query:"));
+    // Pages follow on without overlap.
+    Json p1 = t.ok("mail_search", {{"query", ""}, {"max_results", 5}});
+    REQUIRE(p1.contains("next_page_token"));
+    Json p2 = t.ok("mail_search", {{"query", ""}, {"max_results", 5}, {"page_token", p1["next_page_token"]}});
+    CHECK(p2["messages"].size() == 3);
+    CHECK_FALSE(p2.contains("next_page_token"));
+    CHECK(p2["messages"][0]["id"] == all[5]["id"]);
+  }
+
+  SECTION("read a message and a thread across INBOX and Sent") {
+    auto report = t.search("subject:\"quarterly report\"");
+    REQUIRE(report.size() == 3);
+    std::set<std::string> threads;
+    for (auto& m : report) threads.insert(m["thread_id"]);
+    REQUIRE(threads.size() == 1);
+    Json thread = t.ok("mail_read", {{"thread_id", report[0]["thread_id"]}})["messages"];
+    REQUIRE(thread.size() == 3);
+    CHECK(thread[0]["message_id_header"] == "q1@example.com");
+    CHECK(thread[1]["labels"] == Json{"SENT"});
+    CHECK(thread[2]["references"] == Json{"q1@example.com", "q2@mail.test"});
+    REQUIRE(thread[0]["attachments"].size() == 1);
+    CHECK(thread[0]["attachments"][0]["filename"] == "q4-report.pdf");
+    CHECK(thread[0]["attachments"][0]["size"] == 3000);
+    Json one = t.ok("mail_read", {{"message_id", thread[0]["id"]}, {"max_body_chars", 100}})["messages"][0];
+    CHECK(one["truncated"] == true);
+    CHECK_THAT(one["body"].get<std::string>(), Catch::EndsWith("more bytes]"));
+    // Reading is a peek: the message stays unread.
+    CHECK(t.search("is:unread subject:quarterly").size() == 1);
+  }
+
+  SECTION("a reply goes out through SMTP, threads, and its copy is in Sent") {
+    auto dinner = t.search("subject:\"dinner on friday\"");
+    REQUIRE(dinner.size() == 1);
+    Json reply = t.ok("mail_send", {{"reply_to_message_id", dinner[0]["id"]}, {"text", "We would love to! See you at 7."},
+                                    {"bcc", {"secret@example.org"}}})["message"];
+    CHECK(reply["subject"] == "Re: Dinner on Friday?");
+    CHECK(reply["to"] == Json{"Priya Shah <priya.shah@example.com>"});
+    CHECK(reply["thread_id"] == dinner[0]["thread_id"]);
+    CHECK(reply["labels"] == Json{"SENT"});
+    CHECK(reply["unread"] == false);
+    auto mails = sink.mails();
+    REQUIRE(mails.size() == 1);
+    CHECK(mails[0].from == "<alice@mail.test>");
+    CHECK(mails[0].rcpt == std::vector<std::string>{"<priya.shah@example.com>", "<secret@example.org>"});
+    auto wire = parse(mails[0].data);
+    CHECK(wire.in_reply_to == "d1@example.com");
+    CHECK(wire.references == std::vector<std::string>{"d1@example.com"});
+    CHECK(wire.bcc.empty());  // Bcc is not on the wire...
+    CHECK_THAT(mails[0].data, !Catch::Contains("secret@example.org"));
+    Json thread = t.ok("mail_read", {{"thread_id", dinner[0]["thread_id"]}})["messages"];
+    REQUIRE(thread.size() == 2);
+    CHECK(thread[1]["id"] == reply["id"]);
+    CHECK(thread[1]["in_reply_to"] == thread[0]["message_id_header"]);
+    CHECK(thread[1]["message_id_header"] == wire.message_id);
+    auto sent = ids_of(t.search("in:sent"));
+    CHECK(std::find(sent.begin(), sent.end(), reply["id"]) != sent.end());
+    Json draft = t.ok("mail_draft", {{"to", {"Sam <sam.okafor@example.com>"}}, {"subject", "Map"}, {"text", "Route soon"}})["message"];
+    CHECK(draft["labels"] == Json{"DRAFT"});
+    auto drafts = ids_of(t.search("in:drafts"));
+    CHECK(drafts == std::vector<std::string>{draft["id"]});
+    CHECK(sink.mails().size() == 1);  // a draft is not sent
+  }
+
+  SECTION("mark read, star, archive, trash, labels") {
+    auto unread = t.search("is:unread");
+    REQUIRE(unread.size() == 4);
+    std::vector<std::string> two{unread[0]["id"], unread[1]["id"]};
+    Json changed = t.ok("mail_modify", {{"message_ids", two}, {"read", true}, {"starred", true}})["messages"];
+    REQUIRE(changed.size() == 2);
+    CHECK(changed[0]["unread"] == false);
+    CHECK(changed[0]["starred"] == true);
+    CHECK(t.search("is:unread").size() == 2);
+    CHECK(t.search("is:starred").size() == 3);
+    Json archived = t.ok("mail_modify", {{"message_ids", {two[0]}}, {"archive", true}})["messages"][0];
+    CHECK(archived["labels"] == Json{"Archive"});
+    CHECK(archived["id"] != two[0]);  // a new mailbox, a new UID
+    CHECK(archived["starred"] == true);
+    auto inbox = ids_of(t.search("in:inbox"));
+    CHECK(std::find(inbox.begin(), inbox.end(), archived["id"]) == inbox.end());
+    auto everything = ids_of(t.search(""));
+    CHECK(std::find(everything.begin(), everything.end(), archived["id"]) != everything.end());  // archived, not gone
+    CHECK_THAT(t.error("mail_read", {{"message_id", two[0]}}), Catch::StartsWith("message_id:"));  // the old id is gone
+    Json trashed = t.ok("mail_modify", {{"message_ids", {two[1]}}, {"trash", true}})["messages"][0];
+    CHECK(trashed["labels"] == Json{"TRASH"});
+    everything = ids_of(t.search(""));
+    CHECK(std::find(everything.begin(), everything.end(), trashed["id"]) == everything.end());
+    auto trash = ids_of(t.search("in:trash"));
+    CHECK(std::find(trash.begin(), trash.end(), trashed["id"]) != trash.end());
+    Json labeled = t.ok("mail_modify", {{"message_ids", {archived["id"]}}, {"add_labels", {"Follow-up"}}})["messages"][0];
+    CHECK(labeled["labels"] == Json{"Follow-up"});
+    CHECK(t.search("label:Follow-up").size() == 1);
+    CHECK_THAT(t.error("mail_modify", {{"message_ids", {labeled["id"]}}, {"add_labels", {"A", "B"}}}), Catch::StartsWith("add_labels:"));
+    CHECK_THAT(t.error("mail_modify", {{"message_ids", {labeled["id"]}}, {"add_labels", {"SENT"}}}), Catch::StartsWith("add_labels:"));
+
+    Json labels = t.ok("mail_list_labels")["labels"];
+    std::map<std::string, Json> by;
+    for (auto& l : labels) by[l["name"]] = l;
+    CHECK(by["TRASH"]["total"] == 2);  // with the throwaway
+    CHECK(by["INBOX"]["total"] == 4);
+    CHECK(by["INBOX"]["unread"] == 2);
+    CHECK(by["SENT"]["total"] == 1);
+    CHECK(by["STARRED"]["total"] == 2);  // the invoice and the labeled one (the trashed one is left out)
+    CHECK(by["Follow-up"]["type"] == "user");
+    CHECK(by["Follow-up"]["total"] == 1);
+    CHECK(by["Bills"]["total"] == 1);
+    CHECK(by["SPAM"]["type"] == "system");
+  }
+
+  SECTION("unknown and malformed ids name the field; nothing changes") {
+    std::string first = all[0]["id"];
+    auto ref = first.substr(0, first.rfind('/'));
+    CHECK_THAT(t.error("mail_read", {{"message_id", "nope"}}), Catch::StartsWith("message_id:"));
+    CHECK_THAT(t.error("mail_read", {{"message_id", ref + "/999"}}), Catch::StartsWith("message_id:"));
+    CHECK_THAT(t.error("mail_read", {{"message_id", "INBOX/1/1"}}), Catch::StartsWith("message_id:"));  // wrong UIDVALIDITY
+    CHECK_THAT(t.error("mail_read", {{"message_id", "NoSuchBox/1/1"}}), Catch::StartsWith("message_id:"));
+    CHECK_THAT(t.error("mail_read", {{"thread_id", "nope"}}), Catch::StartsWith("thread_id:"));
+    CHECK_THAT(t.error("mail_read", {{"thread_id", "tbm9ib2R5QGV4YW1wbGUuY29t"}}), Catch::StartsWith("thread_id:"));
+    CHECK_THAT(t.error("mail_modify", {{"message_ids", {first, ref + "/999"}}, {"read", true}}), Catch::StartsWith("message_ids:"));
+    CHECK(t.search("is:unread").size() == 4);  // the first one was not marked either
+    CHECK_THAT(t.error("mail_send", {{"text", "hi"}, {"reply_to_message_id", "nope"}}), Catch::StartsWith("message_id:"));
+    CHECK_THAT(t.error("mail_send", {{"text", "hi"}}), Catch::StartsWith("to:"));
+    CHECK_THAT(t.error("mail_search", {{"query", ""}, {"page_token", "x"}}), Catch::StartsWith("page_token:"));
+    CHECK(sink.mails().empty());
+  }
+}
+
+TEST_CASE("imap: a wrong password names the account and what to fix; a stopped server names IMAP", "[imap]") {
+  DovecotServer dovecot;
+  SmtpSink sink;
+  AppFixture f;
+  const std::string wrong = "not-the-Pa55word";
+  f.providers.mail = {};
+  f.providers.mail.add("work", adapter(dovecot, sink, wrong));
+  f.providers.mail.add("good", adapter(dovecot, sink, dovecot.password, "good"));
+  Tools t(*f.server);
+  std::string refused = t.error("mail_search", {{"query", "is:unread"}});
+  CHECK_THAT(refused, Catch::StartsWith("account:"));
+  CHECK_THAT(refused, Catch::Contains("IMAP") && Catch::Contains("'work'") && Catch::Contains("password") && Catch::Contains("alice"));
+  CHECK_THAT(refused, !Catch::Contains(wrong));
+  t.ok("mail_search", {{"query", ""}, {"account", "good"}});
+  Json sent = t.ok("mail_send", {{"account", "good"}, {"to", {"ada@example.com"}}, {"subject", "hi"}, {"text", "hello"}});
+
+  dovecot.stop();
+  std::string down = t.error("mail_search", {{"query", ""}, {"account", "good"}});
+  CHECK_THAT(down, Catch::Contains("IMAP") && Catch::Contains("not reachable") && Catch::Contains("'good'"));
+  CHECK_THAT(t.error("mail_list_labels", {{"account", "good"}}), Catch::Contains("IMAP"));
+  CHECK_THAT(t.error("mail_read", {{"account", "good"}, {"message_id", sent["message"]["id"]}}), Catch::Contains("IMAP"));
+
+  // Neither password is in the logs, the recorded history or the errors.
+  std::string logs;
+  for (auto& l : captured_logs()) logs += l + "\n";
+  store::History::Query q;
+  q.user = "local";
+  q.limit = 100;
+  std::string history = f.history.query(q).rows.dump();
+  for (const std::string& secret : {wrong, dovecot.password}) {
+    CHECK_THAT(logs, !Catch::Contains(secret));
+    CHECK_THAT(history, !Catch::Contains(secret));
+    CHECK_THAT(down, !Catch::Contains(secret));
+  }
+}
+
+TEST_CASE("imap: a stopped SMTP server is an error naming SMTP, and nothing is filed in Sent", "[imap]") {
+  DovecotServer dovecot;
+  auto sink = std::make_unique<SmtpSink>();
+  auto imap = adapter(dovecot, *sink, dovecot.password);
+  sink.reset();  // nothing listens there now
+  try {
+    imap->send(1, {.to = {{"", "ada@example.com"}}, .subject = "x", .text = "y"});
+    FAIL("sent without a server");
+  } catch (const Error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("SMTP") && Catch::Contains("'work'"));
+  }
+  CHECK(imap->search(1, "in:sent", 10, "", zone("UTC")).messages.empty());
+}
