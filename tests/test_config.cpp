@@ -59,6 +59,19 @@ TEST_CASE("config: defaults, file, environment over file", "[config]") {
   auto shown = c.redacted().dump();
   CHECK(shown.find("s3cret-value") == std::string::npos);
   CHECK(c.redacted()["services"]["google"]["client_secret"] == "(set)");
+
+  // The standards' settings: address and user in the file, the password from the environment.
+  write(file, R"({"services": {"imap": {"base_url": "imaps://mail.example", "username": "ada", "from": "ada@example.com"},
+                               "spotify": {"authorize_url": "http://127.0.0.1:9/a", "token_url": "http://127.0.0.1:9/t"}}})");
+  env.set("CONCIERGE_IMAP_PASSWORD", "imap-pass-42");
+  c = providers::Config::load();
+  CHECK(c.services["imap"].username == "ada");
+  CHECK(c.services["imap"].from == "ada@example.com");
+  CHECK(c.services["imap"].password == "imap-pass-42");
+  CHECK(c.services["spotify"].token_url == "http://127.0.0.1:9/t");
+  CHECK(c.redacted()["services"]["imap"]["password"] == "(set)");
+  CHECK(c.redacted().dump().find("imap-pass-42") == std::string::npos);
+  env.set("CONCIERGE_IMAP_PASSWORD", std::nullopt);
 }
 
 TEST_CASE("config: mistakes are named; a secret in the file is refused", "[config]") {
@@ -69,6 +82,7 @@ TEST_CASE("config: mistakes are named; a secret in the file is refused", "[confi
   env.set("CONCIERGE_MUSIC_PROVIDER", std::nullopt);
   const std::pair<const char*, const char*> cases[] = {
       {R"({"services": {"spotify": {"client_secret": "abc"}}})", "CONCIERGE_SPOTIFY_CLIENT_SECRET"},
+      {R"({"services": {"imap": {"password": "abc"}}})", "CONCIERGE_IMAP_PASSWORD"},
       {R"({"providers": {"music": "winamp"}})", "music can't use 'winamp'"},
       {R"({"providers": {"fax": "local"}})", "no domain 'fax'"},
       {R"({"services": {"myspace": {}}})", "services.myspace"},
@@ -110,6 +124,11 @@ TEST_CASE("config: the binary prints the path, shows the configuration, refuses 
   CHECK(Json::parse(out2)["services"]["spotify"]["client_secret"] == "(set)");
   CHECK(out2.find("very-secret") == std::string::npos);
   auto [code3, out3, err3] = run({"--data-dir", (tmp.path / "d").string(), "tools"}, {"CONCIERGE_CALENDAR_PROVIDER=google"});
-  CHECK(code3 == 2);
-  CHECK_THAT(err3, Catch::Contains("calendar") && Catch::Contains("not in this build"));
+  // A configured adapter serves the domain's tools (signing in comes later: the tools say how).
+  CHECK(code3 == 0);
+  CHECK_THAT(out3, Catch::Contains("calendar_list_events"));
+  // A standards provider without its server's address is refused at start, naming the setting.
+  auto [code4, out4, err4] = run({"--data-dir", (tmp.path / "d").string(), "tools"}, {"CONCIERGE_CALENDAR_PROVIDER=caldav"});
+  CHECK(code4 == 1);
+  CHECK_THAT(err4, Catch::Contains("CONCIERGE_CALDAV_BASE_URL"));
 }

@@ -18,6 +18,8 @@ class Accounts {
     if (default_.empty()) default_ = name;
     by_name_[name] = std::move(provider);
   }
+  // The account used when a call names none (the configured provider's, ahead of "local").
+  void set_default(const std::string& name) { default_ = name; }
   bool empty() const { return by_name_.empty(); }
   const std::string& default_name() const { return default_; }
   std::vector<std::string> names() const {

@@ -160,7 +160,33 @@ std::vector<DomainStatus> StatusBoard::snapshot(const std::string& user) {
     }
     return 0;
   });
+  std::vector<Live> live;
+  {
+    std::lock_guard l(m_);
+    live = live_;
+  }
+  for (const auto& l : live) {
+    auto d = std::find_if(out.begin(), out.end(), [&](const DomainStatus& s) { return s.domain == l.domain; });
+    if (d == out.end()) continue;
+    auto a = std::find_if(d->accounts.begin(), d->accounts.end(), [&](const AccountStatus& x) { return x.account == l.account; });
+    if (a == d->accounts.end()) {
+      d->accounts.push_back(AccountStatus{.account = l.account});
+      a = d->accounts.end() - 1;
+    }
+    Json extra = l.details(user);
+    if (!extra.is_object()) continue;
+    if (extra.contains("health")) {
+      if (a->health == Health::Ok) a->health = parse_health(extra["health"].get<std::string>());
+      extra.erase("health");
+    }
+    for (auto& [k, v] : extra.items()) a->details[k] = v;
+  }
   return out;
+}
+
+void StatusBoard::add_live(const std::string& domain, const std::string& account, LiveDetails details) {
+  std::lock_guard l(m_);
+  live_.push_back({domain, account, std::move(details)});
 }
 
 Json StatusBoard::to_json(const std::string& user) {

@@ -4,6 +4,7 @@
 // (table service_status) so a restart still shows the last error and when it happened. The
 // OAuth adapters fill `details` with token expiry, scopes, breaker state and budget left.
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -51,6 +52,12 @@ class StatusBoard {
                     Health health = Health::Degraded);
   void set_details(const std::string& user, const std::string& domain, const std::string& account, const Json& details);
 
+  // Details read live when the resource is read (token expiry and scopes, breaker, budget left),
+  // for an adapter's account. A "health" key in what it returns ("down", "needs_reauth")
+  // overrides a stored "ok".
+  using LiveDetails = std::function<Json(const std::string& user)>;
+  void add_live(const std::string& domain, const std::string& account, LiveDetails details);
+
   std::vector<DomainStatus> snapshot(const std::string& user);
   // The concierge://services document.
   Json to_json(const std::string& user);
@@ -62,6 +69,11 @@ class StatusBoard {
   store::Store& store_;
   std::mutex m_;
   std::vector<std::pair<std::string, std::string>> providers_;  // domain -> provider
+  struct Live {
+    std::string domain, account;
+    LiveDetails details;
+  };
+  std::vector<Live> live_;
 };
 
 }  // namespace concierge::providers

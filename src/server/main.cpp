@@ -1,5 +1,6 @@
 // concierge: the command line.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -13,7 +14,9 @@
 #include <sstream>
 
 #include "prompts/prompt.hpp"
+#include "providers/auth/login.hpp"
 #include "providers/config.hpp"
+#include "providers/connect.hpp"
 #include "providers/providers.hpp"
 #include "providers/status.hpp"
 #include "resources/resource.hpp"
@@ -47,14 +50,20 @@ void setup_logging(const std::string& level) {
 
 // The store and what lives in it, for one process.
 struct AppState {
+  std::filesystem::path dir;
   store::Store store;
   store::Preferences preferences{store};
   store::History history;
   providers::StatusBoard status{store};
   providers::Providers providers;
   App app{store, preferences, history, status, providers};
-  AppState(const std::filesystem::path& dir, store::HistoryOptions h) : store(dir), history(store, h) {
+  std::unique_ptr<providers::Connections> connections;  // only when a service is used
+  AppState(const std::filesystem::path& d, store::HistoryOptions h) : dir(d), store(d), history(store, h) {
     providers::add_local(providers, store, &status);
+  }
+  providers::Connections& connect() {
+    if (!connections) connections = std::make_unique<providers::Connections>(store, dir);
+    return *connections;
   }
 };
 
@@ -73,11 +82,14 @@ void seed_demo(AppState& state) {
   spdlog::info("demo data: {}", added.dump());
 }
 
-std::unique_ptr<AppState> open_app(const StoreOptions& o) {
+std::unique_ptr<AppState> open_app(const StoreOptions& o, const providers::Config* config = nullptr) {
   auto dir = store::resolve_data_dir(o.data_dir);
   auto state = std::make_unique<AppState>(dir, store::HistoryOptions{.retention_days = o.retention_days});
   spdlog::debug("data directory {}", dir.string());
   if (o.demo) seed_demo(*state);
+  // The configured services' adapters, ahead of the local providers.
+  if (config && std::any_of(config->providers.begin(), config->providers.end(), [](auto& p) { return p.second != "local"; }))
+    providers::connect(state->providers, state->connect(), *config, &state->status);
   return state;
 }
 
@@ -102,7 +114,7 @@ struct ServeOptions {
   HttpOptions http_options;
 };
 
-int serve(const ServeOptions& o) {
+int serve(const ServeOptions& o, const providers::Config& config) {
   const StdioOptions& stdio_options = o.stdio;
   // Signals are taken by one thread and turned into a byte on a pipe the transport polls, so
   // shutdown runs on the normal path rather than inside a handler.
@@ -123,14 +135,17 @@ int serve(const ServeOptions& o) {
 
   std::unique_ptr<AppState> state;
   try {
-    state = open_app(o.store);
+    state = open_app(o.store, &config);
   } catch (const std::exception& e) {
-    spdlog::error("cannot open the store: {}", e.what());
+    spdlog::error("cannot start: {}", e.what());
     return 1;
   }
   std::unique_ptr<Server> server;
+  tools::ToolSelection selection = o.store.tools;
+  for (auto& [domain, provider] : config.providers)
+    if (provider != "local") selection.open_world.push_back(domain);
   try {
-    server = make_server(*state, o.store.record_history, o.store.tools);
+    server = make_server(*state, o.store.record_history, selection);
   } catch (const std::invalid_argument& e) {
     spdlog::error("{}", e.what());
     return 2;
@@ -185,6 +200,38 @@ int serve(const ServeOptions& o) {
   return 0;
 }
 
+// `concierge auth status`: every signed-in account with its scopes, expiry and state; API keys
+// from the environment. No token is printed.
+void print_auth_status(std::ostream& out, providers::Connections& c, providers::StatusBoard& status, const providers::Config& config,
+                       const std::string& user_name, int64_t user) {
+  auto accounts = c.tokens.accounts(user);
+  auto board = status.snapshot(user_name);
+  auto needs_reauth = [&](const std::string& account) {
+    for (auto& d : board)
+      for (auto& a : d.accounts)
+        if (a.account == account && a.health == providers::Health::NeedsReauth) return true;
+    return false;
+  };
+  const auto now = providers::now_ms();
+  for (auto& a : accounts) {
+    out << a.service << "\t" << a.account << "\t";
+    if (needs_reauth(a.account)) out << "needs sign-in again: concierge auth login " << a.service << " --account " << a.account;
+    else if (a.expires_at == 0) out << "signed in";
+    else if (a.expires_at > now) out << "signed in, access expires in " << (a.expires_at - now) / 60000 << " min (refreshed automatically)";
+    else out << "signed in, access expired (refreshed at the next call)";
+    out << "\tscopes:";
+    for (auto& s : a.scopes) out << " " << s;
+    out << "\n";
+  }
+  for (auto& [service, s] : config.services)
+    if (!s.api_key.empty()) {
+      std::string var = "CONCIERGE_" + service + "_API_KEY";
+      for (auto& ch : var) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+      out << service << "\t(api key)\tfrom " << var << "\n";
+    }
+  if (accounts.empty()) out << "No account is signed in. Sign in with: concierge auth login <service> [--account NAME]\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -235,6 +282,27 @@ int main(int argc, char** argv) {
   auto* config_path_cmd = config_cmd->add_subcommand("path", "Print the configuration file's path");
   auto* config_show_cmd = config_cmd->add_subcommand("show", "Print the configuration in effect (file and environment; secrets as (set))");
 
+  // Signing in to the services (OAuth with PKCE; tokens sealed in the data directory).
+  auto* auth_cmd = app.add_subcommand("auth", "Sign in to services; list and remove signed-in accounts");
+  auth_cmd->require_subcommand(1);
+  std::string auth_service, auth_account = "default", auth_user = "local";
+  providers::auth::LoginOptions login_options;
+  bool auth_read_only = false;
+  int auth_timeout_s = 300;
+  std::string services_list;
+  for (auto& s : providers::oauth_services()) services_list += (services_list.empty() ? "" : ", ") + s;
+  auto* login_cmd = auth_cmd->add_subcommand("login", "Sign in to a service (" + services_list + ") in a browser");
+  login_cmd->add_option("service", auth_service, "The service")->required()->check(CLI::IsMember(providers::oauth_services()));
+  login_cmd->add_option("--account", auth_account, "A name for this account, to use several side by side")->capture_default_str();
+  login_cmd->add_flag("--read-only", auth_read_only, "Ask only for read-only access");
+  login_cmd->add_option("--port", login_options.port, "Listen for the redirect on this 127.0.0.1 port (default: a free one)");
+  login_cmd->add_option("--timeout", auth_timeout_s, "Give up after this many seconds")->capture_default_str();
+  auto* auth_status_cmd = auth_cmd->add_subcommand("status", "The signed-in accounts: scopes, expiry, state");
+  auto* logout_cmd = auth_cmd->add_subcommand("logout", "Forget an account's tokens");
+  logout_cmd->add_option("service", auth_service, "The service")->required()->check(CLI::IsMember(providers::oauth_services()));
+  logout_cmd->add_option("--account", auth_account, "Which account")->capture_default_str();
+  for (auto* c : {login_cmd, auth_status_cmd, logout_cmd}) c->add_option("--user", auth_user, "Whose accounts")->capture_default_str();
+
   // A person can take or erase their data.
   auto* history_cmd = app.add_subcommand("history", "Export or purge the command history");
   history_cmd->require_subcommand(1);
@@ -270,16 +338,47 @@ int main(int argc, char** argv) {
     std::cout << config.redacted().dump(2) << "\n";
     return 0;
   }
-  for (auto& [domain, provider] : config.providers)
-    if (provider != "local") {
-      spdlog::error("configuration: {} is set to '{}', whose adapter is not in this build yet; only 'local' is", domain, provider);
-      return 2;
+
+  if (*auth_cmd) {
+    std::unique_ptr<AppState> state;
+    try {
+      state = open_app(store_options);
+    } catch (const std::exception& e) {
+      spdlog::error("cannot open the store: {}", e.what());
+      return 1;
     }
+    auto& connections = state->connect();
+    int64_t user = state->store.user_id(auth_user);
+    try {
+      if (*login_cmd) {
+        login_options.account = auth_account;
+        login_options.redirect_base = config.services[auth_service].redirect_base;
+        login_options.timeout = std::chrono::seconds(auth_timeout_s);
+        auto oauth = connections.oauth_client(auth_service, config, auth_read_only);
+        providers::auth::login(*oauth, user, login_options, std::cout, STDIN_FILENO);
+        return 0;
+      }
+      if (*logout_cmd) {
+        if (!connections.tokens.remove(user, auth_service, auth_account)) {
+          std::cerr << "no " << auth_service << " account '" << auth_account << "' is signed in\n";
+          return 1;
+        }
+        std::cout << "Signed out: " << auth_service << " account '" << auth_account << "' (its tokens are deleted here; "
+                  << "revoke the app's access in the service's account settings to end it there too)\n";
+        return 0;
+      }
+      print_auth_status(std::cout, connections, state->status, config, auth_user, user);
+      return 0;
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+  }
 
   if (*tools_cmd || *history_cmd || *demo_cmd) {
     std::unique_ptr<AppState> state;
     try {
-      state = open_app(store_options);
+      state = open_app(store_options, *tools_cmd ? &config : nullptr);
     } catch (const std::exception& e) {
       spdlog::error("cannot open the store: {}", e.what());
       return 1;
@@ -333,7 +432,7 @@ int main(int argc, char** argv) {
   }
   if (*serve_cmd) {
     serve_options.http_options.session_idle_timeout = std::chrono::seconds(idle_seconds);
-    return serve(serve_options);
+    return serve(serve_options, config);
   }
   std::cout << app.help();
   return 0;

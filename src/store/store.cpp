@@ -173,6 +173,19 @@ std::string Store::integrity_check() {
   return write([](SQLite::Database& db) { return db.execAndGet("PRAGMA integrity_check").getString(); });
 }
 
+std::string Store::user_name(int64_t id) {
+  {
+    std::lock_guard l(users_m_);
+    for (auto& [name, uid] : users_)
+      if (uid == id) return name;
+  }
+  return read([&](SQLite::Database& db) -> std::string {
+    SQLite::Statement q(db, "SELECT name FROM users WHERE id = ?");
+    q.bind(1, id);
+    return q.executeStep() ? q.getColumn(0).getString() : std::string();
+  });
+}
+
 int64_t Store::user_id(const std::string& user) {
   {
     std::lock_guard l(users_m_);

@@ -33,6 +33,8 @@ class Store {
   std::string integrity_check();  // "ok" when healthy
   // The id of a user by name, created on first use.
   int64_t user_id(const std::string& user);
+  // The name of a user id ("" when there is none).
+  std::string user_name(int64_t id);
 
   // f(SQLite::Database&) on the one write connection, serialized. Several statements belong in
   // a SQLite::Transaction inside f.

@@ -31,8 +31,13 @@ void register_builtin(ToolRegistry& registry, App* app, const ToolSelection& sel
   const std::pair<const char*, Tools> domains[] = {
       {"calendar", calendar_tools}, {"mail", mail_tools}, {"music", music_tools}, {"video", video_tools}, {"booking", booking_tools}};
   for (auto& [domain, tools] : domains)
-    if (wanted(domain))
-      for (auto& def : tools(*app)) add(std::move(def));
+    if (wanted(domain)) {
+      const bool outside = std::find(selection.open_world.begin(), selection.open_world.end(), domain) != selection.open_world.end();
+      for (auto& def : tools(*app)) {
+        if (outside) def.hints.open_world = true;
+        add(std::move(def));
+      }
+    }
 }
 
 }  // namespace concierge::tools

@@ -37,6 +37,8 @@ std::vector<ToolDefinition> booking_tools(App& app);
 struct ToolSelection {
   std::vector<std::string> domains;
   bool read_only = false;
+  // Domains served by an outside service (Google, Spotify...): their tools say openWorldHint.
+  std::vector<std::string> open_world;
 };
 const std::vector<std::string>& tool_domains();  // calendar, mail, music, video, booking
 

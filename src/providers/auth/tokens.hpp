@@ -52,6 +52,7 @@ class TokenStore {
   std::vector<StoredAccount> accounts(int64_t user);
   // Every account name any user has signed in to the service with (adapters are set up per name).
   std::vector<std::string> account_names(const std::string& service);
+  store::Store& store() { return store_; }
 
  private:
   store::Store& store_;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <curl/curl.h>
 #include <random>
+#include <strings.h>
 #include <thread>
 
 namespace concierge::providers::http {
@@ -47,7 +48,9 @@ size_t on_header(char* data, size_t size, size_t n, void* out) {
 }
 
 bool idempotent(const std::string& method) {
-  return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" || method == "OPTIONS";
+  // PROPFIND and REPORT only read (WebDAV/CalDAV), so they are as safe to repeat as GET.
+  return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" || method == "OPTIONS" || method == "PROPFIND" ||
+         method == "REPORT";
 }
 
 // Retry-After: seconds, or an HTTP date (then relative to now).
@@ -199,7 +202,9 @@ std::optional<Response> Client::perform(const Request& r, std::string& error, bo
   Response resp;
   std::string body = r.json ? r.json->dump() : r.body;
   curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Accept: application/json");
+  // JSON unless the request asks for something else (CalDAV wants XML).
+  bool own_accept = std::any_of(r.headers.begin(), r.headers.end(), [](auto& h) { return strcasecmp(h.first.c_str(), "Accept") == 0; });
+  if (!own_accept) headers = curl_slist_append(headers, "Accept: application/json");
   if (r.json || !r.content_type.empty())
     headers = curl_slist_append(headers, ("Content-Type: " + (r.json ? std::string("application/json") : r.content_type)).c_str());
   for (auto& [k, v] : r.headers) headers = curl_slist_append(headers, (k + ": " + v).c_str());
@@ -238,10 +243,13 @@ std::optional<Response> Client::perform(const Request& r, std::string& error, bo
 }
 
 Response Client::send(const Request& r) {
+  // Keyed by the headers too: two accounts (Authorization) or API versions never share an entry.
+  // Only a hash of them is kept, so no token sits in the key.
   const std::string key = r.method + " " + r.path + [&] {
-    std::string q;
+    std::string q, h;
     for (auto& [k, v] : r.query) q += "&" + k + "=" + v;
-    return q;
+    for (auto& [k, v] : r.headers) h += k + ":" + v + "\n";
+    return q + " #" + std::to_string(std::hash<std::string>{}(h));
   }();
   bool use_cache = r.cacheable && r.method == "GET" && policy_.cache_ttl.count() > 0;
   if (use_cache) {
