@@ -410,3 +410,48 @@ TEST_CASE("youtube: a spent daily quota is a clear tool error, and no more calls
   for (auto& t : y.yt.up.seen_tokens) CHECK(logs.find(t) == std::string::npos);
   CHECK(e.find("fake-access") == std::string::npos);
 }
+
+TEST_CASE("youtube: faults: 429 and 500 retried, a stall, malformed JSON, the breaker opens and recovers", "[youtube][faults]") {
+  YouTubeFixture x;
+  // A client of its own: two attempts per call, a breaker that opens after three failures in a
+  // row and tries again after 300 ms.
+  auto p = x.yt.up.policy("google");
+  p.max_attempts = 2;
+  p.breaker_threshold = 3;
+  p.breaker_cooldown = std::chrono::milliseconds(300);
+  x.client = std::make_shared<http::Client>(p);
+  x.adapter = std::make_shared<YouTubeVideo>(x.client, std::make_shared<auth::OAuthCredentials>(x.oauth, "google", "work"));
+  x.f.providers.video = {};
+  x.f.providers.video.add("work", x.adapter);
+  const Json ramen{{"ids", {"ramen1AAAAA"}}};
+
+  x.yt.up.inject({Fault::Status429, 1});
+  CHECK(x.ok("video_details", ramen)["videos"].size() == 1);
+  x.yt.up.inject({Fault::Status500});
+  CHECK(x.ok("video_details", ramen)["videos"].size() == 1);
+  CHECK(x.client->breaker() == http::BreakerState::Closed);
+
+  x.yt.up.inject({Fault::Stall});
+  x.yt.up.inject({Fault::Stall});
+  CHECK_THAT(x.error("video_details", ramen), Catch::Contains("did not answer"));
+  x.yt.up.inject({Fault::Malformed});  // a 200 whose body is broken: not retried, said
+  CHECK_THAT(x.error("video_details", ramen), Catch::Contains("JSON"));
+  CHECK(x.ok("video_details", ramen)["videos"].size() == 1);  // and then it works again
+
+  for (int i = 0; i < 8; ++i) x.yt.up.inject({Fault::Status500});
+  for (int i = 0; i < 3 && x.client->breaker() != http::BreakerState::Open; ++i) x.error("video_details", ramen);
+  REQUIRE(x.client->breaker() == http::BreakerState::Open);
+  int calls = x.yt.up.api_calls;
+  CHECK_FALSE(x.error("video_details", ramen).empty());
+  CHECK(x.yt.up.api_calls == calls);  // refused without calling YouTube
+  {
+    std::lock_guard l(x.yt.up.m);
+    x.yt.up.faults.clear();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));  // the cool-down
+  CHECK(x.ok("video_details", ramen)["videos"].size() == 1);
+  CHECK(x.client->breaker() == http::BreakerState::Closed);
+  std::string logs;
+  for (auto& l : captured_logs()) logs += l + "\n";
+  for (auto& t : x.yt.up.seen_tokens) CHECK(logs.find(t) == std::string::npos);
+}
