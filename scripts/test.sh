@@ -6,9 +6,14 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 
 JOBS=${JOBS:-$(nproc)}
+# ccache (Debian): paths relative to the checkout and no build directory in the hash, so a
+# second clone of the same sources (CI's) reuses the objects.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+LAUNCHER=(); command -v ccache >/dev/null && LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 run_suite() {  # build_dir, extra cmake args...
   local dir=$1; shift
-  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  cmake -S . -B "$dir" -G Ninja "${LAUNCHER[@]}" "$@" >/dev/null
   cmake --build "$dir" -j "$JOBS"
   ctest --test-dir "$dir" --output-on-failure -j "$JOBS" --timeout 300
 }

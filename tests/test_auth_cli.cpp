@@ -130,7 +130,7 @@ struct Cli {
 
 }  // namespace
 
-TEST_CASE("auth cli: loopback sign-in, status, logout; tokens sealed on disk", "[auth][process]") {
+TEST_CASE("auth cli: loopback sign-in, status, logout, tokens sealed on disk", "[auth][process]") {
   Cli c;
   auto p = c.start({"auth", "login", "spotify", "--account", "work", "--read-only"});
   std::string url = c.url_from(*p);
@@ -174,7 +174,7 @@ TEST_CASE("auth cli: loopback sign-in, status, logout; tokens sealed on disk", "
   CHECK(code4 == 1);
 }
 
-TEST_CASE("auth cli: a remote host pastes the redirected URL; a wrong state is refused", "[auth][process]") {
+TEST_CASE("auth cli: a remote host pastes the redirected URL, a wrong state is refused", "[auth][process]") {
   Cli c;
   std::vector<std::string> remote{"CONCIERGE_SPOTIFY_REDIRECT_BASE=https://remote.example/concierge/"};
   {

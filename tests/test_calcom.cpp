@@ -467,7 +467,7 @@ TEST_CASE("calcom: numeric event type ids work as well as slugs", "[calcom]") {
   CHECK(s.adapter->get(0, b.id).id == b.id);
 }
 
-TEST_CASE("calcom: cal-api-version is sent per endpoint; a wrong one is noticed, not misread", "[calcom]") {
+TEST_CASE("calcom: cal-api-version is sent per endpoint, a wrong one is noticed, not misread", "[calcom]") {
   Millis from = window_start();
   SECTION("a wrong event types version") {
     Setup s(CalcomVersions{.event_types = "2024-04-15"});
@@ -567,7 +567,7 @@ TEST_CASE("calcom faults: 429 with Retry-After, 500, stall, malformed JSON", "[c
   }
 }
 
-TEST_CASE("calcom faults: expired OAuth token refreshed once; revoked grant names the sign-in command; a refused key", "[calcom][faults]") {
+TEST_CASE("calcom faults: expired OAuth token refreshed once, revoked grant names the sign-in command, a refused key", "[calcom][faults]") {
   FakeCalcom cal;
   TestClock clock;
   TempDir dir;

@@ -95,7 +95,7 @@ Json ok(const Json& reply) {
 
 }  // namespace
 
-TEST_CASE("caldav: discovery from the server root or the home; calendars with name, zone, color", "[caldav]") {
+TEST_CASE("caldav: discovery from the server root or the home, calendars with name, zone, color", "[caldav]") {
   Setup s;
   for (std::string path : {"/", "/alice/"}) {
     INFO(path);

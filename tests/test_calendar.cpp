@@ -90,7 +90,7 @@ TEST_CASE("rrule: COUNT, UNTIL, BYDAY and exceptions", "[calendar][unit]") {
   }
 }
 
-TEST_CASE("DST: weekly events keep their wall-clock time; events across the change", "[calendar][unit][dst]") {
+TEST_CASE("DST: weekly events keep their wall-clock time, events across the change", "[calendar][unit][dst]") {
   SECTION("Europe/Berlin, clocks go back on 2026-10-25") {
     auto s = weekly("Europe/Berlin", wall(2026, 10, 12, 9, 0), "FREQ=WEEKLY");
     auto from = to_utc(wall(2026, 10, 12, 0, 0), zone("Europe/Berlin"));

@@ -74,7 +74,7 @@ TEST_CASE("config: defaults, file, environment over file", "[config]") {
   env.set("CONCIERGE_IMAP_PASSWORD", std::nullopt);
 }
 
-TEST_CASE("config: mistakes are named; a secret in the file is refused", "[config]") {
+TEST_CASE("config: mistakes are named, a secret in the file is refused", "[config]") {
   TempDir tmp;
   Env env;
   auto file = tmp.path / "config.json";

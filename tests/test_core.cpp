@@ -193,7 +193,7 @@ TEST_CASE("batches only with 2025-03-26", "[core][batch]") {
   }
 }
 
-TEST_CASE("cancellation stops the handler and suppresses its reply; ping is answered meanwhile", "[core][cancel]") {
+TEST_CASE("cancellation stops the handler and suppresses its reply, ping is answered meanwhile", "[core][cancel]") {
   auto server = builtin_server();
   std::atomic<bool> started{false}, saw_cancel{false};
   server->tools().add(waiting_tool(started, saw_cancel));

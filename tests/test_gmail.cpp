@@ -724,7 +724,7 @@ TEST_CASE("gmail: the mail scenario through the tools", "[gmail]") {
   CHECK(labels["labels"][6]["total"] == 2);
 }
 
-TEST_CASE("gmail: unknown ids and bad input name the field; nothing changes", "[gmail]") {
+TEST_CASE("gmail: unknown ids and bad input name the field, nothing changes", "[gmail]") {
   GmailFixture x;
   auto ids = seed(x.gmail);
   CHECK_THAT(x.error("mail_read", {{"message_id", "18c0000000000dead"}}), Catch::StartsWith("message_id:"));

@@ -308,7 +308,7 @@ TEST_CASE("http: GET /healthz answers 200 with a JSON body", "[http]") {
 
 // ---- Legacy Streamable HTTP ------------------------------------------------------------------
 
-TEST_CASE("http legacy: initialize mints a session; requests in it succeed; initialized is 202", "[http][legacy]") {
+TEST_CASE("http legacy: initialize mints a session, requests in it succeed, initialized is 202", "[http][legacy]") {
   TestHttpServer srv;
   int port = srv.port();
 
@@ -842,7 +842,7 @@ TEST_CASE("http modern: closing the SSE response stream cancels the request", "[
   CHECK(g.wait(&Gate::finished, 3s));
 }
 
-TEST_CASE("http legacy: a dropped POST stream is not a cancellation; notifications/cancelled is", "[http][legacy][sse][cancel]") {
+TEST_CASE("http legacy: a dropped POST stream is not a cancellation, notifications/cancelled is", "[http][legacy][sse][cancel]") {
   Gate g;
   TestHttpServer srv({}, [&](Server& s) { s.tools().add(until_cancelled_tool(g)); });
   int port = srv.port();
@@ -872,7 +872,7 @@ TEST_CASE("http legacy: a dropped POST stream is not a cancellation; notificatio
 
 // ---- Security and limits ----------------------------------------------------------------------
 
-TEST_CASE("http security: foreign Origin 403, foreign Host 4xx, localhost Origin accepted; serving continues", "[http][security]") {
+TEST_CASE("http security: foreign Origin 403, foreign Host 4xx, localhost Origin accepted, serving continues", "[http][security]") {
   TestHttpServer srv;
   int port = srv.port();
   auto valid = [&](int id) {

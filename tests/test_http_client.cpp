@@ -77,7 +77,7 @@ TEST_CASE("http client: 5xx is retried with growing, jittered backoff, then succ
   CHECK(c.breaker() == BreakerState::Closed);
 }
 
-TEST_CASE("http client: 429 waits what Retry-After says; too long a wait is reported", "[http_client]") {
+TEST_CASE("http client: 429 waits what Retry-After says, too long a wait is reported", "[http_client]") {
   Upstream up([](httplib::Server& s, std::atomic<int>& hits) {
     s.Get("/limited", [&](const httplib::Request&, httplib::Response& res) {
       if (++hits == 1) {
@@ -106,7 +106,7 @@ TEST_CASE("http client: 429 waits what Retry-After says; too long a wait is repo
   CHECK(c.breaker() == BreakerState::Closed);  // rate limiting is not failure
 }
 
-TEST_CASE("http client: a timeout is retried for reads, then reported; writes are not repeated", "[http_client]") {
+TEST_CASE("http client: a timeout is retried for reads, then reported, writes are not repeated", "[http_client]") {
   Upstream up([](httplib::Server& s, std::atomic<int>& hits) {
     auto slow = [&](const httplib::Request&, httplib::Response& res) {
       ++hits;

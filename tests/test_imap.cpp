@@ -432,7 +432,7 @@ TEST_CASE("imap: the mail scenario through the tools against Dovecot, replies th
   }
 }
 
-TEST_CASE("imap: a wrong password names the account and what to fix; a stopped server names IMAP", "[imap]") {
+TEST_CASE("imap: a wrong password names the account and what to fix, a stopped server names IMAP", "[imap]") {
   DovecotServer dovecot;
   SmtpSink sink;
   AppFixture f;

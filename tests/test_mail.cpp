@@ -147,7 +147,7 @@ TEST_CASE("mail tools: bad input names the field and writes nothing", "[mail]") 
   CHECK(count() == 0);
 }
 
-TEST_CASE("mail tools: modify several at once; read caps the body with a marker", "[mail]") {
+TEST_CASE("mail tools: modify several at once, read caps the body with a marker", "[mail]") {
   AppFixture f;
   Client c(*f.server);
   c.initialize("2025-11-25");

@@ -219,7 +219,7 @@ TEST_CASE("mpd: bad input names the field", "[mpd]") {
   CHECK(f.ok("music_queue", Json::object())["queue"].size() == 2);
 }
 
-TEST_CASE("mpd: the server going away is a tool error naming MPD; it comes back", "[mpd]") {
+TEST_CASE("mpd: the server going away is a tool error naming MPD, it comes back", "[mpd]") {
   MpdFixture f;
   f.ok("music_playback", {{"action", "play"}, {"context_uri", kAlbum}});
   f.mpd.stop();

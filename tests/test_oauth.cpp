@@ -165,7 +165,7 @@ TEST_CASE("oauth: sign in, tokens sealed, refresh ahead of expiry with rotation,
   }
 }
 
-TEST_CASE("oauth: two accounts side by side; a revoked grant asks to sign in again", "[auth][oauth]") {
+TEST_CASE("oauth: two accounts side by side, a revoked grant asks to sign in again", "[auth][oauth]") {
   Fixture f;
   f.login("work");
   f.login("home");

@@ -783,7 +783,7 @@ TEST_CASE("spotify: 429 with Retry-After, 500 on a read, a stall, malformed JSON
   f.check_no_secrets();
 }
 
-TEST_CASE("spotify: an expired token is refreshed once; a revoked grant asks to sign in again", "[spotify]") {
+TEST_CASE("spotify: an expired token is refreshed once, a revoked grant asks to sign in again", "[spotify]") {
   Fixture f;
   f.spot.up.inject({Fault::Expired});
   CHECK(f.ok("music_now_playing", Json::object())["devices"].size() == 2);

@@ -64,7 +64,7 @@ TEST_CASE("store: the data directory comes from the flag, then the environment, 
   CHECK_THROWS(store::resolve_data_dir(""));
 }
 
-TEST_CASE("store: migrations run once, in order; a newer database is refused", "[store][unit]") {
+TEST_CASE("store: migrations run once, in order, a newer database is refused", "[store][unit]") {
   TempDir tmp;
   {
     store::Store s(tmp.path);

@@ -76,7 +76,7 @@ std::string run(std::vector<std::string> args) {
 
 }  // namespace
 
-TEST_CASE("store: preferences and history survive a restart; the files are private", "[store][process]") {
+TEST_CASE("store: preferences and history survive a restart, the files are private", "[store][process]") {
   TempDir tmp;
   auto dir = tmp.path / "data";
   {

@@ -506,7 +506,7 @@ TEST_CASE("tasks belong to their user", "[tasks][modern][legacy]") {
   CHECK(f.server->wait_idle(5s));
 }
 
-TEST_CASE("task ttl: kept for the ttl after they end, then gone; unfinished ones stopped", "[tasks][modern]") {
+TEST_CASE("task ttl: kept for the ttl after they end, then gone, unfinished ones stopped", "[tasks][modern]") {
   ServerOptions o;
   o.task_ttl_ms = 300;
   Fixture f(o);
@@ -696,7 +696,7 @@ TEST_CASE("2025-11-25 tasks: task support is enforced", "[tasks][legacy]") {
   CHECK(legacy_call(c, next_id(), "slow_compute", {{"seconds", 0}})["result"]["content"][0]["text"] == "computed result");
 }
 
-TEST_CASE("2025-11-25 tasks: tool errors and protocol errors both fail; tasks/result replays them", "[tasks][legacy]") {
+TEST_CASE("2025-11-25 tasks: tool errors and protocol errors both fail, tasks/result replays them", "[tasks][legacy]") {
   Fixture f;
   Client c(*f.server);
   c.initialize("2025-11-25");
@@ -726,7 +726,7 @@ TEST_CASE("2025-11-25 tasks: tool errors and protocol errors both fail; tasks/re
   CHECK(error_code(c.request(next_id(), "tasks/cancel", Json{{"taskId", "nope"}})) == rpc::kInvalidParams);
 }
 
-TEST_CASE("2025-11-25 tasks: cancel returns the cancelled task; a terminal one is -32602", "[tasks][legacy]") {
+TEST_CASE("2025-11-25 tasks: cancel returns the cancelled task, a terminal one is -32602", "[tasks][legacy]") {
   Fixture f;
   Client c(*f.server);
   c.initialize("2025-11-25");

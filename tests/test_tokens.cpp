@@ -94,7 +94,7 @@ TEST_CASE("tokens: sealed at rest, opened only for their own account", "[auth][t
   }
 }
 
-TEST_CASE("tokens: the key from the environment; a key file others can read is refused", "[auth][tokens]") {
+TEST_CASE("tokens: the key from the environment, a key file others can read is refused", "[auth][tokens]") {
   EnvUnset env;
   TempDir tmp;
   ::setenv("CONCIERGE_TOKEN_KEY", std::string(64, 'a').c_str(), 1);
