@@ -83,11 +83,14 @@ class Concierge {
     CHECK(reply.contains("result"));
     CHECK(reply["result"] == Json::object());
   }
-  void initialize() {
-    send(std::string(kInitialize));
+  void initialize(const std::string& version = "2025-11-25") {
+    Json init = Json::parse(kInitialize);
+    init["params"]["protocolVersion"] = version;
+    send(init);
     Json r = next();
     REQUIRE(r["id"] == "init");
     REQUIRE(r.contains("result"));
+    REQUIRE(r["result"]["protocolVersion"] == version);
     send(std::string(kInitialized));
   }
 
@@ -353,12 +356,7 @@ TEST_CASE("stdio process: ids beyond 2^53 and string ids are echoed exactly", "[
 
 TEST_CASE("stdio process: a batch under 2025-03-26 gets one array reply", "[stdio]") {
   Concierge c;
-  Json init = Json::parse(kInitialize);
-  init["params"]["protocolVersion"] = "2025-03-26";
-  c.send(init);
-  Json r = c.next();
-  REQUIRE(r["result"]["protocolVersion"] == "2025-03-26");
-  c.send(std::string(kInitialized));
+  c.initialize("2025-03-26");
 
   c.send(std::string(R"([{"jsonrpc":"2.0","id":"b1","method":"ping"},)"
                      R"({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"x","progress":1}},)"
@@ -439,5 +437,67 @@ TEST_CASE("stdio process: 2026-07-28 per-request flow over the real binary", "[s
   CHECK_THAT(message_of(r), Catch::Contains("clientCapabilities"));
 
   c.expect_alive("modern requests");
+  c.finish();
+}
+
+namespace {
+// `{"a":` ... levels deep around a value: the shape an attacker nests to overflow a stack.
+std::string deep_object(size_t levels) {
+  std::string s;
+  for (size_t i = 0; i < levels; ++i) s += R"({"a":)";
+  s += "1";
+  s.append(levels, '}');
+  return s;
+}
+}  // namespace
+
+TEST_CASE("stdio process: JSON nested 20,000 deep is refused in every place, the server keeps serving", "[stdio][limits]") {
+  Concierge c;
+  c.initialize();
+  const std::string deep = deep_object(20000);
+  const std::string deep_array = std::string(20000, '[') + std::string(20000, ']');
+  // In a tool's arguments, in any params, as the whole message: -32700 naming the limit.
+  for (const std::string& line :
+       {R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x","x":)" + deep + "}}}",
+        R"({"jsonrpc":"2.0","id":2,"method":"ping","params":{"x":)" + deep_array + "}}", deep_array,
+        R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"x":)" +
+            deep + "}}}"}) {
+    c.send(line);
+    Json r = c.next();
+    CHECK(code_of(r) == -32700);
+    CHECK(r["id"].is_null());
+    CHECK_THAT(message_of(r), Catch::Contains("nested deeper than 64 levels"));
+    c.expect_alive("deep JSON");
+  }
+  // 60 levels inside a tool's arguments is within the limit and served.
+  Json ok = c.request(4, "tools/call", Json::parse(R"({"name":"echo","arguments":{"message":"shallow enough","x":)" + deep_object(60) + "}}"));
+  CHECK_FALSE(ok.contains("error"));
+  c.finish();
+}
+
+TEST_CASE("stdio process: a batch inside a batch is refused, not executed", "[stdio][limits]") {
+  Concierge c;
+  c.initialize("2025-03-26");
+  c.send(std::string(R"([{"jsonrpc":"2.0","id":"outer","method":"ping"},)"
+                     R"([{"jsonrpc":"2.0","id":"inner","method":"ping"}]])"));
+  std::string raw = c.next_raw();
+  INFO("reply: " << raw.substr(0, 500));
+  Json batch = Json::parse(raw);
+  REQUIRE(batch.is_array());
+  REQUIRE(batch.size() == 2);
+  CHECK(batch.dump().find("inner") == std::string::npos);  // the nested request never ran
+  int refused = 0, answered = 0;
+  for (const auto& m : batch) {
+    if (m.contains("error")) {
+      CHECK(code_of(m) == -32600);
+      CHECK_THAT(message_of(m), Catch::Contains("elements must be objects"));
+      ++refused;
+    } else if (m["id"] == "outer") {
+      ++answered;
+    }
+  }
+  CHECK(refused == 1);
+  CHECK(answered == 1);
+  c.expect_alive("nested batch");
   c.finish();
 }

@@ -334,7 +334,11 @@ void Server::handle_batch(const Json& batch, const Connection& conn) {
   Connection bc = conn;
   if (expected) bc.sink = std::make_shared<BatchSink>(conn.sink, expected);
   for (const auto& m : batch) {
-    if (m.is_object() && m.value("method", "") == "initialize") {
+    if (!m.is_object()) {  // a batch inside a batch would recurse per nesting level
+      bc.sink->send(rpc::make_error(nullptr, rpc::kInvalidRequest, "Invalid Request: a batch's elements must be objects"));
+      continue;
+    }
+    if (m.value("method", "") == "initialize") {
       bc.sink->send(rpc::make_error(m.value("id", Json()), rpc::kInvalidRequest,
                                     "Invalid Request: initialize must not be part of a batch"));
       continue;

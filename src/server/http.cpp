@@ -9,6 +9,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "server/json_parse.hpp"
 #include "server/request_state.hpp"
 #include "server/thread_pool.hpp"
 
@@ -482,7 +483,7 @@ std::optional<std::string> HttpServer::Impl::check_mirrored_headers(const httpli
         if (v->is_string()) same = *decoded == v->get<std::string>();
         else if (v->is_boolean()) same = *decoded == (v->get<bool>() ? "true" : "false");
         else if (v->is_number()) {
-          Json parsed = Json::parse(*decoded, nullptr, false);
+          Json parsed = parse_json(*decoded, kMaxClientJsonDepth);
           same = parsed.is_number() && parsed.get<double>() == v->get<double>();
         }
         if (!same) { problem = "Header mismatch: " + header + " does not match arguments." + key; return; }

@@ -1,4 +1,5 @@
 #include "server/jsonrpc.hpp"
+#include "server/json_parse.hpp"
 
 namespace concierge::rpc {
 
@@ -112,6 +113,11 @@ std::optional<Error> check_modern_meta(const Json& params) {
 bool parse(std::string_view text, Json& out, Json& error_reply) {
   if (!valid_utf8(text)) {
     error_reply = make_error(nullptr, kParseError, "Parse error: message is not valid UTF-8");
+    return false;
+  }
+  if (json_too_deep(text, kMaxClientJsonDepth)) {
+    error_reply = make_error(nullptr, kParseError,
+                             "Parse error: JSON nested deeper than " + std::to_string(kMaxClientJsonDepth) + " levels");
     return false;
   }
   out = Json::parse(text, nullptr, /*allow_exceptions=*/false);

@@ -1,4 +1,5 @@
 #include "server/request_state.hpp"
+#include "server/json_parse.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -91,7 +92,7 @@ RequestStateSealer::Opened RequestStateSealer::open(std::string_view token, cons
   if (!sig || sig->size() != expect.size() || CRYPTO_memcmp(sig->data(), expect.data(), expect.size()) != 0)
     return {nullptr, "signature does not verify (tampered or from another server)"};
   auto raw = base64url_decode(body);
-  Json env = raw ? Json::parse(*raw, nullptr, false) : Json();
+  Json env = raw ? parse_json(*raw) : Json();
   if (!env.is_object() || env.value("v", 0) != 1) return {nullptr, "malformed"};
   auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   if (env.value("exp", int64_t{0}) < now) return {nullptr, "expired; start the request again"};

@@ -70,6 +70,18 @@ PATH="$(dirname "$node"):$PATH" "$node" "$cli" server --url "$url" --requirement
 status=$?
 cat "$work/suite.log"
 
+# The fixture must stop cleanly on SIGTERM: a crash or a sanitizer report at exit fails the run.
+kill -TERM "$server_pid" 2>/dev/null
+for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$server_pid" 2>/dev/null && kill -KILL "$server_pid"
+server_status=0
+wait "$server_pid" || server_status=$?
+server_pid=
+if [ "$server_status" -ne 0 ]; then
+  echo "run.sh: conformance-server exited with status $server_status after SIGTERM" >&2
+  status=1
+fi
+
 total=$(grep -E '^Total: [0-9]+ passed, [0-9]+ failed' "$work/suite.log" | tail -n 1)
 failed=$(sed -nE 's/^Total: [0-9]+ passed, ([0-9]+) failed.*/\1/p' <<<"$total")
 if [ -z "$total" ]; then

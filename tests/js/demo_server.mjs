@@ -37,6 +37,7 @@ export async function connectDemo(binary, { extraArgs = [], demo = true, env = {
     });
     const client = new Client({ name: 'concierge-scenarios', version: '1.0.0' });
     await client.connect(transport);
+    const exited = serverExit(transport);
 
     // A successful call's structuredContent (the tool must not report isError).
     const call = async (name, args = {}) => {
@@ -51,7 +52,28 @@ export async function connectDemo(binary, { extraArgs = [], demo = true, env = {
         assert.equal(r.isError, true, `${name} should have failed: ${JSON.stringify(r.structuredContent ?? r.content)}`);
         return r.content.map(c => c.text).join(' ');
     };
-    return { client, call, callError, dataDir, close: () => client.close() };
+    return { client, call, callError, dataDir, close: () => closeChecked(client, exited) };
+}
+
+// The server process's exit, as {code, signal}. The SDK keeps the child in a private field and
+// offers no accessor; its exit status is the only place a sanitizer report at exit shows.
+export function serverExit(transport) {
+    const child = transport._process;
+    if (!child) return Promise.resolve({ code: null, signal: 'not started' });
+    if (child.exitCode !== null || child.signalCode !== null)
+        return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+    return new Promise(resolve => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+// Closes the client (stdin EOF, then SIGTERM after 2 s) and fails unless the server exited 0.
+export async function closeChecked(client, exited) {
+    await client.close();
+    const { code, signal } = await exited;
+    if (code !== 0 || signal !== null) {
+        console.log(`not ok - the server exited with code ${code}, signal ${signal}`);
+        process.exitCode = 1;
+        throw new Error(`server exited with code ${code}, signal ${signal}`);
+    }
 }
 
 // The binary path from argv, or exit 2.

@@ -12,6 +12,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { makeDataDir } from './datadir.mjs';
+import { closeChecked, serverExit } from './demo_server.mjs';
 
 const [binary] = process.argv.slice(2);
 if (!binary) {
@@ -48,6 +49,7 @@ const json = async uri => JSON.parse((await client.readResource({ uri })).conten
 const deadline = (ms, what) => new Promise((_, reject) => setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms).unref());
 
 await client.connect(transport);
+const exited = serverExit(transport);
 
 await check('resources/list names preferences, history and services', async () => {
     const { resources } = await client.listResources();
@@ -130,7 +132,7 @@ await check('a prompt argument completes', async () => {
     assert.deepEqual(r.completion.values, ['calcom', 'caldav']);
 });
 
-await client.close();
+await check('the server exits 0 after the client closes', () => closeChecked(client, exited));
 console.log(`${n - failed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;
 setTimeout(() => process.exit(process.exitCode), 100).unref();

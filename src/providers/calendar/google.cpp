@@ -6,6 +6,7 @@
 #include "providers/calendar/recurrence.hpp"
 #include "providers/error.hpp"
 #include "providers/ids.hpp"
+#include "server/json_parse.hpp"
 
 namespace concierge::providers::calendar {
 
@@ -31,7 +32,7 @@ std::vector<std::string> google_calendar_scopes(bool read_only) {
 }
 
 void google_decode(const http::Response& r, const Request&) {
-  Json j = Json::parse(r.body, nullptr, false);
+  Json j = parse_json(r.body);
   std::string message, reason;
   if (j.is_object() && j.contains("error") && j["error"].is_object()) {
     const Json& e = j["error"];
@@ -340,7 +341,7 @@ EventPage GoogleCalendar::events(int64_t user, const EventQuery& query) {
     }
     if (state.empty())
       throw Error("page_token", "not a page token from a recent listing (they last while the server runs); list again without it");
-    Json t = Json::parse(unb64(state).value_or(""), nullptr, false);
+    Json t = parse_json(unb64(state).value_or(""));
     if (!t.is_array()) throw Error("page_token", "not a page token from a previous listing");
     for (auto& s : t) {
       if (!s.is_array() || s.size() != 3 || !s[0].is_string() || !s[1].is_string() || !s[2].is_number_unsigned())

@@ -1,4 +1,5 @@
 #include "providers/http/client.hpp"
+#include "server/json_parse.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -88,7 +89,7 @@ UpstreamError::UpstreamError(Kind k, std::string s, const std::string& message, 
     : std::runtime_error(message), kind(k), service(std::move(s)), status(st) {}
 
 Json Response::json(const std::string& service) const {
-  Json j = Json::parse(body, nullptr, false);
+  Json j = parse_json(body);
   if (j.is_discarded())
     throw UpstreamError(UpstreamError::Kind::Malformed, service,
                         service + " sent a reply that is not JSON (HTTP " + std::to_string(status) + ", " + std::to_string(body.size()) +

@@ -1,9 +1,10 @@
 #include "providers/http/service.hpp"
+#include "server/json_parse.hpp"
 
 namespace concierge::providers::http {
 
 std::string error_message(const Response& r) {
-  Json j = Json::parse(r.body, nullptr, false);
+  Json j = parse_json(r.body);
   if (j.is_discarded()) return "";
   auto text = [](const Json& v) -> std::string { return v.is_string() ? v.get<std::string>() : ""; };
   if (j.is_object()) {

@@ -6,6 +6,7 @@
 
 #include "providers/ids.hpp"
 #include "providers/mail/query.hpp"
+#include "server/json_parse.hpp"
 #include "server/request_state.hpp"
 
 namespace concierge::providers::mail {
@@ -63,7 +64,7 @@ std::string reason(const Json& body) {
 }
 
 void decode(const http::Response& r, const http::Request& req) {
-  Json body = Json::parse(r.body, nullptr, false);
+  Json body = parse_json(r.body);
   std::string why = reason(body), said = http::error_message(r);
   if (said.size() > 200) said = said.substr(0, 200) + "...";
   if ((r.status == 403 || r.status == 429) &&

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "providers/error.hpp"
+#include "server/json_parse.hpp"
 
 namespace concierge::providers::music {
 
@@ -214,7 +215,7 @@ struct SpotifyError {
   std::string message, reason;
 };
 SpotifyError parse_error(const http::Response& r) {
-  Json j = Json::parse(r.body, nullptr, false);
+  Json j = parse_json(r.body);
   const Json& e = obj(j, "error");
   SpotifyError out{str(e, "message"), str(e, "reason")};
   if (out.message.size() > 200) out.message = out.message.substr(0, 200) + "...";

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "providers/error.hpp"
+#include "server/json_parse.hpp"
 
 namespace concierge::providers::video {
 
@@ -140,7 +141,7 @@ YouTubeVideo::YouTubeVideo(std::shared_ptr<http::Client> client, std::shared_ptr
                            std::shared_ptr<QuotaMeter> meter)
     : meter_(meter ? std::move(meter) : std::make_shared<QuotaMeter>()),
       api_(std::move(client), std::move(credentials), "YouTube", [m = meter_](const http::Response& r, const http::Request&) {
-        Json body = Json::parse(r.body, nullptr, false);
+        Json body = parse_json(r.body);
         std::string why = reason(body), said = http::error_message(r);
         if (said.size() > 200) said = said.substr(0, 200) + "...";
         if (r.status == 403 && (why == "quotaExceeded" || why == "dailyLimitExceeded")) {
