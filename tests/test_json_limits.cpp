@@ -39,7 +39,7 @@ TEST_CASE("json depth: the limit is exact and brackets in strings don't count", 
 
 TEST_CASE("json depth over HTTP: the binary answers 400 -32700 and serves the next call", "[http][limits][process]") {
   TempDir data;
-  ChildProcess proc({CONCIERGE_BINARY, "--data-dir", data.path.string(), "serve", "--http", "--port", "0"});
+  ChildProcess proc({CONCIERGE_BINARY, "--data-dir", data.path.string(), "serve", "--http", "127.0.0.1:0"});
   // The bound port is logged on stderr once listening.
   int port = 0;
   std::regex listening(R"(listening on http://[^:]+:(\d+)/mcp)");
@@ -55,21 +55,24 @@ TEST_CASE("json depth over HTTP: the binary answers 400 -32700 and serves the ne
     http::Request r;
     r.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json, text/event-stream"},
                  {"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/call"}, {"Mcp-Name", "echo"}};
-    r.body = R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi")" + extra +
+    r.body = R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi")" + extra +
              R"(},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}})";
     return http::request(port, r);
   };
-  auto deep = call(",\"x\":" + nested_arrays(20000));
-  INFO(deep.describe());
-  CHECK(deep.status == 400);
-  Json body = Json::parse(deep.body, nullptr, false);
-  CHECK(body["error"]["code"] == -32700);
-  CHECK_THAT(body["error"]["message"].get<std::string>(), Catch::Contains("nested deeper than 64 levels"));
-
-  auto fine = call("");
-  INFO(fine.describe());
-  CHECK(fine.status == 200);
-  CHECK(fine.body.find("hi") != std::string::npos);
+  {
+    auto deep = call(",\"x\":" + nested_arrays(20000));
+    INFO(deep.describe());
+    CHECK(deep.status == 400);
+    Json body = Json::parse(deep.body, nullptr, false);
+    CHECK(body["error"]["code"] == -32700);
+    CHECK_THAT(body["error"]["message"].get<std::string>(), Catch::Contains("nested deeper than 64 levels"));
+  }
+  {
+    auto fine = call("");
+    INFO(fine.describe());
+    CHECK(fine.status == 200);
+    CHECK(fine.body.find("hi") != std::string::npos);
+  }
 
   REQUIRE(proc.signal(SIGTERM));
   auto status = proc.wait_exit(10s);

@@ -458,9 +458,9 @@ TEST_CASE("stdio process: JSON nested 20,000 deep is refused in every place, the
   const std::string deep_array = std::string(20000, '[') + std::string(20000, ']');
   // In a tool's arguments, in any params, as the whole message: -32700 naming the limit.
   for (const std::string& line :
-       {R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x","x":)" + deep + "}}}",
+       {R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x","x":)" + deep + "}}}",
         R"({"jsonrpc":"2.0","id":2,"method":"ping","params":{"x":)" + deep_array + "}}", deep_array,
-        R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"x":)" +
+        R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"x":)" +
             deep + "}}}"}) {
     c.send(line);
     Json r = c.next();
@@ -470,7 +470,7 @@ TEST_CASE("stdio process: JSON nested 20,000 deep is refused in every place, the
     c.expect_alive("deep JSON");
   }
   // 60 levels inside a tool's arguments is within the limit and served.
-  Json ok = c.request(4, "tools/call", Json::parse(R"({"name":"echo","arguments":{"message":"shallow enough","x":)" + deep_object(60) + "}}"));
+  Json ok = c.request(4, "tools/call", Json::parse(R"({"name":"echo","arguments":{"text":"shallow enough","x":)" + deep_object(60) + "}}"));
   CHECK_FALSE(ok.contains("error"));
   c.finish();
 }
