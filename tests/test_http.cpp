@@ -663,6 +663,73 @@ TEST_CASE("http legacy: a closed POST stream resumes on GET with Last-Event-ID (
 
 // ---- Modern (2026-07-28) stateless POSTs -----------------------------------------------------
 
+TEST_CASE("http legacy: a GET stream keeps its last events for Last-Event-ID, a resume past them gets a fresh stream", "[http][legacy][sse][resume][limits]") {
+  HttpOptions o;
+  o.events_per_session = 2;  // replay keeps the last two events
+  TestHttpServer srv(o);
+  int port = srv.port();
+  std::string sid = open_session(port);
+  RawHttp get = open_get_stream(port, sid);
+  REQUIRE(get.wait_head(10s));
+  auto priming = get.next_event(10s);
+  REQUIRE(priming);
+  REQUIRE(priming_event(*priming));
+  std::string stream_id = priming->id->substr(0, priming->id->rfind(':'));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    srv.core().notify_list_changed("tools");  // one at a time: each is written before the next comes
+    auto e = get.next_event(10s);
+    REQUIRE(e);
+    REQUIRE(e->id);
+    ids.push_back(*e->id);
+  }
+  get.close();
+  // The server notices the closed stream within its 1 s wake-up.
+  auto health_streams = [&] {
+    Request r;
+    r.method = "GET";
+    r.path = "/healthz";
+    return request(port, r).json().value("streams", -1);
+  };
+  auto streams_end = [&] {  // each /healthz round trip is the poll interval
+    for (auto deadline = Clock::now() + 10s; Clock::now() < deadline;)
+      if (health_streams() == 0) return true;
+    return false;
+  };
+  REQUIRE(streams_end());
+
+  // From the third event: the fourth and fifth are still kept and replayed.
+  {
+    RawHttp resumed;
+    resumed.start(port, "GET", "/mcp",
+                  {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", sid}, {"MCP-Protocol-Version", kLegacy}, {"Last-Event-ID", ids[2]}});
+    INFO(resumed.describe());
+    REQUIRE(resumed.wait_head(10s));
+    CHECK(resumed.status() == 200);
+    auto e4 = resumed.next_event(10s), e5 = resumed.next_event(10s);
+    REQUIRE(e4);
+    REQUIRE(e5);
+    CHECK(e4->id == ids[3]);
+    CHECK(e5->id == ids[4]);
+  }
+  REQUIRE(streams_end());
+  // From the first: the second and third were dropped, so a fresh stream (a new id) begins.
+  RawHttp fresh;
+  fresh.start(port, "GET", "/mcp",
+              {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", sid}, {"MCP-Protocol-Version", kLegacy}, {"Last-Event-ID", ids[0]}});
+  INFO(fresh.describe());
+  REQUIRE(fresh.wait_head(10s));
+  CHECK(fresh.status() == 200);
+  auto first = fresh.next_event(10s);
+  REQUIRE(first);
+  CHECK(priming_event(*first));
+  CHECK(first->id->substr(0, first->id->rfind(':')) != stream_id);
+  srv.core().notify_list_changed("tools");
+  auto live = fresh.next_event(10s);
+  REQUIRE(live);
+  CHECK(live->json().value_or(Json()).value("method", "") == "notifications/tools/list_changed");
+}
+
 TEST_CASE("http modern: a stateless tools/call with the standard headers succeeds", "[http][modern]") {
   TestHttpServer srv;
   int port = srv.port();

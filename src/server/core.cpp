@@ -608,9 +608,23 @@ void Server::notify_list_changed(const std::string& what) {
 }
 
 void Server::cancel_request(const Connection& conn, const Json& id) {
-  std::lock_guard l(conn.session->m);
-  auto it = conn.session->inflight.find(id.dump());
-  if (it != conn.session->inflight.end()) it->second.cancel();
+  {
+    std::lock_guard l(conn.session->m);
+    auto it = conn.session->inflight.find(id.dump());
+    if (it != conn.session->inflight.end()) it->second.cancel();
+  }
+  // A cancelled subscriptions/listen (its client hung up) is unsubscribed now, not at the next
+  // notification: until then it holds its request, its stream's buffer and its session.
+  std::vector<std::shared_ptr<Responder>> ended;  // released (ending the request) outside the lock
+  std::lock_guard l(subs_m_);
+  for (auto it = subs_.begin(); it != subs_.end();) {
+    if (it->responder->context().cancel().cancelled()) {
+      ended.push_back(std::move(it->responder));
+      it = subs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void Server::listen(const Json& params, std::shared_ptr<Responder> r) {

@@ -3,15 +3,24 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "server/json_parse.hpp"
 #include "server/request_state.hpp"
-#include "server/thread_pool.hpp"
 
 namespace concierge {
 
@@ -22,17 +31,369 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kSessionHeader = "Mcp-Session-Id";
 constexpr const char* kVersionHeader = "MCP-Protocol-Version";
 
+constexpr int kServerBusy = -32000;  // JSON-RPC's implementation-defined server error range
+// Connections past --max-connections are answered 503 by at most this many threads at once;
+// past that the accept loop waits and new clients queue in the listen backlog.
+constexpr size_t kRefusers = 16;
+// An idle keep-alive connection is closed after this (stop() wakes it at once).
+constexpr std::chrono::milliseconds kKeepAlive{5000};
+
+std::string error_body(const Json& id, int code, std::string_view message, const Json& data = nullptr);
+
+// A limit's refusal: which limit, its flag, its value.
+Json limit_data(std::string_view limit, std::string_view flag, const Json& value) {
+  return Json{{"limit", limit}, {"flag", flag}, {"value", value}};
+}
+
 // cpp-httplib runs each connection on one task until it closes, and an SSE stream holds its
-// task for as long as it is open: the queue must grow, or open streams starve new POSTs.
-class ElasticTaskQueue : public httplib::TaskQueue {
+// task for as long as it is open, so the pool grows with the open connections (up to the cap
+// plus the refusers); threads beyond the base exit after idling `idle`. enqueue() blocks the
+// accept loop while every thread is taken, so a flood waits in the kernel's backlog, not here.
+class ConnectionPool : public httplib::TaskQueue {
  public:
-  explicit ElasticTaskQueue(size_t max_threads) : pool_(std::min<size_t>(8, max_threads), max_threads) {}
-  void enqueue(std::function<void()> fn) override { pool_.submit(std::move(fn)); }
-  void shutdown() override { pool_.wait_idle(std::chrono::seconds(5)); }
+  ConnectionPool(size_t base, size_t max, std::chrono::milliseconds idle) : s_(std::make_shared<State>()) {
+    s_->base = std::min(base, max);
+    s_->max = max;
+    s_->idle_for = idle;
+  }
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock l(s_->m);
+    s_->room.wait(l, [&] { return s_->busy + s_->queue.size() < s_->max || s_->stop; });
+    s_->queue.push_back(std::move(fn));
+    if (s_->idle < s_->queue.size()) {
+      try {
+        std::thread([s = s_] { worker(s); }).detach();  // a worker keeps the state alive
+        ++s_->live;
+      } catch (const std::system_error& e) {  // out of threads: the job waits for a free worker
+        spdlog::warn("cannot start an HTTP worker thread: {}", e.what());
+      }
+    }
+    s_->work.notify_one();
+  }
+  void shutdown() override {
+    std::unique_lock l(s_->m);
+    s_->stop = true;
+    s_->work.notify_all();
+    s_->room.notify_all();
+    s_->gone.wait(l, [&] { return s_->live == 0; });
+  }
 
  private:
-  ThreadPool pool_;
+  struct State {
+    std::mutex m;
+    std::condition_variable work, room, gone;
+    std::deque<std::function<void()>> queue;
+    size_t base = 0, max = 0, live = 0, idle = 0, busy = 0;
+    std::chrono::milliseconds idle_for{0};
+    bool stop = false;
+  };
+  static void worker(std::shared_ptr<State> s) {
+    std::unique_lock l(s->m);
+    for (;;) {
+      ++s->idle;
+      bool woke = s->work.wait_for(l, s->idle_for, [&] { return s->stop || !s->queue.empty(); });
+      --s->idle;
+      if (s->queue.empty()) {
+        if (s->stop || (!woke && s->live > s->base)) break;
+        continue;
+      }
+      auto job = std::move(s->queue.front());
+      s->queue.pop_front();
+      ++s->busy;
+      l.unlock();
+      job();
+      job = nullptr;
+      l.lock();
+      --s->busy;
+      s->room.notify_one();
+    }
+    --s->live;
+    s->gone.notify_all();
+  }
+  std::shared_ptr<State> s_;
 };
+
+// ---- Connection guard --------------------------------------------------------------------------
+// Debian's cpp-httplib 0.11.4 is a compiled library (its CPPHTTPLIB_* limits are fixed) and it
+// has no cap on header count or bytes (it keeps every header line up to the blank line), no
+// request deadline (only a per-read timeout, which a client sending a byte a second never
+// trips), no body cap for chunked bodies, no connection cap, and no handle on client sockets.
+// Server::process_and_close_socket is a private virtual given each accepted socket: the
+// override below reads the request head itself (bounded, with a deadline) into the buffer of
+// its own Stream, then calls the library's process_request on that Stream, so parsing, routing
+// and writing stay the library's and nothing is copied twice.
+
+class ConnStream;
+
+// The connection being served on this thread (one connection per task, start to end), so a
+// handler can say its connection must close (it left body bytes unread).
+struct ConnState {
+  ConnStream* stream = nullptr;
+  bool close_after = false;
+};
+thread_local ConnState* t_conn = nullptr;
+
+int poll_ms(Clock::time_point deadline, std::chrono::milliseconds cap) {
+  // Rounded up: a poll that times out has reached the deadline.
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+  return static_cast<int>(std::clamp<long long>(std::min(left, cap).count(), 0, 60'000));
+}
+
+class ConnStream final : public httplib::Stream {
+ public:
+  enum class Head { Ok, Closed, TooLarge, TooMany, Timeout };
+
+  ConnStream(int fd, std::chrono::milliseconds read_timeout, std::chrono::milliseconds write_timeout)
+      : fd_(fd), read_timeout_(read_timeout), write_timeout_(write_timeout), buf_(kChunk) {}
+
+  bool is_readable() const override { return off_ < len_ || wait(POLLIN, Clock::now() + read_timeout_); }
+  bool is_writable() const override {
+    if (!wait(POLLOUT, Clock::now() + write_timeout_)) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) return true;
+    char c;  // readable: data (alive) or EOF / reset (gone)
+    return ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (off_ == len_) {
+      if (!wait(POLLIN, deadline_)) return -1;
+      if (size >= buf_.size()) return account(::recv(fd_, ptr, size, 0));
+      ssize_t n = ::recv(fd_, buf_.data(), buf_.size(), 0);
+      if (n <= 0) return n;
+      off_ = 0;
+      len_ = static_cast<size_t>(n);
+    }
+    size_t n = std::min(size, len_ - off_);
+    std::memcpy(ptr, buf_.data() + off_, n);
+    off_ += n;
+    return account(static_cast<ssize_t>(n));
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!wait(POLLOUT, Clock::now() + write_timeout_)) return -1;
+    return ::send(fd_, ptr, size, MSG_NOSIGNAL);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { address(::getpeername, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { address(::getsockname, ip, port); }
+  socket_t socket() const override { return fd_; }
+
+  // Waits up to `idle` for the next request to start (true: bytes or EOF to read).
+  bool wait_request(std::chrono::milliseconds idle) const { return off_ < len_ || wait(POLLIN, Clock::now() + idle); }
+
+  // Buffers the whole request head (request line, headers, blank line) within the limits and
+  // the deadline; the library then parses it from the buffer.
+  Head read_head(size_t max_bytes, size_t max_headers, Clock::time_point deadline) {
+    body_ = false;
+    deadline_ = deadline;
+    if (off_ > 0) {
+      std::memmove(buf_.data(), buf_.data() + off_, len_ - off_);
+      len_ -= off_;
+      off_ = 0;
+    }
+    size_t lines = 0;
+    for (size_t at = 0;;) {
+      for (; at < len_; ++at) {
+        if (at >= max_bytes) return Head::TooLarge;
+        if (buf_[at] != '\n') continue;
+        ++lines;
+        if (at >= 3 && buf_[at - 1] == '\r' && buf_[at - 2] == '\n' && buf_[at - 3] == '\r')
+          return lines - 2 > max_headers ? Head::TooMany : Head::Ok;
+        if (lines > max_headers + 1) return Head::TooMany;  // the request line and max_headers
+      }
+      if (len_ == buf_.size()) buf_.resize(std::min(buf_.size() * 2, max_bytes + kChunk));
+      if (!wait(POLLIN, deadline)) return Clock::now() >= deadline ? Head::Timeout : Head::Closed;
+      ssize_t n = ::recv(fd_, buf_.data() + len_, buf_.size() - len_, 0);
+      if (n <= 0) return Head::Closed;
+      len_ += static_cast<size_t>(n);
+    }
+  }
+  // The body follows: at most `budget` raw bytes (chunk framing included) before `deadline`.
+  void begin_body(size_t budget, Clock::time_point deadline) {
+    body_ = true;
+    body_read_ = 0;
+    budget_ = budget;
+    deadline_ = deadline;
+  }
+  bool over_budget() const { return over_; }
+  bool timed_out() const { return Clock::now() >= deadline_; }
+
+  // Sends a complete response of our own (the library never saw this request).
+  void respond(int status, const char* reason, const std::string& body, const std::string& extra_headers = "") {
+    std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason +
+                      "\r\nContent-Type: application/json\r\nConnection: close\r\n" + extra_headers +
+                      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    for (size_t done = 0; done < out.size();) {
+      ssize_t n = write(out.data() + done, out.size() - done);
+      if (n <= 0) return;
+      done += static_cast<size_t>(n);
+    }
+  }
+  // Closes after an answer the client may still be sending into: reading on for a moment lets it
+  // see the answer (closing with unread bytes would reset the connection and lose it).
+  void linger(std::chrono::milliseconds for_at_most) {
+    ::shutdown(fd_, SHUT_WR);
+    auto until = Clock::now() + for_at_most;
+    char sink[16384];
+    while (wait(POLLIN, until) && ::recv(fd_, sink, sizeof sink, 0) > 0) {
+    }
+  }
+
+ private:
+  static constexpr size_t kChunk = 16384;
+
+  ssize_t account(ssize_t n) {
+    if (n > 0 && body_ && (body_read_ += static_cast<size_t>(n)) > budget_) {
+      over_ = true;
+      return -1;
+    }
+    return n;
+  }
+  bool wait(short events, Clock::time_point deadline) const {
+    for (;;) {
+      pollfd p{fd_, events, 0};
+      int rc = ::poll(&p, 1, poll_ms(deadline, events == POLLIN ? read_timeout_ : write_timeout_));
+      if (rc > 0) return true;
+      if (rc < 0 && errno == EINTR) continue;
+      return false;  // the deadline or the per-read timeout, whichever is first
+    }
+  }
+  template <class F>
+  void address(F get, std::string& ip, int& port) const {
+    sockaddr_storage a{};
+    socklen_t len = sizeof a;
+    char text[INET6_ADDRSTRLEN] = "";
+    if (get(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) return;
+    if (a.ss_family == AF_INET) {
+      auto* v4 = reinterpret_cast<sockaddr_in*>(&a);
+      ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+      port = ntohs(v4->sin_port);
+    } else if (a.ss_family == AF_INET6) {
+      auto* v6 = reinterpret_cast<sockaddr_in6*>(&a);
+      ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+      port = ntohs(v6->sin6_port);
+    }
+    ip = text;
+  }
+
+  int fd_;
+  std::chrono::milliseconds read_timeout_, write_timeout_;
+  std::vector<char> buf_;
+  size_t off_ = 0, len_ = 0;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool body_ = false, over_ = false;
+  size_t body_read_ = 0, budget_ = 0;
+};
+
+// What the guard enforces, and the connections and streams it counts.
+struct Guard {
+  const HttpOptions& opt;
+  const std::atomic<bool>& stopping;
+  std::atomic<size_t> connections{0}, streams{0};
+  std::mutex fds_m;
+  std::unordered_set<int> fds;  // open client sockets, shut down on stop()
+
+  Guard(const HttpOptions& o, const std::atomic<bool>& s) : opt(o), stopping(s) {}
+  // SSE streams may take all but an eighth of the connections: the rest stay for requests.
+  size_t stream_cap() const { return opt.max_connections - std::max<size_t>(1, opt.max_connections / 8); }
+  bool try_claim_stream() {
+    size_t cur = streams.load();
+    do {
+      if (cur >= stream_cap()) return false;
+    } while (!streams.compare_exchange_weak(cur, cur + 1));
+    return true;
+  }
+  void shutdown_all() {
+    std::lock_guard l(fds_m);
+    for (int fd : fds) ::shutdown(fd, SHUT_RDWR);
+  }
+};
+
+class GuardedServer : public httplib::Server {
+ public:
+  explicit GuardedServer(Guard& g) : g_(g) {}
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+  Guard& g_;
+};
+
+bool GuardedServer::process_and_close_socket(socket_t sock) {
+  const auto& opt = g_.opt;
+  size_t n = ++g_.connections;
+  {
+    std::lock_guard l(g_.fds_m);
+    g_.fds.insert(sock);
+  }
+  ConnStream strm(sock, opt.read_timeout, std::chrono::seconds(30));
+  ConnState conn{&strm};
+  t_conn = &conn;
+  auto refuse = [&](int status, const char* reason, std::string message, Json data, const std::string& extra = "") {
+    strm.respond(status, reason, error_body(nullptr, status == 503 ? kServerBusy : rpc::kInvalidRequest, message, data), extra);
+    strm.linger(std::chrono::seconds(1));
+  };
+  if (n > opt.max_connections) {
+    // Over the cap: read the head briefly so the client is answered, not reset.
+    if (strm.read_head(opt.max_header_bytes, opt.max_headers, Clock::now() + std::chrono::seconds(1)) != ConnStream::Head::Closed)
+      refuse(503, "Service Unavailable",
+             "Server busy: " + std::to_string(opt.max_connections) + " connections are open (--max-connections); retry shortly",
+             limit_data("max_connections", "--max-connections", opt.max_connections), "Retry-After: 1\r\n");
+  } else {
+    auto since = Clock::now();
+    for (bool first = true; !g_.stopping; first = false) {
+      // The first request's head must arrive within the head timeout of the connect; a later
+      // one's within it of its first byte. An idle keep-alive connection is closed.
+      if (!strm.wait_request(first ? opt.header_timeout : kKeepAlive)) break;
+      if (!first) since = Clock::now();
+      auto head = strm.read_head(opt.max_header_bytes, opt.max_headers, since + opt.header_timeout);
+      if (head == ConnStream::Head::Closed) break;
+      if (head == ConnStream::Head::Timeout) {
+        spdlog::debug("dropped a client whose request head took over {} ms", opt.header_timeout.count());
+        refuse(408, "Request Timeout",
+               "Request head not received within " + std::to_string(opt.header_timeout.count()) + " ms (--header-timeout)",
+               limit_data("header_timeout", "--header-timeout", opt.header_timeout.count() / 1000.0));
+        break;
+      }
+      if (head != ConnStream::Head::Ok) {
+        bool bytes = head == ConnStream::Head::TooLarge;
+        refuse(431, "Request Header Fields Too Large",
+               bytes ? "Request head exceeds " + std::to_string(opt.max_header_bytes) + " bytes (--max-header-bytes)"
+                     : "Request has more than " + std::to_string(opt.max_headers) + " header lines (--max-headers)",
+               bytes ? limit_data("max_header_bytes", "--max-header-bytes", opt.max_header_bytes)
+                     : limit_data("max_headers", "--max-headers", opt.max_headers));
+        break;
+      }
+      // In the reserved eighth of the connections, serve one request and close: an idle
+      // keep-alive must not hold a slot kept for requests.
+      bool close = g_.connections.load() > g_.stream_cap() || g_.stopping;
+      bool closed = false;
+      conn.close_after = false;
+      bool ok = process_request(strm, close, closed, [&](httplib::Request& req) {
+        // Chunk framing counts against the body: twice the body cap covers any sane chunking.
+        strm.begin_body(opt.max_body_bytes * 2 + 65536, Clock::now() + opt.body_timeout);
+        // Only POST, PUT, PATCH and DELETE reach a handler that counts the inflated body: any
+        // other method's body is not inflated (it stays under the raw budget).
+        const auto& m = req.method;
+        if (m != "POST" && m != "PUT" && m != "PATCH" && m != "DELETE") req.headers.erase("Content-Encoding");
+      });
+      if (conn.close_after) strm.linger(std::chrono::seconds(1));
+      if (!ok || closed || close || conn.close_after) break;
+    }
+  }
+  t_conn = nullptr;
+  {
+    std::lock_guard l(g_.fds_m);
+    g_.fds.erase(sock);
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+  }
+  --g_.connections;
+  return true;
+}
+
+uint64_t content_length(const httplib::Request& req) {
+  return std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
+}
+bool has_body(const httplib::Request& req) { return req.has_header("Transfer-Encoding") || content_length(req) > 0; }
 
 bool is_loopback_host(std::string host) {
   // Strip a port: "[::1]:8080", "localhost:8080".
@@ -46,7 +407,7 @@ bool is_loopback_host(std::string host) {
   return host == "localhost" || host == "127.0.0.1" || host == "::1";
 }
 
-std::string error_body(const Json& id, int code, std::string_view message, const Json& data = nullptr) {
+std::string error_body(const Json& id, int code, std::string_view message, const Json& data) {
   Json e = rpc::make_error(id, code, message, data);
   if (id.is_null()) e.erase("id");  // transport-level refusals answer no particular request
   return dump(e);
@@ -110,14 +471,19 @@ class Exchange : public Sink {
  public:
   enum class Style { Modern, Legacy, LegacySse };
 
-  Exchange(Style style, Json request_id, std::string stream_id)
-      : style_(style), request_id_(std::move(request_id)), stream_id_(std::move(stream_id)) {}
+  // Buffered events are capped in count and bytes, oldest dropped first (the newest always stays:
+  // it is the one about to be written). Only Legacy streams keep written events, for replay.
+  Exchange(Style style, Json request_id, std::string stream_id, size_t max_events, size_t max_bytes)
+      : style_(style), request_id_(std::move(request_id)), stream_id_(std::move(stream_id)),
+        max_events_(std::max<size_t>(1, max_events)), max_bytes_(max_bytes) {}
 
   void send(const Json& m) override {
     std::lock_guard l(m_);
     if (finished_) return;
     bool is_reply = !request_id_.is_null() && (m.is_array() || (!m.contains("method") && m.contains("id") && m["id"] == request_id_));
     events_.push_back(Event{next_seq_++, dump(m), is_reply});
+    bytes_ += events_.back().text.size();
+    enforce_caps();
     if (is_reply) {
       reply_queued_ = true;
       if (m.is_object())
@@ -129,6 +495,7 @@ class Exchange : public Sink {
     std::lock_guard l(m_);
     reply_queued_ = true;
     events_.push_back(Event{next_seq_++, "", true});
+    enforce_caps();
     cv_.notify_all();
   }
   void close_stream() override {
@@ -150,6 +517,7 @@ class Exchange : public Sink {
     if (!events_.empty() && events_.front().reply && events_.size() == 1 && !close_requested_) {
       std::string body = std::move(events_.front().text);
       events_.clear();
+      bytes_ = 0;
       finished_ = true;
       return body;
     }
@@ -167,15 +535,21 @@ class Exchange : public Sink {
     for (;;) {
       // Events this stream has not written yet (a resumed stream starts from Last-Event-ID).
       while (true) {
+        // A client that reads slower than events come loses a stream that can't be replayed.
+        if (lost_unwritten_ && style_ != Style::Legacy) return End::Gone;
         auto it = std::find_if(events_.begin(), events_.end(), [&](const Event& e) { return e.seq > cursor; });
         if (it == events_.end()) break;
         Event e = *it;
         cursor = e.seq;
-        if (style_ == Style::Modern) events_.erase(events_.begin(), std::next(it));  // no replay in 2026-07-28
+        if (style_ != Style::Legacy) {  // no replay in 2026-07-28 nor on a 2024-11-05 /sse stream
+          for (auto d = events_.begin(); d != std::next(it); ++d) bytes_ -= d->text.size();
+          events_.erase(events_.begin(), std::next(it));
+        }
         l.unlock();
         bool ok = e.text.empty() || write_event(sink, e);
         l.lock();
         if (!ok) return End::Gone;
+        written_ = std::max(written_, e.seq);
         if (e.reply) {
           finished_ = true;
           return End::Replied;
@@ -212,10 +586,14 @@ class Exchange : public Sink {
   const Json& request_id() const { return request_id_; }
   Style style() const { return style_; }
 
-  // Keeps at most `limit` events for replay (legacy resumability).
-  void trim(size_t limit) {
+  // A resume from `seq` would miss events that were dropped: it gets a fresh stream instead.
+  bool missed(uint64_t seq) {
     std::lock_guard l(m_);
-    while (events_.size() > limit) events_.pop_front();
+    return seq < dropped_through_;
+  }
+  size_t buffered_bytes() {
+    std::lock_guard l(m_);
+    return bytes_;
   }
 
  private:
@@ -224,6 +602,16 @@ class Exchange : public Sink {
     std::string text;
     bool reply;
   };
+
+  void enforce_caps() {
+    while (events_.size() > 1 && (events_.size() > max_events_ || bytes_ > max_bytes_)) {
+      const Event& e = events_.front();
+      if (e.seq > written_) lost_unwritten_ = true;
+      dropped_through_ = e.seq;
+      bytes_ -= e.text.size();
+      events_.pop_front();
+    }
+  }
 
   bool write_event(httplib::DataSink& sink, const Event& e) {
     std::string out;
@@ -241,16 +629,18 @@ class Exchange : public Sink {
   std::mutex m_;
   std::condition_variable cv_;
   std::deque<Event> events_;
-  uint64_t next_seq_ = 1;
-  bool reply_queued_ = false, close_requested_ = false, finished_ = false;
+  uint64_t next_seq_ = 1, written_ = 0, dropped_through_ = 0;
+  size_t max_events_, max_bytes_, bytes_ = 0;
+  bool reply_queued_ = false, close_requested_ = false, finished_ = false, lost_unwritten_ = false;
   int reply_error_ = 0;
 };
 
 // A legacy (handshake-era) Streamable HTTP session, or a legacy HTTP+SSE one.
 struct HttpSession {
   std::shared_ptr<Session> core;
-  Clock::time_point last_used = Clock::now();
+  std::atomic<Clock::time_point> last_used{Clock::now()};
   std::mutex m;
+  int attached = 0;  // responses streaming now: a session with none (and idle) expires
   std::unordered_map<std::string, std::shared_ptr<Exchange>> streams;  // resumable POST streams
   std::shared_ptr<Exchange> standalone;  // the GET stream, or the /sse stream
   bool standalone_open = false;
@@ -282,11 +672,12 @@ class StandaloneSink : public Sink {
 struct HttpServer::Impl {
   Server& core;
   HttpOptions opt;
-  httplib::Server http;
+  std::atomic<bool> stopping{false};
+  Guard guard{opt, stopping};
+  GuardedServer http{guard};
   int port = -1;
   int listen_fd = -1;
   bool loopback = true;
-  std::atomic<bool> stopping{false};
 
   std::mutex sessions_m;
   std::unordered_map<std::string, std::shared_ptr<HttpSession>> sessions;
@@ -303,34 +694,43 @@ struct HttpServer::Impl {
     live.push_back(ex);
   }
 
+  std::shared_ptr<Exchange> exchange(Exchange::Style style, Json id, std::string stream_id) {
+    return std::make_shared<Exchange>(style, std::move(id), std::move(stream_id), opt.events_per_session, opt.replay_bytes);
+  }
+
   void setup();
   bool check_origin(const httplib::Request& req, httplib::Response& res);
-  void post_mcp(const httplib::Request& req, httplib::Response& res);
+  std::optional<std::string> read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
+  void post_mcp(const httplib::Request& req, const std::string& body, httplib::Response& res);
   void post_modern(const httplib::Request& req, httplib::Response& res, const Json& msg);
   void post_legacy(const httplib::Request& req, httplib::Response& res, const Json& msg);
   void get_mcp(const httplib::Request& req, httplib::Response& res);
   void delete_mcp(const httplib::Request& req, httplib::Response& res);
   void get_sse(const httplib::Request& req, httplib::Response& res);
-  void post_messages(const httplib::Request& req, httplib::Response& res);
+  void post_messages(const httplib::Request& req, const std::string& body, httplib::Response& res);
   std::optional<std::string> check_mirrored_headers(const httplib::Request& req, const Json& msg);
   void respond(httplib::Response& res, std::shared_ptr<Exchange> ex, const Connection& conn, bool modern,
-               std::shared_ptr<HttpSession> session);
+               std::shared_ptr<HttpSession> session, bool claimed = false);
   void stream(httplib::Response& res, std::shared_ptr<Exchange> ex, uint64_t after_seq, const Connection& conn,
-              bool modern, std::shared_ptr<HttpSession> session, std::string priming);
+              bool modern, std::shared_ptr<HttpSession> session, std::string priming, bool claimed = false);
+  bool refuse_stream(httplib::Response& res);
+  void refuse_session(httplib::Response& res, const Json& id);
   std::shared_ptr<HttpSession> find_session(const std::string& id);
+  bool add_session(const std::shared_ptr<HttpSession>& s);
+  void end_session(const std::shared_ptr<HttpSession>& s);
+  void drop_session(const std::shared_ptr<HttpSession>& s);
   void reap_idle();
 };
 
 void HttpServer::Impl::setup() {
-  http.new_task_queue = [max = opt.max_threads] { return new ElasticTaskQueue(max); };
-  http.set_keep_alive_max_count(1'000'000);  // the library default closes after 5 requests
-  // The library gives no handle on client sockets: an idle keep-alive connection holds its worker
-  // until this timeout, even after stop(). A short one keeps shutdown under 2 s.
-  http.set_keep_alive_timeout(1);
+  opt.max_connections = std::max<size_t>(2, opt.max_connections);
+  http.new_task_queue = [this] { return new ConnectionPool(8, opt.max_connections + kRefusers, opt.worker_idle); };
+  // Keep-alive, read and write timeouts are the guard's (GuardedServer); these only feed the
+  // library's own socket options.
   http.set_tcp_nodelay(true);
   http.set_read_timeout(opt.read_timeout);
   http.set_write_timeout(std::chrono::seconds(30));
-  http.set_payload_max_length(opt.max_body_bytes);  // larger bodies get 413 before any handler
+  http.set_payload_max_length(opt.max_body_bytes);  // a larger Content-Length: 413 before reading
   http.set_socket_options([this](socket_t fd) {
     int yes = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
@@ -349,9 +749,12 @@ void HttpServer::Impl::setup() {
     res.status = 500;
     res.set_content(error_body(nullptr, rpc::kInternalError, "Internal error"), "application/json");
   });
-  http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+  http.set_error_handler([this](const httplib::Request&, httplib::Response& res) {
     if (res.status == 413 && res.body.empty())
-      res.set_content(error_body(nullptr, rpc::kInvalidRequest, "Request body too large"), "application/json");
+      res.set_content(error_body(nullptr, rpc::kInvalidRequest,
+                                 "Request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes (--max-body-bytes)",
+                                 limit_data("max_body_bytes", "--max-body-bytes", opt.max_body_bytes)),
+                      "application/json");
   });
 
   http.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
@@ -361,22 +764,85 @@ void HttpServer::Impl::setup() {
       n = sessions.size();
     }
     res.set_content(dump(Json{{"status", "ok"}, {"server", core.options().name}, {"version", core.options().version},
-                              {"sessions", n}}),
+                              {"sessions", n}, {"connections", guard.connections.load()}, {"streams", guard.streams.load()}}),
                     "application/json");
   });
-  http.Post(opt.endpoint, [this](const httplib::Request& req, httplib::Response& res) { post_mcp(req, res); });
+  // Every method that carries a body is routed to a handler with a content reader (catch-alls
+  // included): the library would otherwise read a chunked or compressed body whole into
+  // req.body, unbounded, before routing.
+  using Reader = httplib::ContentReader;
+  http.Post(opt.endpoint, [this](const httplib::Request& req, httplib::Response& res, const Reader& reader) {
+    if (auto body = read_body(req, res, reader)) post_mcp(req, *body, res);
+  });
+  http.Post("/messages", [this](const httplib::Request& req, httplib::Response& res, const Reader& reader) {
+    if (auto body = read_body(req, res, reader)) post_messages(req, *body, res);
+  });
   http.Get(opt.endpoint, [this](const httplib::Request& req, httplib::Response& res) { get_mcp(req, res); });
-  http.Delete(opt.endpoint, [this](const httplib::Request& req, httplib::Response& res) { delete_mcp(req, res); });
-  auto not_allowed = [](const httplib::Request&, httplib::Response& res) {
+  http.Delete(opt.endpoint, [this](const httplib::Request& req, httplib::Response& res, const Reader&) {
+    if (has_body(req)) t_conn->close_after = true;  // a body nobody reads
+    delete_mcp(req, res);
+  });
+  auto unrouted = [this](const httplib::Request& req, httplib::Response& res, const Reader&) {
+    if (has_body(req)) t_conn->close_after = true;
+    if (req.path == opt.endpoint) {
+      res.status = 405;
+      res.set_header("Allow", "GET, POST, DELETE");
+      res.set_content(error_body(nullptr, rpc::kInvalidRequest, "Method not allowed"), "application/json");
+    } else {
+      res.status = 404;
+      res.set_content(error_body(nullptr, rpc::kInvalidRequest, "Not found: " + req.path), "application/json");
+    }
+  };
+  http.Post(".*", unrouted);
+  http.Put(".*", unrouted);
+  http.Patch(".*", unrouted);
+  http.Delete(".*", unrouted);
+  http.Options(opt.endpoint, [](const httplib::Request&, httplib::Response& res) {
     res.status = 405;
     res.set_header("Allow", "GET, POST, DELETE");
     res.set_content(error_body(nullptr, rpc::kInvalidRequest, "Method not allowed"), "application/json");
-  };
-  http.Put(opt.endpoint, not_allowed);
-  http.Patch(opt.endpoint, not_allowed);
-  http.Options(opt.endpoint, not_allowed);
+  });
   http.Get("/sse", [this](const httplib::Request& req, httplib::Response& res) { get_sse(req, res); });
-  http.Post("/messages", [this](const httplib::Request& req, httplib::Response& res) { post_messages(req, res); });
+}
+
+// The body as read (chunked or not) and inflated (gzip, deflate, br: the library inflates as it
+// reads), cut at --max-body-bytes: the cap counts what would be kept, so a small compressed body
+// can't inflate past it. Inflating under the cap costs no more than a plain body of that size,
+// and refusing would break clients that compress; other encodings are refused (415).
+std::optional<std::string> HttpServer::Impl::read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+  auto refuse = [&](int status, int code, const std::string& message, const Json& data = nullptr) {
+    t_conn->close_after = true;  // the rest of the body is not read: the connection closes
+    res.status = status;
+    res.set_header("Connection", "close");
+    res.set_content(error_body(nullptr, code, message, data), "application/json");
+    return std::nullopt;
+  };
+  auto too_large = [&] {
+    return refuse(413, rpc::kInvalidRequest, "Request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes (--max-body-bytes)",
+                  limit_data("max_body_bytes", "--max-body-bytes", opt.max_body_bytes));
+  };
+  std::string encoding = req.get_header_value("Content-Encoding");
+  if (!encoding.empty() && encoding != "identity" && encoding != "gzip" && encoding != "deflate" && encoding != "br")
+    return refuse(415, rpc::kInvalidRequest, "Unsupported Content-Encoding '" + encoding + "': send identity, gzip, deflate or br");
+  if (content_length(req) > opt.max_body_bytes) return too_large();
+  std::string body;
+  bool over = false;
+  bool ok = reader([&](const char* data, size_t n) {
+    if (body.size() + n > opt.max_body_bytes) {
+      over = true;
+      return false;
+    }
+    body.append(data, n);
+    return true;
+  });
+  if (over || t_conn->stream->over_budget()) return too_large();
+  if (!ok) {
+    if (t_conn->stream->timed_out())
+      return refuse(408, rpc::kInvalidRequest, "Request body not received within " + std::to_string(opt.body_timeout.count()) + " ms (--body-timeout)",
+                    limit_data("body_timeout", "--body-timeout", opt.body_timeout.count() / 1000.0));
+    return refuse(400, rpc::kParseError, "Could not read the request body (malformed chunking or compression, or the client left)");
+  }
+  return body;
 }
 
 // DNS-rebinding protection: a browser page must not reach a loopback server through a name it
@@ -409,7 +875,79 @@ std::shared_ptr<HttpSession> HttpServer::Impl::find_session(const std::string& i
   return it->second;
 }
 
-void HttpServer::Impl::post_mcp(const httplib::Request& req, httplib::Response& res) {
+// Adds a session within --max-sessions, evicting the least recently used idle one (no stream
+// open) when full. False when every session is streaming.
+bool HttpServer::Impl::add_session(const std::shared_ptr<HttpSession>& s) {
+  std::shared_ptr<HttpSession> evicted;
+  {
+    std::lock_guard l(sessions_m);
+    if (sessions.size() >= opt.max_sessions) {
+      auto lru = sessions.end();
+      for (auto it = sessions.begin(); it != sessions.end(); ++it) {
+        {
+          std::lock_guard sl(it->second->m);
+          if (it->second->attached > 0) continue;
+        }
+        if (lru == sessions.end() || it->second->last_used.load() < lru->second->last_used.load()) lru = it;
+      }
+      if (lru == sessions.end()) return false;
+      evicted = lru->second;
+      sessions.erase(lru);
+    }
+    sessions[s->core->id] = s;
+  }
+  if (evicted) {
+    spdlog::info("session {} evicted: {} sessions open (--max-sessions)", evicted->core->id.substr(0, 6), opt.max_sessions);
+    end_session(evicted);
+  }
+  return true;
+}
+
+// A session that is gone: its requests are cancelled, its stream closed, its replay freed.
+void HttpServer::Impl::end_session(const std::shared_ptr<HttpSession>& s) {
+  {
+    std::lock_guard l(s->core->m);
+    for (auto& [_, token] : s->core->inflight) token.cancel();
+  }
+  std::lock_guard l(s->m);
+  if (s->standalone) s->standalone->close_stream();
+  s->streams.clear();
+}
+
+void HttpServer::Impl::drop_session(const std::shared_ptr<HttpSession>& s) {
+  {
+    std::lock_guard l(sessions_m);
+    auto it = sessions.find(s->core->id);
+    if (it == sessions.end() || it->second != s) return;
+    sessions.erase(it);
+  }
+  end_session(s);
+}
+
+// A new long-lived stream beyond what --max-connections leaves for streams: 503, so open streams
+// can never take the connections kept for requests.
+bool HttpServer::Impl::refuse_stream(httplib::Response& res) {
+  if (guard.try_claim_stream()) return false;
+  res.status = 503;
+  res.set_header("Retry-After", "5");
+  res.set_content(error_body(nullptr, kServerBusy,
+                             "Server busy: " + std::to_string(guard.stream_cap()) + " streams are open, the most --max-connections " +
+                                 std::to_string(opt.max_connections) + " allows (the rest is kept for requests); retry later",
+                             limit_data("max_connections", "--max-connections", opt.max_connections)),
+                  "application/json");
+  return true;
+}
+
+void HttpServer::Impl::refuse_session(httplib::Response& res, const Json& id) {
+  res.status = 503;
+  res.set_header("Retry-After", "5");
+  res.set_content(error_body(id, kServerBusy,
+                             "Server busy: " + std::to_string(opt.max_sessions) + " sessions are open and streaming (--max-sessions); retry later",
+                             limit_data("max_sessions", "--max-sessions", opt.max_sessions)),
+                  "application/json");
+}
+
+void HttpServer::Impl::post_mcp(const httplib::Request& req, const std::string& body, httplib::Response& res) {
   auto fail = [&](int status, int code, const std::string& message) {
     res.status = status;
     res.set_content(error_body(nullptr, code, message), "application/json");
@@ -421,7 +959,7 @@ void HttpServer::Impl::post_mcp(const httplib::Request& req, httplib::Response& 
   if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream"))
     return fail(406, rpc::kInvalidRequest, "Not Acceptable: Accept must list application/json and text/event-stream");
   Json msg, err;
-  if (!rpc::parse(req.body, msg, err)) {
+  if (!rpc::parse(body, msg, err)) {
     res.status = 400;
     res.set_content(dump(err), "application/json");
     return;
@@ -520,8 +1058,11 @@ void HttpServer::Impl::post_modern(const httplib::Request& req, httplib::Respons
                     Json{{"supported", supported_revisions()}, {"requested", meta_version}});
     if (auto mismatch = check_mirrored_headers(req, msg)) return reject(400, rpc::kHeaderMismatch, *mismatch);
   }
+  // A listen is a stream for as long as the client keeps it: it counts against the streams.
+  bool claimed = kind == rpc::Kind::Request && msg.value("method", "") == "subscriptions/listen";
+  if (claimed && refuse_stream(res)) return;
   // Stateless: a fresh session object per request, only to track it for cancellation.
-  auto ex = std::make_shared<Exchange>(Exchange::Style::Modern, id, "");
+  auto ex = exchange(Exchange::Style::Modern, id, "");
   Connection conn{core.new_session(nullptr), ex, "http", "local", /*run_quick_inline=*/true};
   if (kind != rpc::Kind::Request) {
     core.handle(msg, conn);
@@ -529,14 +1070,14 @@ void HttpServer::Impl::post_modern(const httplib::Request& req, httplib::Respons
     return;
   }
   core.handle(msg, conn);
-  respond(res, ex, conn, true, nullptr);
+  respond(res, ex, conn, true, nullptr, claimed);
 }
 
 // Sends the reply as JSON when it is the first thing the handler produced; otherwise opens an
 // SSE stream carrying the notifications (and, in the handshake era, server->client requests)
 // followed by the reply.
 void HttpServer::Impl::respond(httplib::Response& res, std::shared_ptr<Exchange> ex, const Connection& conn, bool modern,
-                               std::shared_ptr<HttpSession> session) {
+                               std::shared_ptr<HttpSession> session, bool claimed) {
   // 2025-11-25 sessions always get a resumable stream (priming event, event ids): a reply whose
   // connection drops can be fetched again with Last-Event-ID. Older ones get JSON when they can.
   bool resumable = false;
@@ -545,6 +1086,7 @@ void HttpServer::Impl::respond(httplib::Response& res, std::shared_ptr<Exchange>
     resumable = session->core->revision >= Revision::V2025_11_25;
   }
   if (auto body = resumable ? std::nullopt : ex->wait_first(stopping)) {
+    if (claimed) --guard.streams;
     if (body->empty()) {  // cancelled with no reply (e.g. server shutting down)
       res.status = 503;
       return;
@@ -570,16 +1112,20 @@ void HttpServer::Impl::respond(httplib::Response& res, std::shared_ptr<Exchange>
     std::lock_guard l(session->m);
     session->streams[ex->stream_id()] = ex;
   }
-  stream(res, ex, 0, conn, modern, session, std::move(priming));
+  stream(res, ex, 0, conn, modern, session, std::move(priming), claimed);
 }
 
 void HttpServer::Impl::stream(httplib::Response& res, std::shared_ptr<Exchange> ex, uint64_t after_seq, const Connection& conn,
-                              bool modern, std::shared_ptr<HttpSession> session, std::string priming) {
+                              bool modern, std::shared_ptr<HttpSession> session, std::string priming, bool claimed) {
   track(ex);
+  if (!claimed) ++guard.streams;
+  if (session) {
+    std::lock_guard l(session->m);
+    ++session->attached;
+  }
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
   auto heartbeat = opt.heartbeat;
-  auto limit = opt.events_per_session;
   res.set_chunked_content_provider(
       "text/event-stream",
       [this, ex, after_seq, heartbeat, priming = std::move(priming)](size_t, httplib::DataSink& sink) mutable {
@@ -593,18 +1139,27 @@ void HttpServer::Impl::stream(httplib::Response& res, std::shared_ptr<Exchange> 
         sink.done();
         return true;
       },
-      [this, ex, conn, modern, session, limit](bool success) {
+      [this, ex, conn, modern, session](bool success) {
+        --guard.streams;
         if (modern && !ex->finished()) {
-          // 2026-07-28: the client closing the response stream cancels the request.
+          // 2026-07-28: the client closing the response stream cancels the request (and ends a listen).
           if (!success) spdlog::debug("client closed the stream of request {}", ex->request_id().dump());
           core.cancel_request(conn, ex->request_id());
         }
-        if (session) {
-          ex->trim(limit);
+        if (!session) return;
+        session->last_used = Clock::now();  // idle from now on, whatever its unfinished requests
+        bool legacy_sse = false;
+        {
           std::lock_guard l(session->m);
+          --session->attached;
           if (ex->finished()) session->streams.erase(ex->stream_id());
-          if (session->standalone == ex) session->standalone_open = false;
+          if (session->standalone == ex) {
+            session->standalone_open = false;
+            legacy_sse = ex->style() == Exchange::Style::LegacySse;
+          }
         }
+        // A 2024-11-05 session lives as long as its /sse stream: POST /messages is 404 after.
+        if (legacy_sse) drop_session(session);
       });
 }
 
@@ -641,8 +1196,7 @@ void HttpServer::Impl::post_legacy(const httplib::Request& req, httplib::Respons
     for (const auto& m : msg) has_request |= rpc::classify(m).kind != rpc::Kind::Notification && rpc::classify(m).kind != rpc::Kind::Response;
   }
   Json id = msg.is_object() && msg.contains("id") ? msg["id"] : Json();
-  auto ex = std::make_shared<Exchange>(Exchange::Style::Legacy, msg.is_array() ? Json("batch") : id,
-                                       base64url_encode(random_bytes(9)));
+  auto ex = exchange(Exchange::Style::Legacy, msg.is_array() ? Json("batch") : id, base64url_encode(random_bytes(9)));
   Connection conn{session->core, ex, "http", "local", /*run_quick_inline=*/true};
   if (!has_request) {
     core.handle(msg, conn);
@@ -663,10 +1217,7 @@ void HttpServer::Impl::post_legacy(const httplib::Request& req, httplib::Respons
       if (body) res.set_content(*body, "application/json");
       return;
     }
-    {
-      std::lock_guard l(sessions_m);
-      sessions[session->core->id] = session;
-    }
+    if (!add_session(session)) return refuse_session(res, id);
     res.set_header(kSessionHeader, session->core->id);
     res.set_content(std::move(*body), "application/json");
     return;
@@ -691,9 +1242,17 @@ void HttpServer::Impl::get_mcp(const httplib::Request& req, httplib::Response& r
   auto session = find_session(req.get_header_value(kSessionHeader));
   if (!session) return fail(404, "Session not found");
   Connection conn{session->core, nullptr, "http", "local"};
+  if (refuse_stream(res)) return;
+  bool streaming = false;  // else the claim is given back
+  struct Unclaim {
+    Guard& g;
+    bool& streaming;
+    ~Unclaim() { if (!streaming) --g.streams; }
+  } unclaim{guard, streaming};
 
   if (req.has_header("Last-Event-ID")) {
-    // Resumption: replay what this stream missed, then carry on live.
+    // Resumption: replay what this stream missed, then carry on live. A stream that is gone, or
+    // whose missed events were dropped (replay caps), gets a fresh GET stream instead.
     std::string last = req.get_header_value("Last-Event-ID");
     auto colon = last.rfind(':');
     std::string sid = last.substr(0, colon);
@@ -703,23 +1262,34 @@ void HttpServer::Impl::get_mcp(const httplib::Request& req, httplib::Response& r
       std::lock_guard l(session->m);
       auto it = session->streams.find(sid);
       if (it != session->streams.end()) ex = it->second;
+      if (!ex && session->standalone && session->standalone->stream_id() == sid) {
+        if (session->standalone_open) return fail(409, "Conflict: this session already has a GET stream open");
+        if (!session->standalone->missed(seq)) {
+          ex = session->standalone;
+          session->standalone_open = true;  // the GET stream again, notifications included
+        }
+      }
     }
-    if (!ex) return fail(404, "Unknown stream for Last-Event-ID " + last);
-    conn.sink = ex;
-    stream(res, ex, seq, conn, false, session, "");
-    return;
+    if (ex && !ex->missed(seq)) {
+      conn.sink = ex;
+      streaming = true;
+      stream(res, ex, seq, conn, false, session, "", true);
+      return;
+    }
+    spdlog::debug("Last-Event-ID {} is past what was kept: a fresh stream", last);
   }
   std::shared_ptr<Exchange> ex;
   {
     std::lock_guard l(session->m);
     if (session->standalone_open) return fail(409, "Conflict: this session already has a GET stream open");
-    ex = std::make_shared<Exchange>(Exchange::Style::Legacy, Json(), base64url_encode(random_bytes(9)));
+    ex = exchange(Exchange::Style::Legacy, Json(), base64url_encode(random_bytes(9)));
     session->standalone = ex;
     session->standalone_open = true;
   }
   conn.sink = ex;
+  streaming = true;
   stream(res, ex, 0, conn, false, session,
-         "id: " + ex->stream_id() + ":0\nretry: " + std::to_string(opt.sse_retry.count()) + "\ndata: \n\n");
+         "id: " + ex->stream_id() + ":0\nretry: " + std::to_string(opt.sse_retry.count()) + "\ndata: \n\n", true);
 }
 
 void HttpServer::Impl::delete_mcp(const httplib::Request& req, httplib::Response& res) {
@@ -742,14 +1312,7 @@ void HttpServer::Impl::delete_mcp(const httplib::Request& req, httplib::Response
     res.set_content(error_body(nullptr, rpc::kInvalidRequest, "Session not found"), "application/json");
     return;
   }
-  {
-    std::lock_guard l(s->core->m);
-    for (auto& [_, token] : s->core->inflight) token.cancel();
-  }
-  {
-    std::lock_guard l(s->m);
-    if (s->standalone) s->standalone->close_stream();
-  }
+  end_session(s);
   res.status = 200;
 }
 
@@ -761,34 +1324,36 @@ void HttpServer::Impl::get_sse(const httplib::Request& req, httplib::Response& r
     res.set_content(error_body(nullptr, rpc::kInvalidRequest, "Not Acceptable: Accept must list text/event-stream"), "application/json");
     return;
   }
+  if (refuse_stream(res)) return;
   auto session = std::make_shared<HttpSession>();
-  auto ex = std::make_shared<Exchange>(Exchange::Style::LegacySse, Json(), "");
+  auto ex = exchange(Exchange::Style::LegacySse, Json(), "");
   session->core = core.new_session(ex);
   session->standalone = ex;
   session->standalone_open = true;
-  {
-    std::lock_guard l(sessions_m);
-    sessions[session->core->id] = session;
+  if (!add_session(session)) {
+    --guard.streams;
+    return refuse_session(res, nullptr);
   }
   Connection conn{session->core, ex, "sse", "local"};
   std::string endpoint = "event: endpoint\ndata: /messages?sessionId=" + session->core->id + "\n\n";
-  stream(res, ex, 0, conn, false, session, endpoint);
+  stream(res, ex, 0, conn, false, session, endpoint, true);
 }
 
-void HttpServer::Impl::post_messages(const httplib::Request& req, httplib::Response& res) {
+void HttpServer::Impl::post_messages(const httplib::Request& req, const std::string& body, httplib::Response& res) {
   auto session = find_session(req.get_param_value("sessionId"));
   std::shared_ptr<Exchange> ex;
   if (session) {
     std::lock_guard l(session->m);
-    if (session->standalone && session->standalone->style() == Exchange::Style::LegacySse) ex = session->standalone;
+    if (session->standalone_open && session->standalone->style() == Exchange::Style::LegacySse) ex = session->standalone;
   }
   if (!ex) {
     res.status = 404;
-    res.set_content(error_body(nullptr, rpc::kInvalidRequest, "Session not found: open GET /sse first"), "application/json");
+    res.set_content(error_body(nullptr, rpc::kInvalidRequest, "Session not found (its /sse stream is closed): open GET /sse again"),
+                    "application/json");
     return;
   }
   Json msg, err;
-  if (!rpc::parse(req.body, msg, err)) {
+  if (!rpc::parse(body, msg, err)) {
     res.status = 400;
     res.set_content(dump(err), "application/json");
     return;
@@ -808,12 +1373,13 @@ void HttpServer::Impl::reap_idle() {
     {
       std::lock_guard sl(sessions_m);
       for (auto it = sessions.begin(); it != sessions.end();) {
+        // Streaming now keeps a session; unfinished requests without a stream do not.
         bool open;
         {
           std::lock_guard ssl(it->second->m);
-          open = it->second->standalone_open || !it->second->streams.empty();
+          open = it->second->attached > 0;
         }
-        if (!open && Clock::now() - it->second->last_used > opt.session_idle_timeout) {
+        if (!open && Clock::now() - it->second->last_used.load() > opt.session_idle_timeout) {
           expired.push_back(it->second);
           it = sessions.erase(it);
         } else {
@@ -821,7 +1387,10 @@ void HttpServer::Impl::reap_idle() {
         }
       }
     }
-    for (auto& s : expired) spdlog::info("session {} expired after {} s idle", s->core->id.substr(0, 6), opt.session_idle_timeout.count());
+    for (auto& s : expired) {
+      spdlog::info("session {} expired after {} s idle", s->core->id.substr(0, 6), opt.session_idle_timeout.count());
+      end_session(s);
+    }
   }
 }
 
@@ -848,6 +1417,13 @@ int HttpServer::bind() {
   // The library listens with a backlog of 5: a burst of clients would overflow it and wait out
   // SYN retransmits. Listening again on the bound socket only raises the backlog.
   if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
+  // Each connection holds a descriptor: make room for the cap when the soft limit is lower.
+  rlimit r{};
+  rlim_t want = o.max_connections + kRefusers + 256;
+  if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < want) {
+    r.rlim_cur = std::min(want, r.rlim_max);
+    ::setrlimit(RLIMIT_NOFILE, &r);
+  }
   impl_->port = port;
   return port;
 }
@@ -868,6 +1444,18 @@ void HttpServer::stop() {
   }
   impl_->core.cancel_all();
   impl_->http.stop();
+  impl_->guard.shutdown_all();  // idle keep-alive and half-sent requests end now
+}
+
+size_t default_max_connections() {
+  // A connection is a socket and a thread (about 100 KiB of memory with an SSE stream): leave a
+  // quarter of the descriptors to the store, outgoing HTTP and logs, and threads to the rest.
+  rlimit fds{}, procs{};
+  size_t by_fds = 1024, by_threads = 1024;
+  if (::getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_max != RLIM_INFINITY)
+    by_fds = fds.rlim_max > 512 ? (std::min<rlim_t>(fds.rlim_max, 65536) - 256) * 3 / 4 : 64;
+  if (::getrlimit(RLIMIT_NPROC, &procs) == 0 && procs.rlim_cur != RLIM_INFINITY) by_threads = procs.rlim_cur / 2;
+  return std::clamp<size_t>(std::min(by_fds, by_threads), 16, 1024);
 }
 
 int HttpServer::port() const { return impl_->port; }

@@ -15,15 +15,28 @@ struct HttpOptions {
   int port = 0;                       // 0: any free port (read it back from bind())
   bool allow_remote = false;          // binding a non-loopback address needs this
   std::string endpoint = "/mcp";
-  size_t max_body_bytes = 4 * 1024 * 1024;
+  // Every limit below answers with its HTTP status and a JSON-RPC error naming the flag
+  // (`concierge serve --help` lists them with their defaults).
+  size_t max_body_bytes = 4 * 1024 * 1024;    // 413: counted as read (chunked too) and inflated
+  size_t max_header_bytes = 64 * 1024;        // 431: request line and headers
+  size_t max_headers = 100;                   // 431
+  std::chrono::milliseconds header_timeout{10'000};  // the whole request head, else dropped
+  std::chrono::milliseconds body_timeout{30'000};    // the whole body, else dropped
+  size_t max_connections = 1024;              // 503 + Retry-After beyond; see default_max_connections()
+  size_t max_sessions = 1024;                 // the least recently used idle one is evicted
   std::chrono::seconds session_idle_timeout{1800};
   std::chrono::seconds heartbeat{15};         // comment lines on idle SSE streams
   std::chrono::milliseconds sse_retry{1000};  // the SSE retry field (legacy streams)
   std::chrono::seconds read_timeout{30};
-  size_t max_threads = 4096;                  // each open SSE stream holds one
-  size_t events_per_session = 1024;           // replay buffer for Last-Event-ID
+  std::chrono::milliseconds worker_idle{10'000};  // threads beyond the base pool exit after this
+  size_t events_per_session = 1024;           // replay buffer per stream (Last-Event-ID), events
+  size_t replay_bytes = 1024 * 1024;          // ... and bytes; the oldest are dropped
   std::vector<std::string> allowed_origins;   // besides the loopback origins
 };
+
+// Connections this machine can hold: each is a socket and a thread. From the descriptor and
+// process limits, between 16 and 1024.
+size_t default_max_connections();
 
 class HttpServer {
  public:

@@ -268,10 +268,50 @@ int main(int argc, char** argv) {
                         "Serve Streamable HTTP at [HOST:]PORT/mcp (default host 127.0.0.1; port 0 picks a free one)");
   serve_cmd->add_flag("--allow-remote", serve_options.http_options.allow_remote,
                       "Allow binding a non-loopback address (there is no HTTP authentication yet)");
-  serve_cmd->add_option("--max-body-bytes", serve_options.http_options.max_body_bytes, "Largest HTTP request body")
+  serve_cmd->add_option("--max-body-bytes", serve_options.http_options.max_body_bytes,
+                        "Largest HTTP request body, counted as read (chunked too) and after inflating gzip/deflate/br; beyond: 413")
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 32))
       ->capture_default_str();
   int idle_seconds = 1800;
-  serve_cmd->add_option("--session-idle-seconds", idle_seconds, "Idle HTTP sessions expire after this long")
+  serve_cmd->add_option("--session-idle-seconds", idle_seconds,
+                        "An HTTP session with no open stream expires after this long idle, unfinished requests or not")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  // HTTP limits: beyond each, its status and a JSON-RPC error naming the flag.
+  HttpOptions& ho = serve_options.http_options;
+  ho.max_connections = default_max_connections();
+  serve_cmd->add_option("--max-connections", ho.max_connections,
+                        "Open HTTP connections at most (default sized for this machine); beyond: 503 with Retry-After. "
+                        "SSE streams get seven eighths, the rest is kept for requests")
+      ->check(CLI::Range(size_t{2}, size_t{1} << 20))
+      ->capture_default_str();
+  serve_cmd->add_option("--max-header-bytes", ho.max_header_bytes, "Largest HTTP request head (request line and headers); beyond: 431")
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 24))
+      ->capture_default_str();
+  serve_cmd->add_option("--max-headers", ho.max_headers, "Most HTTP header lines in a request; beyond: 431")
+      ->check(CLI::Range(size_t{8}, size_t{100000}))
+      ->capture_default_str();
+  double header_timeout = ho.header_timeout.count() / 1000.0, body_timeout = ho.body_timeout.count() / 1000.0,
+         worker_idle = ho.worker_idle.count() / 1000.0;
+  serve_cmd->add_option("--header-timeout", header_timeout, "Seconds a client has to send a request head; slower ones get 408 and are dropped")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
+  serve_cmd->add_option("--body-timeout", body_timeout, "Seconds a client has to send a request body; slower ones get 408 and are dropped")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
+  serve_cmd->add_option("--max-sessions", ho.max_sessions,
+                        "HTTP sessions at most; the least recently used one without an open stream is evicted for a new one")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24))
+      ->capture_default_str();
+  serve_cmd->add_option("--max-replay-events", ho.events_per_session,
+                        "Events an HTTP SSE stream keeps for Last-Event-ID resumption, oldest dropped; a resume past them gets a fresh stream")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24))
+      ->capture_default_str();
+  serve_cmd->add_option("--max-replay-bytes", ho.replay_bytes, "Bytes an HTTP SSE stream keeps for resumption (and for a client reading slowly), oldest dropped")
+      ->check(CLI::Range(size_t{0}, size_t{1} << 32))
+      ->capture_default_str();
+  serve_cmd->add_option("--worker-idle-seconds", worker_idle, "HTTP threads beyond the base pool exit after idling this long")
+      ->check(CLI::Range(0.05, 3600.0))
       ->capture_default_str();
   serve_cmd->add_option("--allowed-origin", serve_options.http_options.allowed_origins,
                         "An Origin allowed besides the loopback ones (repeatable)");
@@ -432,6 +472,10 @@ int main(int argc, char** argv) {
   }
   if (*serve_cmd) {
     serve_options.http_options.session_idle_timeout = std::chrono::seconds(idle_seconds);
+    auto ms = [](double seconds) { return std::chrono::milliseconds(static_cast<long long>(seconds * 1000)); };
+    ho.header_timeout = ms(header_timeout);
+    ho.body_timeout = ms(body_timeout);
+    ho.worker_idle = ms(worker_idle);
     return serve(serve_options, config);
   }
   std::cout << app.help();

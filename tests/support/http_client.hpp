@@ -301,7 +301,7 @@ class RawHttp {
     for (auto& [k, v] : headers) {
       head += k + ": " + v + "\r\n";
       has_host |= lower(k) == "host";
-      has_len |= lower(k) == "content-length";
+      has_len |= lower(k) == "content-length" || lower(k) == "transfer-encoding";
     }
     if (!has_host) head += "Host: 127.0.0.1:" + std::to_string(port) + "\r\n";
     if (!has_len && (!body.empty() || method == "POST")) head += "Content-Length: " + std::to_string(body.size()) + "\r\n";
