@@ -102,7 +102,7 @@ TEST_CASE("preferences: bad input names the field and writes nothing", "[app][pr
       {Json{{"verbosity", "chatty"}}, "verbosity"},
       {Json{{"time_zone", "Mars/Olympus_Mons"}}, "time_zone"},
       {Json{{"default_meeting_minutes", 1000}}, "default_meeting_minutes"},
-      {Json{{"working_hours", {{"mon", {{"start", "17:00"}, {"end", "09:00"}}}}}}, "working_hours"},
+      {Json{{"working_hours", {{"mon", {{"start", "17:00"}, {"end", "09:00"}}}}}}, "working_hours.mon"},
       // A valid key beside a bad one: all or nothing.
       {Json{{"units", "imperial"}, {"time_zone", "Nowhere/Special"}}, "time_zone"},
   };
@@ -112,7 +112,7 @@ TEST_CASE("preferences: bad input names the field and writes nothing", "[app][pr
     Json r = call(c, id++, "preferences_update", b.args);
     REQUIRE(r.contains("result"));
     CHECK(r["result"].value("isError", false));
-    CHECK_THAT(text_of(r), Catch::Contains(b.field));
+    CHECK_THAT(text_of(r), Catch::StartsWith(b.field + ": "));
   }
   CHECK(read_json(c, id++, "concierge://preferences") == before);
   // Refused calls are still calls: each one is in the history, as a tool error.

@@ -150,9 +150,9 @@ ToolResult guarded(F&& run, RequestContext& ctx) {
 }  // namespace
 
 ToolResult invoke_tool(const RegisteredTool& tool, const Json& args, RequestContext& ctx) {
-  // A tool error, not a protocol error: the model sees it and can correct its call.
-  if (auto problem = tool.input->validate(args))
-    return ToolResult::error("Invalid arguments for tool " + tool.def.name + ": " + *problem);
+  // A tool error, not a protocol error: the model sees it and can correct its call. It starts
+  // with the argument at fault ("max_results: must be at least 1"), like the handlers' own.
+  if (auto problem = tool.input->validate(args)) return ToolResult::error(*problem);
   return guarded([&] { return tool.def.handler(args, ctx); }, ctx);
 }
 

@@ -16,8 +16,8 @@ class CompiledSchema {
   CompiledSchema(const CompiledSchema&) = delete;
   CompiledSchema& operator=(const CompiledSchema&) = delete;
 
-  // nullopt when valid; otherwise a message that names the offending field, e.g.
-  // "text: expected string, got integer".
+  // nullopt when valid; else one message starting with the path at fault, in the schema's terms
+  // ("max_results: must be at least 1", "attendees[0].email: is required"; see schema.cpp).
   std::optional<std::string> validate(const Json& instance) const;
 
  private:

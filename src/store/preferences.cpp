@@ -67,12 +67,14 @@ Json check(const std::string& key, const Json& v) {
     try {
       return std::string(date::locate_zone(v.get<std::string>())->name());
     } catch (const std::exception&) {
-      refuse(key, "unknown IANA time zone \"" + v.get<std::string>() + "\" (for example Europe/Paris, America/New_York)");
+      refuse(key, "unknown time zone '" + v.get<std::string>() + "'; give an IANA name such as Europe/Paris or America/New_York");
     }
   }
   if (key == "locale") {
     expect_string(key, v);
     static const std::regex tag("^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$");
+    // std::regex recurses per repetition: a long enough string overflows the stack.
+    if (v.get<std::string>().size() > 35) refuse(key, "must be at most 35 characters (a BCP 47 language tag such as en-US)");
     if (!std::regex_match(v.get<std::string>(), tag)) refuse(key, "expected a BCP 47 language tag such as en-US, got " + v.dump());
     return v;
   }
@@ -165,7 +167,7 @@ Json Preferences::get(const std::string& user) {
 std::string Preferences::time_zone(const std::string& user) { return get(user).value("time_zone", std::string("UTC")); }
 
 Json Preferences::update(const std::string& user, const Json& patch) {
-  if (!patch.is_object()) throw PreferenceError("", "expected an object of preferences, got " + std::string(json_kind(patch)));
+  if (!patch.is_object()) refuse("arguments", "expected an object of preferences, got " + std::string(json_kind(patch)));
   Json checked = Json::object();
   for (const auto& [key, value] : patch.items()) checked[key] = check(key, value);
   const Json before = get(user);

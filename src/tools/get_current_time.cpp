@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "providers/time.hpp"
 #include "store/preferences.hpp"
 #include "tools/tool.hpp"
 
@@ -38,12 +39,7 @@ ToolDefinition get_current_time(App* app) {
       [app](const Json& args, RequestContext& ctx) {
         const date::time_zone* zone;
         if (auto it = args.find("time_zone"); it != args.end()) {
-          std::string name = *it;
-          try {
-            zone = date::locate_zone(name);
-          } catch (const std::exception&) {
-            throw ToolError("Unknown time zone '" + name + "': use an IANA name such as Europe/Paris or America/New_York");
-          }
+          zone = providers::zone(it->get<std::string>(), "time_zone");
         } else {
           zone = default_zone(app, ctx.user());
         }

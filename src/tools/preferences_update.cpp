@@ -1,3 +1,4 @@
+#include "providers/error.hpp"
 #include "store/preferences.hpp"
 #include "tools/tool.hpp"
 
@@ -14,12 +15,12 @@ ToolDefinition preferences_update(App& app) {
                  .hints = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false},
                  .quick = true},
                 [&app](const Json& args, RequestContext& ctx) {
-                  if (args.empty()) throw ToolError("Nothing to update: pass at least one preference");
+                  if (args.empty()) throw providers::Error("arguments", "give at least 1 preference to change");
                   Json updated;
                   try {
                     updated = app.preferences.update(ctx.user(), args);
                   } catch (const store::PreferenceError& e) {
-                    throw ToolError(std::string("Invalid preference ") + e.what());
+                    throw ToolError(e.what());  // already "working_hours.mon: ...", the key at fault first
                   }
                   std::string keys;
                   for (auto& [k, _] : args.items()) keys += (keys.empty() ? "" : ", ") + k;

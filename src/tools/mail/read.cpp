@@ -17,7 +17,7 @@ ToolDefinition read(App& app) {
                   std::vector<ml::Message> messages;
                   if (args.contains("message_id")) messages.push_back(c.provider.message(c.user, args["message_id"]));
                   else if (args.contains("thread_id")) messages = c.provider.thread(c.user, args["thread_id"]);
-                  else throw providers::Error("message_id", "give a message_id or a thread_id");
+                  else throw providers::Error("message_id", "is required unless thread_id is given");
                   Json out = Json::array();
                   for (auto& m : messages) out.push_back(message_json(m, c.tz, format, max));
                   std::string said = messages.size() == 1 ? summary_line(messages[0].summary) + ". " + messages[0].summary.snippet

@@ -36,10 +36,10 @@ ToolDefinition playback(App& app) {
         else if (action == "seek") s = p.seek(user, required_for<int>(args, "position_ms", action));
         else if (action == "volume") s = p.set_volume(user, required_for<int>(args, "volume_percent", action));
         else if (action == "shuffle") {
-          if (!args.contains("state") || !args["state"].is_boolean()) throw providers::Error("state", "shuffle takes state true or false");
+          if (!args.contains("state") || !args["state"].is_boolean()) throw providers::Error("state", "must be true or false for action 'shuffle'");
           s = p.set_shuffle(user, args["state"].get<bool>());
         } else if (action == "repeat") {
-          if (!args.contains("state") || !args["state"].is_string()) throw providers::Error("state", "repeat takes state off, track or context");
+          if (!args.contains("state") || !args["state"].is_string()) throw providers::Error("state", "must be off, track or context for action 'repeat'");
           s = p.set_repeat(user, args["state"].get<std::string>());
         } else s = p.transfer(user, required_for<std::string>(args, "device_id", action));
         std::string text = player_line(s);
