@@ -656,10 +656,17 @@ size_t History::apply_size_cap() {
   if (options_.max_mb <= 0) return 0;
   const uint64_t cap = cap_bytes(options_), target = cap / 10 * 9;
   // Counted afresh each time (another process may share the database, a purge may have run):
-  // the running estimate only decides when to look.
+  // the running estimate only decides when to look. Counted first on a reader, so the usual
+  // answer (under the cap) holds no write lock for the length of a scan.
+  const std::string sum = "SELECT COALESCE(SUM(" + kRowBytes + "), 0) FROM history";
+  const auto seen = store_.read([&](SQLite::Database& db) { return static_cast<uint64_t>(db.execAndGet(sum).getInt64()); });
+  if (seen <= cap) {
+    bytes_estimate_ = seen;
+    return 0;
+  }
   auto [removed, left] = store_.write([&](SQLite::Database& db) {
     SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-    const auto total = static_cast<uint64_t>(db.execAndGet("SELECT COALESCE(SUM(" + kRowBytes + "), 0) FROM history").getInt64());
+    const auto total = static_cast<uint64_t>(db.execAndGet(sum).getInt64());
     if (total <= cap) return std::pair<size_t, uint64_t>(0, total);
     // The oldest rows (lowest ids) whose sizes add up to what must go.
     SQLite::Statement q(db, "SELECT id, " + kRowBytes + " FROM history ORDER BY id");

@@ -164,6 +164,9 @@ std::unique_ptr<SQLite::Database> Store::open(bool writable) const {
              : path_.string();
   auto db = std::make_unique<SQLite::Database>(uri, flags | SQLite::OPEN_NOMUTEX | (memory ? SQLite::OPEN_URI : 0), /*busy_timeout_ms=*/5000);
   db->exec("PRAGMA foreign_keys = ON");
+  // Shared cache has table locks that fail at once (SQLITE_LOCKED, no busy timeout) where WAL
+  // would let a reader run beside the writer; reading uncommitted rows takes none.
+  if (memory && !writable) db->exec("PRAGMA read_uncommitted = 1");
   return db;
 }
 
@@ -204,7 +207,8 @@ Store::Store(const std::filesystem::path& dir) : path_(dir.empty() ? dir : dir /
     for (; version < static_cast<int>(all.size()); ++version) writer_->exec(all[version]);
     if (version != from) writer_->exec("PRAGMA user_version = " + std::to_string(version));
     tx.commit();
-    if (version != from) spdlog::info("store: migrated {} from schema {} to {}", shown, from, version);
+    // In memory (listing the tools) there is nothing worth telling.
+    if (version != from) spdlog::log(in_memory ? spdlog::level::debug : spdlog::level::info, "store: migrated {} from schema {} to {}", shown, from, version);
   } catch (const SQLite::Exception& e) {
     throw std::runtime_error(shown + ": " + e.what());
   }
@@ -230,7 +234,7 @@ void Store::migrate(const std::string& module, const std::vector<std::string>& s
     up.bind(2, version);
     up.exec();
     tx.commit();
-    spdlog::info("store: {} tables at version {}", module, version);
+    spdlog::log(path_.empty() ? spdlog::level::debug : spdlog::level::info, "store: {} tables at version {}", module, version);
   });
 }
 
