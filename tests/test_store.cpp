@@ -68,14 +68,14 @@ TEST_CASE("store: migrations run once, in order, a newer database is refused", "
   TempDir tmp;
   {
     store::Store s(tmp.path);
-    CHECK(s.schema_version() == 3);
+    CHECK(s.schema_version() == 4);
     CHECK(s.integrity_check() == "ok");
     CHECK(s.user_id("local") == s.user_id("local"));
     CHECK(s.user_id("ada") != s.user_id("local"));
   }
   {
     store::Store again(tmp.path);  // reopening applies nothing twice
-    CHECK(again.schema_version() == 3);
+    CHECK(again.schema_version() == 4);
     again.write([](SQLite::Database& db) { return db.exec("PRAGMA user_version = 99"); });
   }
   CHECK_THROWS_WITH(store::Store(tmp.path), Catch::Contains("newer Concierge"));
@@ -239,4 +239,113 @@ TEST_CASE("preferences: unit checks of every key", "[store][preferences][unit]")
   refused(Json{{"colour", "red"}}, "colour");
   CHECK(p.get("local") == after);
   CHECK(changes == 1);
+}
+
+TEST_CASE("history: arguments past 16 KiB are kept as a marker with their original size, labels are capped", "[store][history][unit]") {
+  TempDir tmp;
+  store::Store s(tmp.path);
+  store::History h(s);
+  // Quotes double when escaped, and again inside the marker: it must still fit.
+  for (const std::string& filler : {std::string(100'000, 'a'), std::string(40'000, '"')}) {
+    Json args{{"text", filler}};
+    const size_t original = args.dump().size();
+    auto r = call("echo", now_ms(), args);
+    r.client_name = std::string(5000, 'n');
+    h.record(std::move(r));
+    store::History::Query q;
+    q.user = "local";
+    q.limit = 1;
+    Json row = h.query(q).rows[0];
+    CHECK(row["arguments"]["truncated"] == true);
+    CHECK(row["arguments"]["originalBytes"] == original);
+    CHECK(row["arguments"].dump().size() <= store::kHistoryArgumentsMax);
+    CHECK_THAT(row["arguments"]["prefix"].get<std::string>(), Catch::StartsWith(R"({"text":")"));
+    CHECK(row["client"]["name"].get<std::string>().size() == store::kHistoryLabelMax - 1 + std::string("…").size());
+  }
+  h.record(call("echo", now_ms(), Json{{"text", std::string(1000, 'b')}}));  // under the cap: kept as it was
+  store::History::Query q;
+  q.user = "local";
+  q.limit = 1;
+  CHECK(h.query(q).rows[0]["arguments"]["text"] == std::string(1000, 'b'));
+}
+
+TEST_CASE("history: past max_mb the oldest calls of all users go first", "[store][history][unit]") {
+  TempDir tmp;
+  store::Store s(tmp.path);
+  store::History h(s, {.retention_days = 0, .max_mb = 1});
+  for (int i = 0; i < 200; ++i) h.record(call("echo", now_ms(), Json{{"text", std::to_string(i) + "-" + std::string(10'000, 'x')}}));
+  const size_t kept = h.count("local");  // synced: ingested, and the cap applied in the same round
+  INFO(kept << " calls kept");
+  CHECK(kept < 105);  // 1 MiB / (10 KB + a row's overhead)
+  CHECK(kept > 50);
+  const auto bytes = s.read([](SQLite::Database& db) { return db.execAndGet("SELECT SUM(LENGTH(arguments) + LENGTH(summary)) FROM history").getInt64(); });
+  CHECK(bytes <= 1024 * 1024);
+  store::History::Query q;
+  q.user = "local";
+  q.limit = 1;
+  CHECK_THAT(h.query(q).rows[0]["arguments"]["text"].get<std::string>(), Catch::StartsWith("199-"));
+}
+
+TEST_CASE("redaction and history: arguments nested 100000 levels deep are walked without recursion", "[store][redaction][unit]") {
+  const std::string arrays = std::string(100'000, '[') + std::string(100'000, ']');
+  std::string objects;
+  for (int i = 0; i < 100'000; ++i) objects += R"({"a":)";
+  objects += R"({"token":"deep-secret-1"})" + std::string(100'000, '}');
+  Json args = Json::parse(R"({"password":"hunter22","x":)" + arrays + R"(,"y":)" + objects + "}");
+  Json out = store::redact(args, Json::object());
+  CHECK(out["truncated"] == true);  // too deep to copy: not kept
+  std::string text = store::redact_text("hunter22 and deep-secret-1 stay out", args, Json::object());
+  CHECK(text.find("hunter22") == std::string::npos);
+  CHECK(text.find("deep-secret-1") == std::string::npos);  // found at depth 100001 all the same
+
+  TempDir tmp;
+  store::Store s(tmp.path);
+  store::History h(s);
+  h.record(call("echo", now_ms(), std::move(args)));  // record() is bounded on its own, whatever it is given
+  store::History::Query q;
+  q.user = "local";
+  CHECK(h.query(q).rows[0]["arguments"]["truncated"] == true);
+}
+
+TEST_CASE("store: an in-memory store touches no file", "[store][unit]") {
+  TempDir tmp;
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(tmp.path);  // where a journal without a directory would land
+  {
+    store::Store s{std::filesystem::path()};
+    CHECK(s.path().empty());
+    CHECK(s.schema_version() == 4);
+    CHECK(s.read([](SQLite::Database& db) { return db.execAndGet("SELECT COUNT(*) FROM users").getInt(); }) == 0);
+    store::History h(s);
+    h.record(call("echo", now_ms()));
+    CHECK(h.count("local") == 1);
+  }
+  std::filesystem::current_path(cwd);
+  CHECK(std::filesystem::is_empty(tmp.path));
+}
+
+TEST_CASE("history: two processes on one data directory keep their journals apart, a dead one's is recovered", "[store][history][unit]") {
+  TempDir tmp;
+  for (int run = 0; run < 2; ++run) {
+    store::Store s1(tmp.path), s2(tmp.path);  // two connections, as two processes have
+    store::History h1(s1), h2(s2);            // the second finds slot 0 held
+    CHECK(std::filesystem::exists(tmp.path / "history-1.journal"));
+    for (int i = 0; i < 50; ++i) {
+      h1.record(call("one", now_ms()));
+      h2.record(call("two", now_ms()));
+    }
+    h2.sync();
+    CHECK(h1.count("local") == 100 * (run + 1));  // nothing replayed twice, nothing lost
+  }
+  // Slot 1's process died with a call journaled but not yet in the database (its seq is past
+  // what slot 1 took in); a lone start takes slot 0 and recovers slot 1 on the way.
+  {
+    std::ofstream j(tmp.path / "history-1.journal", std::ios::app);
+    j << R"({"seq":1000,"r":{"t":1,"u":"local","cn":"c","cv":"1","pv":"2025-11-25","tr":"stdio","tool":"late","a":null,"o":"ok","d":5,"s":"x"}})"
+      << "\n";
+  }
+  store::Store s(tmp.path);
+  store::History h(s);
+  CHECK(h.count("local") == 201);
+  CHECK(std::filesystem::file_size(tmp.path / "history-1.journal") == 0);
 }

@@ -2,6 +2,9 @@
 // key file private, tampering and crossing between accounts refused.
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <optional>
+#include <thread>
+#include <vector>
 #include <sys/stat.h>
 
 #include "providers/auth/tokens.hpp"
@@ -107,4 +110,33 @@ TEST_CASE("tokens: the key from the environment, a key file others can read is r
   Sealer::for_data_dir(tmp.path);
   ::chmod((tmp.path / "token.key").c_str(), 0644);
   CHECK_THROWS_WITH(Sealer::for_data_dir(tmp.path), Catch::Contains("chmod 600"));
+}
+
+TEST_CASE("tokens: concurrent first starts agree on one key, never read a partial one", "[auth][tokens]") {
+  EnvUnset env;
+  for (int round = 0; round < 20; ++round) {
+    TempDir tmp;
+    std::vector<std::optional<Sealer>> sealers(8);
+    std::vector<std::string> errors(8);
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < sealers.size(); ++i)
+      threads.emplace_back([&, i] {
+        try {
+          sealers[i].emplace(Sealer::for_data_dir(tmp.path));
+        } catch (const std::exception& e) {
+          errors[i] = e.what();
+        }
+      });
+    for (auto& t : threads) t.join();
+    const std::string sealed = sealers[0] ? sealers[0]->seal("x", "c") : "";
+    for (size_t i = 0; i < sealers.size(); ++i) {
+      INFO("round " << round << ", thread " << i << ": " << errors[i]);
+      REQUIRE(sealers[i]);
+      CHECK(sealers[i]->open(sealed, "c") == "x");  // the same key
+    }
+    CHECK(file_bytes(tmp.path / "token.key").size() == 32);
+    size_t files = 0;
+    for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(tmp.path)) ++files;
+    CHECK(files == 1);  // no temporary key left behind
+  }
 }

@@ -1,8 +1,13 @@
 // concierge: the command line.
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <optional>
+#include <sys/stat.h>
 #include <iostream>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -26,6 +31,7 @@
 #include "store/app.hpp"
 #include "store/history.hpp"
 #include "store/preferences.hpp"
+#include "store/start_lock.hpp"
 #include "store/store.hpp"
 #include "tools/tool.hpp"
 
@@ -70,6 +76,8 @@ struct AppState {
 struct StoreOptions {
   std::string data_dir;
   int retention_days = 90;
+  int history_max_mb = store::HistoryOptions{}.max_mb;
+  bool in_memory = false;  // no data directory at all (listing the tools)
   bool record_history = true;
   bool demo = false;  // fill empty domains with the demo dataset first
   tools::ToolSelection tools;
@@ -83,10 +91,16 @@ void seed_demo(AppState& state) {
 }
 
 std::unique_ptr<AppState> open_app(const StoreOptions& o, const providers::Config* config = nullptr) {
-  auto dir = store::resolve_data_dir(o.data_dir);
-  auto state = std::make_unique<AppState>(dir, store::HistoryOptions{.retention_days = o.retention_days});
-  spdlog::debug("data directory {}", dir.string());
-  if (o.demo) seed_demo(*state);
+  auto dir = o.in_memory ? std::filesystem::path() : store::resolve_data_dir(o.data_dir);
+  std::unique_ptr<AppState> state;
+  {
+    // Creating or migrating the database and the demo fill: one process at a time (store.hpp).
+    std::optional<store::StartLock> lock;
+    if (!o.in_memory) lock.emplace(dir);
+    state = std::make_unique<AppState>(dir, store::HistoryOptions{.retention_days = o.retention_days, .max_mb = o.history_max_mb});
+    if (o.demo) seed_demo(*state);
+  }
+  spdlog::debug("data directory {}", o.in_memory ? "(none: in memory)" : dir.string());
   // The configured services' adapters, ahead of the local providers.
   if (config && std::any_of(config->providers.begin(), config->providers.end(), [](auto& p) { return p.second != "local"; }))
     providers::connect(state->providers, state->connect(), *config, &state->status);
@@ -234,7 +248,7 @@ void print_auth_status(std::ostream& out, providers::Connections& c, providers::
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"Concierge: an MCP server for your calendar, mail, music, video and bookings", "concierge"};
   app.set_version_flag("--version", std::string("concierge ") + CONCIERGE_VERSION);
   app.require_subcommand(0, 1);
@@ -260,6 +274,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_flag("!--no-history", store_options.record_history, "Do not record tool calls in the command history");
   serve_cmd->add_option("--history-retention-days", store_options.retention_days,
                         "Delete history older than this many days (0 keeps everything)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve_cmd->add_option("--history-max-mb", store_options.history_max_mb,
+                        "Keep the history under this many MiB, oldest calls removed first (0: no cap)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   serve_cmd->add_option("--max-message-bytes", serve_options.stdio.max_message_bytes, "Largest message accepted on stdio")
@@ -416,6 +434,7 @@ int main(int argc, char** argv) {
   }
 
   if (*tools_cmd || *history_cmd || *demo_cmd) {
+    store_options.in_memory = bool(*tools_cmd);  // listing needs no database: create none
     std::unique_ptr<AppState> state;
     try {
       state = open_app(store_options, *tools_cmd ? &config : nullptr);
@@ -435,6 +454,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*demo_cmd) {
+      store::StartLock lock(state->dir);  // as `serve --demo`: one process fills at a time
       const std::string user = "local";
       auto added = providers::seed_demo(state->providers, state->store.user_id(user), state->preferences.time_zone(user));
       for (auto& [domain, did] : added.items())
@@ -444,6 +464,16 @@ int main(int argc, char** argv) {
     if (*export_cmd) {
       std::ofstream file;
       if (!history_out.empty()) {
+        // The person's data: created 0600 (and a file that was there made so), before anything
+        // is in it. Not a device such as /dev/stdout: its mode is the system's.
+        int fd = ::open(history_out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        struct stat st {};
+        if (fd < 0 || ::fstat(fd, &st) != 0 || (S_ISREG(st.st_mode) && ::fchmod(fd, 0600) != 0)) {
+          spdlog::error("cannot write {}: {}", history_out, std::strerror(errno));
+          if (fd >= 0) ::close(fd);
+          return 1;
+        }
+        ::close(fd);
         file.open(history_out, std::ios::out | std::ios::trunc);
         if (!file) {
           spdlog::error("cannot write {}", history_out);
@@ -480,4 +510,15 @@ int main(int argc, char** argv) {
   }
   std::cout << app.help();
   return 0;
+}
+
+// The one boundary for what nothing below caught (an SQLite error from a busy or broken
+// database, say): a clear line on stderr and a non-zero exit, never std::terminate's abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "concierge: %s\n", e.what());
+    return 1;
+  }
 }

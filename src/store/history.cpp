@@ -7,9 +7,12 @@
 #include <set>
 #include <cerrno>
 #include <cstring>
+#include <array>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <unistd.h>
+#include <utility>
 
 #include "store/store.hpp"
 
@@ -18,6 +21,15 @@ namespace concierge::store {
 namespace {
 
 constexpr size_t kSummaryMax = 500;
+// What a history row takes besides its text columns (ids, times, the short labels, the two index
+// entries), roughly; the size cap counts it so that a flood of tiny calls is bounded too.
+constexpr uint64_t kRowOverhead = 100;
+// The history's size as the cap counts it, by SQL (the same sum ingest() adds up).
+const std::string kRowBytes =
+    "(" + std::to_string(kRowOverhead) + " + COALESCE(LENGTH(CAST(arguments AS BLOB)), 0) + LENGTH(CAST(summary AS BLOB)) + LENGTH(CAST(client_name AS BLOB)) + "
+    "LENGTH(CAST(client_version AS BLOB)) + LENGTH(CAST(tool AS BLOB)))";
+
+uint64_t cap_bytes(const HistoryOptions& o) { return static_cast<uint64_t>(o.max_mb) * 1024 * 1024; }
 constexpr auto kRetentionEvery = std::chrono::hours(24);
 
 int64_t now_ms() {
@@ -28,18 +40,59 @@ std::string rfc3339(int64_t ms) {
   return date::format("%FT%TZ", std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(ms)));
 }
 
-// At most kSummaryMax characters (not bytes: a UTF-8 sequence is never cut), with a marker.
-std::string clip(std::string s) {
+// At most `max` characters (not bytes: a UTF-8 sequence is never cut), with a marker.
+std::string clip(std::string s, size_t max = kSummaryMax) {
   size_t chars = 0, i = 0;
   for (; i < s.size(); ++i) {
     if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
-      if (chars == kSummaryMax - 1) break;
+      if (chars == max - 1) break;
       ++chars;
     }
   }
   if (i >= s.size()) return s;
   s.resize(i);
   return s + "…";
+}
+
+// The longest start of s of at most `bytes` bytes that ends on a UTF-8 character boundary.
+std::string_view utf8_prefix(std::string_view s, size_t bytes) {
+  if (s.size() <= bytes) return s;
+  size_t i = bytes;
+  while (i > 0 && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) --i;
+  return s.substr(0, i);
+}
+
+// Whether v nests deeper than `max` levels (a scalar is level 0), found without recursion.
+bool deeper_than(const Json& v, int max) {
+  std::vector<std::pair<const Json*, int>> stack{{&v, 0}};
+  while (!stack.empty()) {
+    auto [j, depth] = stack.back();
+    stack.pop_back();
+    if (!j->is_structured()) continue;
+    if (depth + 1 > max) return true;
+    for (const auto& x : *j) stack.emplace_back(&x, depth + 1);
+  }
+  return false;
+}
+
+Json too_deep() {
+  return Json{{"truncated", true}, {"reason", "nested deeper than " + std::to_string(kHistoryDepthMax) + " levels"}};
+}
+
+// The arguments as stored: their JSON text when it fits kHistoryArgumentsMax, else a marker
+// (valid JSON itself) with the original size and as much of the start as fits.
+std::string stored_arguments(const Json& a) {
+  if (a.is_null()) return "";
+  if (deeper_than(a, kHistoryDepthMax)) return too_deep().dump();  // dump() recurses: never on unbounded depth
+  std::string text = a.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (text.size() <= kHistoryArgumentsMax) return text;
+  // Escaping can grow the prefix (a quote becomes \", a control character \u00XX): shrink
+  // until the marker fits.
+  for (size_t keep = kHistoryArgumentsMax - 128;; keep = keep * 3 / 4) {
+    std::string marker = Json{{"truncated", true}, {"originalBytes", text.size()}, {"prefix", std::string(utf8_prefix(text, keep))}}.dump(
+        -1, ' ', false, Json::error_handler_t::replace);
+    if (marker.size() <= kHistoryArgumentsMax) return marker;
+  }
 }
 
 const char* const kColumns =
@@ -88,30 +141,48 @@ const Json* item_schema(const Json* schema) {
   return i != schema->end() && i->is_object() ? &*i : nullptr;
 }
 
-// Walks args beside its schema; on_secret gets each secret value (replaced when `out` is set).
+// Walks args beside its schema; on_secret gets each secret value (replaced when `out`, a copy
+// of args, is set). Its own stack: client-supplied depth never reaches the call stack.
 template <class F>
 void walk(const Json& value, const Json* schema, F&& on_secret, Json* out) {
-  if (value.is_object()) {
-    for (const auto& [k, v] : value.items()) {
-      const Json* s = sub_schema(schema, k);
-      if (secret_key(k) || (s && schema_marks_sensitive(*s))) {
-        on_secret(v);
-        if (out) (*out)[k] = "[redacted]";
-      } else {
-        walk(v, s, on_secret, out ? &(*out)[k] : nullptr);
+  struct Item {
+    const Json* value;
+    const Json* schema;
+    Json* out;
+  };
+  std::vector<Item> stack{{&value, schema, out}};
+  while (!stack.empty()) {
+    const Item it = stack.back();
+    stack.pop_back();
+    if (it.value->is_object()) {
+      for (const auto& [k, v] : it.value->items()) {
+        const Json* s = sub_schema(it.schema, k);
+        if (secret_key(k) || (s && schema_marks_sensitive(*s))) {
+          on_secret(v);
+          if (it.out) (*it.out)[k] = "[redacted]";  // an existing key: nothing is inserted, no pointer moves
+        } else if (v.is_structured()) {
+          stack.push_back({&v, s, it.out ? &(*it.out)[k] : nullptr});
+        }
       }
+    } else if (it.value->is_array()) {
+      const Json* s = item_schema(it.schema);
+      for (size_t i = 0; i < it.value->size(); ++i)
+        if ((*it.value)[i].is_structured()) stack.push_back({&(*it.value)[i], s, it.out ? &(*it.out)[i] : nullptr});
     }
-  } else if (value.is_array()) {
-    const Json* s = item_schema(schema);
-    for (size_t i = 0; i < value.size(); ++i) walk(value[i], s, on_secret, out ? &(*out)[i] : nullptr);
   }
 }
 
+// Every scalar of v as text (its own stack, as walk()).
 void collect_values(const Json& v, std::vector<std::string>& out) {
-  if (v.is_string()) out.push_back(v.get<std::string>());
-  else if (v.is_number()) out.push_back(v.dump());
-  else if (v.is_structured())
-    for (const auto& x : v) collect_values(x, out);
+  std::vector<const Json*> stack{&v};
+  while (!stack.empty()) {
+    const Json* j = stack.back();
+    stack.pop_back();
+    if (j->is_string()) out.push_back(j->get<std::string>());
+    else if (j->is_number()) out.push_back(j->dump());
+    else if (j->is_structured())
+      for (const auto& x : *j) stack.push_back(&x);
+  }
 }
 
 }  // namespace
@@ -127,6 +198,7 @@ std::string_view to_string(Outcome o) {
 }
 
 Json redact(const Json& args, const Json& input_schema) {
+  if (deeper_than(args, kHistoryDepthMax)) return too_deep();  // copying recurses per level
   Json out = args;
   walk(args, &input_schema, [](const Json&) {}, &out);
   return out;
@@ -208,15 +280,18 @@ bool write_all(int fd, const std::string& data) {
 }
 }  // namespace
 
-History::History(Store& store, HistoryOptions options)
-    : store_(store),
-      options_(options),
-      journal_path_{store.path().parent_path() / "history.journal", store.path().parent_path() / "history.journal.2"} {
-  for (int i = 0; i < 2; ++i) {
-    journal_fd_[i] = ::open(journal_path_[i].c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (journal_fd_[i] < 0) throw std::runtime_error("cannot open " + journal_path_[i].string() + ": " + std::strerror(errno));
-  }
-  replay_journal();
+namespace {
+constexpr int kJournalSlots = 64;
+
+// Slot 0 keeps the original names, so a journal an older version left behind is replayed.
+std::array<std::filesystem::path, 2> slot_paths(const std::filesystem::path& dir, int slot) {
+  const std::string base = slot == 0 ? "history.journal" : "history-" + std::to_string(slot) + ".journal";
+  return {dir / base, dir / (base + ".2")};
+}
+}  // namespace
+
+History::History(Store& store, HistoryOptions options) : store_(store), options_(options) {
+  if (!store.path().empty()) open_journal();  // in memory (listing the tools): nowhere to journal, nothing to recover
   ingester_ = std::thread([this] { ingest_loop(); });  // applies the retention first, off the start-up path
 }
 
@@ -228,15 +303,55 @@ History::~History() {
   work_cv_.notify_all();
   if (ingester_.joinable()) ingester_.join();
   for (int fd : journal_fd_)
-    if (fd >= 0) ::close(fd);
+    if (fd >= 0) ::close(fd);  // closing drops the slot's lock
 }
 
-void History::replay_journal() {
+void History::open_journal() {
+  const auto dir = store_.path().parent_path();
+  for (int k = 0; k < kJournalSlots; ++k) {
+    const bool take = slot_ < 0;  // the first free slot becomes ours; later ones are only recovered
+    const auto paths = slot_paths(dir, k);
+    int fds[2] = {-1, -1};
+    auto close_both = [&] {
+      for (int& fd : fds)
+        if (fd >= 0) ::close(std::exchange(fd, -1));
+    };
+    for (int i = 0; i < 2; ++i) {
+      fds[i] = ::open(paths[i].c_str(), O_RDWR | O_APPEND | O_CLOEXEC | (take ? O_CREAT : 0), 0600);
+      if (fds[i] < 0 && (take || errno != ENOENT)) {
+        const std::string why = std::strerror(errno);
+        close_both();
+        throw std::runtime_error("cannot open " + paths[i].string() + ": " + why);
+      }
+    }
+    if (fds[0] < 0 || fds[1] < 0 || ::flock(fds[0], LOCK_EX | LOCK_NB) != 0) {
+      close_both();  // not there, or a live process's
+      continue;
+    }
+    const uint64_t last = replay_journal(k, fds);
+    if (!take) {
+      close_both();
+      continue;
+    }
+    slot_ = k;
+    journal_path_[0] = paths[0];
+    journal_path_[1] = paths[1];
+    journal_fd_[0] = fds[0];
+    journal_fd_[1] = fds[1];
+    next_seq_ = last + 1;
+    ingested_seq_ = last;
+  }
+  if (slot_ < 0)
+    throw std::runtime_error("every history journal in " + dir.string() + " is in use (" + std::to_string(kJournalSlots) +
+                             " Concierge processes on one data directory)");
+}
+
+uint64_t History::replay_journal(int slot, const int fds[2]) {
   std::string text;
   char buf[65536];
-  for (int fd : journal_fd_) {
+  for (int i = 0; i < 2; ++i) {
     for (off_t off = 0;;) {
-      ssize_t n = ::pread(fd, buf, sizeof buf, off);
+      ssize_t n = ::pread(fds[i], buf, sizeof buf, off);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       text.append(buf, static_cast<size_t>(n));
@@ -244,8 +359,10 @@ void History::replay_journal() {
     }
     if (!text.empty() && text.back() != '\n') text += '\n';  // a torn last line stays alone
   }
-  const uint64_t taken = store_.write([](SQLite::Database& db) {
-    return static_cast<uint64_t>(db.execAndGet("SELECT last_seq FROM history_journal WHERE id = 1").getInt64());
+  const uint64_t taken = store_.read([&](SQLite::Database& db) {
+    SQLite::Statement q(db, "SELECT last_seq FROM history_journals WHERE slot = ?");
+    q.bind(1, slot);
+    return q.executeStep() ? static_cast<uint64_t>(q.getColumn(0).getInt64()) : uint64_t{0};
   });
   std::vector<Pending> missing;
   uint64_t max_seq = taken;
@@ -261,7 +378,7 @@ void History::replay_journal() {
       max_seq = std::max(max_seq, seq);
       if (seq > taken) {
         CallRecord r = record_from(j.at("r"));
-        std::string args = r.arguments.is_null() ? "" : r.arguments.dump(-1, ' ', false, Json::error_handler_t::replace);
+        std::string args = stored_arguments(r.arguments);
         missing.push_back(Pending{seq, std::move(r), std::move(args)});
       }
     } catch (const std::exception&) {
@@ -271,19 +388,19 @@ void History::replay_journal() {
   if (bad) spdlog::warn("history: {} unreadable journal line(s) skipped", bad);
   if (!missing.empty()) {
     std::sort(missing.begin(), missing.end(), [](const Pending& a, const Pending& b) { return a.seq < b.seq; });
-    ingest(missing);
+    ingest(missing, slot);
     spdlog::info("history: {} call(s) recovered from the journal", missing.size());
   }
-  next_seq_ = max_seq + 1;
-  ingested_seq_ = max_seq;
-  for (int fd : journal_fd_)
-    if (::ftruncate(fd, 0) != 0) spdlog::warn("history: cannot empty the journal: {}", std::strerror(errno));
-  journal_bytes_ = 0;
+  for (int i = 0; i < 2; ++i)
+    if (::ftruncate(fds[i], 0) != 0) spdlog::warn("history: cannot empty the journal: {}", std::strerror(errno));
+  return max_seq;
 }
 
 void History::record(CallRecord r) {
   r.summary = clip(std::move(r.summary));
-  std::string args = r.arguments.is_null() ? "" : r.arguments.dump(-1, ' ', false, Json::error_handler_t::replace);
+  for (auto* label : {&r.user, &r.client_name, &r.client_version, &r.protocol_version, &r.transport, &r.tool})
+    *label = clip(std::move(*label), kHistoryLabelMax);
+  std::string args = stored_arguments(r.arguments);
   r.arguments = nullptr;  // from here on the text is what counts
   std::unique_lock l(m_);
   if (journal_bytes_ > kJournalMax && retired_last_ == 0) {
@@ -295,9 +412,11 @@ void History::record(CallRecord r) {
   }
   const uint64_t seq = next_seq_++;
   const std::string line = journal_line(seq, r, args);
-  if (!write_all(journal_fd_[active_], line))
-    throw std::runtime_error("cannot append to " + journal_path_[active_].string() + ": " + std::strerror(errno));
-  journal_bytes_ += line.size();
+  if (journal_fd_[active_] >= 0) {
+    if (!write_all(journal_fd_[active_], line))
+      throw std::runtime_error("cannot append to " + journal_path_[active_].string() + ": " + std::strerror(errno));
+    journal_bytes_ += line.size();
+  }
   queue_.push_back(Pending{seq, std::move(r), std::move(args)});
   if (queue_.size() >= kIngestBatch) work_cv_.notify_one();
 }
@@ -323,10 +442,17 @@ void History::ingest_loop() {
       l.unlock();
       bool ok = true;
       try {
-        ingest(batch);
+        bytes_estimate_ += ingest(batch, slot_);
       } catch (const std::exception& e) {
         ok = false;  // the rows stay journaled; a later round (or the next start) takes them in
         spdlog::error("history: moving {} call(s) into the database failed: {}", batch.size(), e.what());
+      }
+      if (ok && options_.max_mb > 0 && bytes_estimate_ > cap_bytes(options_)) {
+        try {
+          apply_size_cap();
+        } catch (const std::exception& e) {
+          spdlog::error("history: keeping it under {} MiB failed: {}", options_.max_mb, e.what());
+        }
       }
       l.lock();
       if (ok) {
@@ -356,6 +482,7 @@ void History::ingest_loop() {
       l.unlock();
       try {
         apply_retention();
+        apply_size_cap();
       } catch (const std::exception& e) {
         spdlog::error("history: retention failed: {}", e.what());
       }
@@ -364,7 +491,8 @@ void History::ingest_loop() {
   }
 }
 
-void History::ingest(const std::vector<Pending>& batch) {
+uint64_t History::ingest(const std::vector<Pending>& batch, int slot) {
+  uint64_t bytes = 0;
   std::vector<int64_t> uids;
   uids.reserve(batch.size());
   for (const auto& p : batch) uids.push_back(store_.user_id(p.r.user));
@@ -390,15 +518,19 @@ void History::ingest(const std::vector<Pending>& batch) {
       ins.bind(11, r.summary);
       ins.exec();
       ins.reset();
+      bytes += kRowOverhead + args.size() + r.summary.size() + r.client_name.size() + r.client_version.size() + r.tool.size();
     }
     // The same transaction remembers how far the journal has been taken in: a replay after a
     // crash between this commit and the journal's truncation inserts nothing twice.
-    SQLite::Statement mark(db, "UPDATE history_journal SET last_seq = ? WHERE id = 1");
-    mark.bind(1, static_cast<int64_t>(batch.back().seq));
+    SQLite::Statement mark(db, "INSERT INTO history_journals (slot, last_seq) VALUES (?, ?) "
+                               "ON CONFLICT (slot) DO UPDATE SET last_seq = excluded.last_seq");
+    mark.bind(1, slot);
+    mark.bind(2, static_cast<int64_t>(batch.back().seq));
     mark.exec();
     tx.commit();
     return 0;
   });
+  return bytes;
 }
 
 uint64_t History::commits() const {
@@ -518,6 +650,42 @@ size_t History::apply_retention() {
   });
   if (n) spdlog::info("history: {} call(s) older than {} days removed", n, options_.retention_days);
   return n;
+}
+
+size_t History::apply_size_cap() {
+  if (options_.max_mb <= 0) return 0;
+  const uint64_t cap = cap_bytes(options_), target = cap / 10 * 9;
+  // Counted afresh each time (another process may share the database, a purge may have run):
+  // the running estimate only decides when to look. Counted first on a reader, so the usual
+  // answer (under the cap) holds no write lock for the length of a scan.
+  const std::string sum = "SELECT COALESCE(SUM(" + kRowBytes + "), 0) FROM history";
+  const auto seen = store_.read([&](SQLite::Database& db) { return static_cast<uint64_t>(db.execAndGet(sum).getInt64()); });
+  if (seen <= cap) {
+    bytes_estimate_ = seen;
+    return 0;
+  }
+  auto [removed, left] = store_.write([&](SQLite::Database& db) {
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+    const auto total = static_cast<uint64_t>(db.execAndGet(sum).getInt64());
+    if (total <= cap) return std::pair<size_t, uint64_t>(0, total);
+    // The oldest rows (lowest ids) whose sizes add up to what must go.
+    SQLite::Statement q(db, "SELECT id, " + kRowBytes + " FROM history ORDER BY id");
+    uint64_t freed = 0;
+    int64_t last = 0;
+    while (total - freed > target && q.executeStep()) {
+      last = q.getColumn(0).getInt64();
+      freed += static_cast<uint64_t>(q.getColumn(1).getInt64());
+    }
+    q.reset();
+    SQLite::Statement del(db, "DELETE FROM history WHERE id <= ?");
+    del.bind(1, last);
+    const auto n = static_cast<size_t>(del.exec());
+    tx.commit();
+    return std::pair<size_t, uint64_t>(n, total - freed);
+  });
+  bytes_estimate_ = left;
+  if (removed) spdlog::info("history: {} oldest call(s) removed to keep it under {} MiB", removed, options_.max_mb);
+  return removed;
 }
 
 }  // namespace concierge::store

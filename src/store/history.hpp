@@ -7,8 +7,13 @@
 // MB, appends move to the other, and the full one is emptied once its rows are in SQLite. Reads first wait for
 // what is journaled to be in SQLite, so they see every acknowledged call. At start, rows a crash
 // left in the journal are replayed (exactly once: SQLite keeps the last sequence it took in).
+// Each process journals to a slot of its own (history.journal for the first, history-N.journal
+// beside it), held with an flock for its lifetime, with its own sequence numbers (one row per
+// slot in history_journals): processes sharing a data directory never replay, renumber or empty
+// each other's journal. Slots whose process is gone are replayed by the next start.
 // Measured why: an SQLite commit per call, even grouped, cost 40-100 us of CPU per call here,
 // more than the whole rest of a tools/call.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -30,10 +35,19 @@ class Store;
 enum class Outcome { Ok, ToolError, ProtocolError, Cancelled };
 std::string_view to_string(Outcome o);
 
+// What one call may take up in the history: its client sends the arguments, names and versions,
+// so each is capped where it is recorded (record()).
+inline constexpr size_t kHistoryArgumentsMax = 16 * 1024;  // bytes of JSON text
+inline constexpr size_t kHistoryLabelMax = 256;            // characters of a client name, version, tool...
+inline constexpr int kHistoryDepthMax = 128;               // nesting levels of arguments kept
+
 struct CallRecord {
   int64_t time_ms = 0;  // unix ms
-  std::string user, client_name, client_version, protocol_version, transport, tool;
-  Json arguments;  // already redacted (redact())
+  std::string user, client_name, client_version, protocol_version, transport, tool;  // record() keeps kHistoryLabelMax characters
+  // Already redacted (redact()). record() keeps at most kHistoryArgumentsMax bytes of JSON text;
+  // past that, or past kHistoryDepthMax levels, it keeps {"truncated": true, "originalBytes": N,
+  // "prefix": "<the start of the JSON text>"} (or "reason" for the depth) instead.
+  Json arguments;
   Outcome outcome = Outcome::Ok;
   int64_t duration_us = 0;
   std::string summary;  // record() keeps at most 500 characters
@@ -41,6 +55,10 @@ struct CallRecord {
 
 struct HistoryOptions {
   int retention_days = 90;  // 0 keeps everything
+  // The history's share of the database, in MiB (arguments, summaries and names, plus a fixed
+  // estimate per row for the rest). Past it the oldest calls go first, down to 90% of it, so the
+  // purge is not repeated on every call. 0: no cap.
+  int max_mb = 256;
 };
 
 class History {
@@ -74,6 +92,9 @@ class History {
   size_t export_jsonl(const std::string& user, std::ostream& out);  // oldest first
   size_t purge(const std::string& user, std::optional<int64_t> before_ms);  // nullopt: everything
   size_t apply_retention();  // all users; also at start and daily
+  // The oldest calls of all users past options.max_mb; also at start, daily, and whenever the
+  // running estimate passes the cap. Returns the calls removed.
+  size_t apply_size_cap();
   uint64_t commits() const;  // SQLite transactions that took journaled rows in
   // Waits until every row recorded so far is in SQLite (reads call it).
   void sync();
@@ -85,13 +106,15 @@ class History {
     std::string arguments;  // r.arguments as JSON text ("" for none), serialized once
   };
   void ingest_loop();
-  void ingest(const std::vector<Pending>& batch);  // one transaction
-  void replay_journal();
+  uint64_t ingest(const std::vector<Pending>& batch, int slot);  // one transaction; returns the bytes it added
+  void open_journal();
+  uint64_t replay_journal(int slot, const int fds[2]);  // returns the slot's last sequence number
 
   Store& store_;
   HistoryOptions options_;
   std::filesystem::path journal_path_[2];
   int journal_fd_[2] = {-1, -1};
+  int slot_ = -1;               // this process's journal slot (open_journal())
   int active_ = 0;              // the file appends go to
   size_t journal_bytes_ = 0;    // in the active file
   uint64_t retired_last_ = 0;   // the other file holds rows up to this seq (0: it is empty)
@@ -99,6 +122,7 @@ class History {
   std::condition_variable work_cv_, ingested_cv_;
   std::vector<Pending> queue_;  // journaled, not yet in SQLite
   uint64_t next_seq_ = 1, ingested_seq_ = 0, commits_ = 0;
+  std::atomic<uint64_t> bytes_estimate_{0};  // the history's size as apply_size_cap counts it, plus what was ingested since
   bool flush_wanted_ = false, stopping_ = false;
   std::thread ingester_;
 };
@@ -106,7 +130,9 @@ class History {
 // A copy of args with the value of every secret replaced by "[redacted]": keys named like token,
 // password, secret, authorization, api key, cookie, credential or private key (any depth, in
 // arrays too), and properties the tool's input schema marks sensitive ("writeOnly": true or
-// "format": "password").
+// "format": "password"). Arguments nested deeper than kHistoryDepthMax are not copied: the
+// result is {"truncated": true, "reason": ...}. Both functions walk the JSON with a stack of
+// their own, never the call stack, whatever its depth.
 Json redact(const Json& args, const Json& input_schema);
 // Text (a log line, an error message, a summary) with every secret value of args cut out.
 std::string redact_text(std::string text, const Json& args, const Json& input_schema);

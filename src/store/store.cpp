@@ -1,12 +1,17 @@
 #include "store/store.hpp"
 
+#include "store/start_lock.hpp"
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 namespace concierge::store {
@@ -76,6 +81,15 @@ const std::vector<const char*>& migrations() {
           version INTEGER NOT NULL
         ) WITHOUT ROWID;
       )sql",
+      // 4: one journal per process (history.cpp): how far each slot's has been taken in.
+      R"sql(
+        CREATE TABLE history_journals (
+          slot INTEGER PRIMARY KEY,
+          last_seq INTEGER NOT NULL
+        );
+        INSERT INTO history_journals (slot, last_seq) SELECT 0, last_seq FROM history_journal;
+        DROP TABLE history_journal;
+      )sql",
   };
   return all;
 }
@@ -89,7 +103,48 @@ std::string env(const char* name) {
   return v ? v : "";
 }
 
+// The data is the person's alone: the directory is 0700.
+void make_private_dir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create " + dir.string() + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);
+}
+
 }  // namespace
+
+StartLock::StartLock(const std::filesystem::path& dir, std::chrono::milliseconds wait) {
+  make_private_dir(dir);
+  const auto path = dir / "concierge.lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
+  // Polled rather than a blocking flock, so a process stuck while holding it can't hang every
+  // later start: they give up after `wait`, saying why.
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  auto pause = std::chrono::milliseconds(2);
+  bool said = false;
+  while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    if (errno != EWOULDBLOCK) {
+      const std::string why = std::strerror(errno);
+      ::close(fd_);
+      throw std::runtime_error("cannot lock " + path.string() + ": " + why);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::close(fd_);
+      throw std::runtime_error(path.string() + ": another Concierge process has been starting on this data directory for " +
+                               std::to_string(wait.count() / 1000) + " s; is it stuck?");
+    }
+    if (!said) spdlog::debug("store: waiting for another process to finish starting ({})", path.string());
+    said = true;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(100));
+  }
+}
+
+StartLock::~StartLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing drops the flock
+}
 
 std::filesystem::path resolve_data_dir(const std::string& flag) {
   if (!flag.empty()) return flag;
@@ -101,44 +156,61 @@ std::filesystem::path resolve_data_dir(const std::string& flag) {
 
 std::unique_ptr<SQLite::Database> Store::open(bool writable) const {
   int flags = writable ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE : SQLite::OPEN_READONLY;
-  auto db = std::make_unique<SQLite::Database>(path_.string(), flags | SQLite::OPEN_NOMUTEX, /*busy_timeout_ms=*/5000);
+  // An empty path: a private in-memory database (listing the tools), shared by this Store's
+  // connections (shared cache) and by nothing else.
+  const bool memory = path_.empty();
+  const std::string uri =
+      memory ? "file:concierge-" + std::to_string(::getpid()) + "-" + std::to_string(reinterpret_cast<uintptr_t>(this)) + "?mode=memory&cache=shared"
+             : path_.string();
+  auto db = std::make_unique<SQLite::Database>(uri, flags | SQLite::OPEN_NOMUTEX | (memory ? SQLite::OPEN_URI : 0), /*busy_timeout_ms=*/5000);
   db->exec("PRAGMA foreign_keys = ON");
+  // Shared cache has table locks that fail at once (SQLITE_LOCKED, no busy timeout) where WAL
+  // would let a reader run beside the writer; reading uncommitted rows takes none.
+  if (memory && !writable) db->exec("PRAGMA read_uncommitted = 1");
   return db;
 }
 
-Store::Store(const std::filesystem::path& dir) : path_(dir / "concierge.db") {
+// An empty dir: the database is in memory, nothing is on disk (path() is empty).
+Store::Store(const std::filesystem::path& dir) : path_(dir.empty() ? dir : dir / "concierge.db") {
+  const bool in_memory = path_.empty();
+  const std::string shown = in_memory ? "(in memory)" : path_.string();
   try {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) throw std::runtime_error("cannot create " + dir.string() + ": " + ec.message());
-    // The data is the person's alone: the directory 0700, the database 0600. SQLite gives the
-    // -wal and -shm files the database's mode, so creating it 0600 first covers them too.
-    ::chmod(dir.c_str(), 0700);
-    int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) throw std::runtime_error("cannot open " + path_.string() + ": " + std::strerror(errno));
-    ::fchmod(fd, 0600);
-    ::close(fd);
+    if (!in_memory) {
+      make_private_dir(dir);
+      // The database 0600. SQLite gives the -wal and -shm files the database's mode, so
+      // creating it 0600 first covers them too.
+      int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) throw std::runtime_error("cannot open " + path_.string() + ": " + std::strerror(errno));
+      ::fchmod(fd, 0600);
+      ::close(fd);
+    }
 
     writer_ = open(true);
     writer_->exec("PRAGMA journal_mode = WAL");
     // FULL: a commit is on disk (the WAL fsynced) when it returns. The history's hot path
     // does not wait for it (it journals first, history.cpp), so this costs calls nothing.
     writer_->exec("PRAGMA synchronous = FULL");
+    // A checkpointed WAL is cut back to this, rather than keeping the size of its largest burst.
+    writer_->exec("PRAGMA journal_size_limit = 4194304");
 
+    // IMMEDIATE: the write lock is taken before the version is read, so of two processes
+    // migrating one database the second waits (busy timeout), then reads the new version and
+    // has nothing left to do. A deferred transaction would fail with "database is locked" or
+    // run a migration twice ("table users already exists").
     const auto& all = migrations();
-    int version = schema_version();
+    SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
+    int version = writer_->execAndGet("PRAGMA user_version").getInt();
     if (version > static_cast<int>(all.size()))
       throw std::runtime_error("the database is from a newer Concierge (schema " + std::to_string(version) + ", this one knows " +
                                std::to_string(all.size()) + ")");
-    for (; version < static_cast<int>(all.size()); ++version) {
-      SQLite::Transaction tx(*writer_);
-      writer_->exec(all[version]);
-      writer_->exec("PRAGMA user_version = " + std::to_string(version + 1));
-      tx.commit();
-      spdlog::info("store: migrated {} to schema {}", path_.string(), version + 1);
-    }
+    const int from = version;
+    for (; version < static_cast<int>(all.size()); ++version) writer_->exec(all[version]);
+    if (version != from) writer_->exec("PRAGMA user_version = " + std::to_string(version));
+    tx.commit();
+    // In memory (listing the tools) there is nothing worth telling.
+    if (version != from) spdlog::log(in_memory ? spdlog::level::debug : spdlog::level::info, "store: migrated {} from schema {} to {}", shown, from, version);
   } catch (const SQLite::Exception& e) {
-    throw std::runtime_error(path_.string() + ": " + e.what());
+    throw std::runtime_error(shown + ": " + e.what());
   }
 }
 
@@ -146,7 +218,8 @@ Store::~Store() = default;
 
 void Store::migrate(const std::string& module, const std::vector<std::string>& steps) {
   write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    // IMMEDIATE for the same reason as the main migrations (the constructor).
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement q(db, "SELECT version FROM schema_modules WHERE name = ?");
     q.bind(1, module);
     int version = q.executeStep() ? q.getColumn(0).getInt() : 0;
@@ -161,7 +234,7 @@ void Store::migrate(const std::string& module, const std::vector<std::string>& s
     up.bind(2, version);
     up.exec();
     tx.commit();
-    spdlog::info("store: {} tables at version {}", module, version);
+    spdlog::log(path_.empty() ? spdlog::level::debug : spdlog::level::info, "store: {} tables at version {}", module, version);
   });
 }
 

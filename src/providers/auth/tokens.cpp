@@ -65,30 +65,37 @@ Sealer::Sealer(std::string key) : key_(std::move(key)) {
   if (key_.size() != kKey) throw std::runtime_error("a token key is 32 bytes");
 }
 
+// The key from $CONCIERGE_TOKEN_KEY, else DIR/token.key (created 0600, atomically, when
+// missing), else, for an empty dir, a key for this process only.
 Sealer Sealer::for_data_dir(const std::filesystem::path& dir) {
   if (const char* env = std::getenv("CONCIERGE_TOKEN_KEY"); env && *env) return Sealer(from_hex(env));
-  auto path = dir / "token.key";
-  // O_EXCL: of two processes starting at once, one creates the key and the other reads it.
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd >= 0) {
-    std::string key(kKey, '\0');
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), int(kKey)) != 1 ||
-        ::write(fd, key.data(), key.size()) != ssize_t(key.size()) || ::fsync(fd) != 0) {
-      ::close(fd);
-      ::unlink(path.c_str());
-      throw std::runtime_error("cannot create the token key " + path.string());
-    }
-    ::close(fd);
-    return Sealer(key);
-  }
-  if (errno != EEXIST) throw std::runtime_error("cannot create the token key " + path.string() + ": " + std::strerror(errno));
+  std::string key(kKey, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), int(kKey)) != 1) throw std::runtime_error("no randomness for a token key");
+  // No data directory (an in-memory store, for listing the tools): nothing sealed outlives the process.
+  if (dir.empty()) return Sealer(key);
+  const auto path = dir / "token.key";
+  // The key is written whole under a temporary name, then linked into place. link(2) never
+  // replaces an existing file: of several processes starting at once exactly one key wins, and
+  // every other process reads that complete file, never an empty or half-written one.
+  std::string tmp = (dir / "token.key.XXXXXX").string();
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);  // mode 0600
+  if (fd < 0) throw std::runtime_error("cannot create the token key " + path.string() + ": " + std::strerror(errno));
+  const bool written = ::fchmod(fd, 0600) == 0 && ::write(fd, key.data(), key.size()) == ssize_t(key.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  const int linked = written ? ::link(tmp.c_str(), path.c_str()) : -1;
+  const int link_errno = errno;
+  ::unlink(tmp.c_str());
+  if (!written) throw std::runtime_error("cannot write the token key " + path.string());
+  if (linked == 0) return Sealer(key);
+  if (link_errno != EEXIST)
+    throw std::runtime_error("cannot create the token key " + path.string() + ": " + std::strerror(link_errno));
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077))
     throw std::runtime_error(path.string() + " is readable by others; chmod 600 it");
   std::ifstream in(path, std::ios::binary);
-  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (key.size() != kKey) throw std::runtime_error(path.string() + " is not a token key (32 bytes)");
-  return Sealer(key);
+  std::string existing((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (existing.size() != kKey) throw std::runtime_error(path.string() + " is not a token key (32 bytes)");
+  return Sealer(existing);
 }
 
 std::string Sealer::seal(const std::string& plaintext, const std::string& context) const {
