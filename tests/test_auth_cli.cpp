@@ -174,6 +174,35 @@ TEST_CASE("auth cli: loopback sign-in, status, logout, tokens sealed on disk", "
   CHECK(code4 == 1);
 }
 
+TEST_CASE("auth cli: a redirect with the wrong state is ignored, the listener waits for the right one", "[auth][process]") {
+  Cli c;
+  auto p = c.start({"auth", "login", "spotify", "--account", "work"});
+  std::string location = c.auth.approve(c.url_from(*p));
+  auto rest = location.substr(17);
+  httplib::Client local("127.0.0.1", std::stoi(rest));
+  std::string path = rest.substr(rest.find('/'));
+  auto at = path.find("state=");
+  REQUIRE(at != std::string::npos);
+  // Any program on this machine can call the listener: a forged state, a missing one, an error.
+  for (std::string forged : {path.substr(0, at) + "state=forged", std::string("/callback?code=stolen"),
+                             std::string("/callback?error=access_denied&state=nope")}) {
+    INFO(forged);
+    auto r = local.Get(forged.c_str());
+    REQUIRE(r);
+    CHECK(r->status == 400);
+    CHECK_THAT(r->body, Catch::Contains("does not belong to the sign-in in progress") && Catch::Contains("still waiting"));
+  }
+  auto r = local.Get(path.c_str());
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  auto st = p->wait_exit(20s);
+  REQUIRE(st);
+  INFO(p->stderr_text());
+  CHECK(st->code == 0);
+  auto [code, status] = c.run({"auth", "status"});
+  CHECK_THAT(status, Catch::Contains("spotify\twork\tsigned in"));
+}
+
 TEST_CASE("auth cli: a remote host pastes the redirected URL, a wrong state is refused", "[auth][process]") {
   Cli c;
   std::vector<std::string> remote{"CONCIERGE_SPOTIFY_REDIRECT_BASE=https://remote.example/concierge/"};

@@ -4,7 +4,16 @@
 // (libical-built iCalendar with TZID and RECURRENCE-ID), wrong credentials, a stopped server.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <functional>
+#include <mutex>
+#include <thread>
 
 #include "providers/calendar/caldav.hpp"
 #include "providers/calendar/recurrence.hpp"
@@ -346,4 +355,117 @@ TEST_CASE("caldav: wrong password and a stopped server are tool errors that say 
     CHECK(text_of(down).find(secret) == std::string::npos);
   }
   CHECK(stored.find("Before the outage") != std::string::npos);  // the history is there to look in
+}
+
+namespace {
+
+// A bare HTTP/1.1 server for what cpp-httplib cannot serve (PROPFIND): one request per
+// connection, answered by `answer(method, path)` with a 207 multistatus body. It records every
+// request line and Authorization header it sees.
+class RawDav {
+ public:
+  explicit RawDav(std::function<std::string(const std::string& path)> answer) : answer_(std::move(answer)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd_, 8) == 0);
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~RawDav() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::vector<std::string> seen() {
+    std::lock_guard l(m_);
+    return seen_;
+  }
+
+ private:
+  bool readable(int fd) {
+    while (!stop_) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) > 0) return true;
+    }
+    return false;
+  }
+  void serve() {
+    while (readable(fd_)) {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      std::string in;
+      char buf[4096];
+      size_t end = std::string::npos;
+      while ((end = in.find("\r\n\r\n")) == std::string::npos && readable(c)) {
+        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, size_t(n));
+      }
+      if (end != std::string::npos) {
+        std::string line = in.substr(0, in.find("\r\n"));
+        std::string auth;
+        if (auto at = in.find("\r\nAuthorization: "); at != std::string::npos && at < end) auth = in.substr(at + 17, in.find("\r\n", at + 2) - at - 17);
+        {
+          std::lock_guard l(m_);
+          seen_.push_back(line + " | " + auth);
+        }
+        auto sp = line.find(' ');
+        std::string path = line.substr(sp + 1, line.rfind(' ') - sp - 1);
+        std::string body = answer_(path);
+        std::string reply = "HTTP/1.1 207 Multi-Status\r\nContent-Type: application/xml; charset=utf-8\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+        (void)::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+      }
+      ::close(c);
+    }
+  }
+  std::function<std::string(const std::string&)> answer_;
+  int fd_ = -1, port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex m_;
+  std::vector<std::string> seen_;
+};
+
+std::string home_set(const std::string& href) {
+  return R"(<?xml version="1.0"?><d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:response><d:href>/</d:href>)"
+         R"(<d:propstat><d:prop><c:calendar-home-set><d:href>)" + href +
+         R"(</d:href></c:calendar-home-set></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>)";
+}
+
+}  // namespace
+
+TEST_CASE("caldav: an href to another origin is refused, our Authorization goes nowhere else", "[caldav][hostile]") {
+  RawDav elsewhere([](const std::string&) { return std::string("<x/>"); });
+  const std::string other = "127.0.0.1:" + std::to_string(elsewhere.port());
+  const std::string empty = R"(<?xml version="1.0"?><d:multistatus xmlns:d="DAV:"/>)";
+  // "@host:port/x" is no URI reference at all (a ':' in a relative path's first segment), and
+  // was once appended to the base URL, which made the host its user name.
+  for (const std::string& href : {"@" + other + "/steal/", "http://" + other + "/steal/", "//" + other + "/steal/",
+                                  std::string("https://127.0.0.1/steal/"), std::string("@localhost/steal/")}) {
+    INFO(href);
+    std::string hostile = href;
+    RawDav server([&](const std::string& path) { return path == "/dav/" ? home_set(hostile) : empty; });
+    CaldavCalendar cal(CaldavOptions{.url = server.url() + "/dav/", .username = kUser, .password = kPassword,
+                                     .timeout = std::chrono::milliseconds(3000)});
+    if (href == "@localhost/steal/") {
+      // A relative reference (RFC 3986): a path on the same server, however it looks.
+      CHECK(cal.calendars(1).empty());
+      auto seen = server.seen();
+      REQUIRE(seen.size() == 2);
+      CHECK_THAT(seen[1], Catch::StartsWith("PROPFIND /dav/@localhost/steal/ HTTP/1.1 | Basic "));
+    } else {
+      CHECK_THROWS_WITH(cal.calendars(1), Catch::Contains("sent an href that leaves " + server.url()) && Catch::Contains(href) &&
+                                              Catch::Contains("credentials go to no other server"));
+      CHECK(server.seen().size() == 1);
+    }
+  }
+  CHECK(elsewhere.seen().empty());
 }

@@ -89,6 +89,8 @@ TEST_CASE("config: mistakes are named, a secret in the file is refused", "[confi
       {R"({"services": {"google": {"colour": "red"}}})", "services.google.colour"},
       {R"({"provider": {}})", "provider: unknown key"},
       {R"(not json)", "not a JSON object"},
+      {R"({"services": {"imap": {"allow_plaintext": "yes"}}})", "services.imap.allow_plaintext: expected true or false"},
+      {R"({"services": {"caldav": {"allow_plaintext": true}}})", "services.caldav.allow_plaintext: unknown setting"},
   };
   for (auto& [text, why] : cases) {
     INFO(text);
@@ -131,4 +133,31 @@ TEST_CASE("config: the binary prints the path, shows the configuration, refuses 
   auto [code4, out4, err4] = run({"--data-dir", (tmp.path / "d").string(), "tools"}, {"CONCIERGE_CALENDAR_PROVIDER=caldav"});
   CHECK(code4 == 1);
   CHECK_THAT(err4, Catch::Contains("CONCIERGE_CALDAV_BASE_URL"));
+  // Plaintext mail to a server elsewhere is refused at start, naming the setting.
+  auto [code5, out5, err5] = run({"--data-dir", (tmp.path / "d").string(), "tools"},
+                                 {"CONCIERGE_MAIL_PROVIDER=imap", "CONCIERGE_IMAP_BASE_URL=imap://mail.example.com",
+                                  "CONCIERGE_IMAP_ALLOW_PLAINTEXT=true"});
+  CHECK(code5 == 1);
+  CHECK_THAT(err5, Catch::Contains("services.imap.allow_plaintext: plaintext is allowed only for a server on this machine"));
+}
+
+TEST_CASE("config: allow_plaintext for IMAP and SMTP, from the file or the environment", "[config]") {
+  TempDir tmp;
+  Env env;
+  auto file = tmp.path / "config.json";
+  env.set("CONCIERGE_CONFIG", file.string());
+  env.set("CONCIERGE_IMAP_ALLOW_PLAINTEXT", std::nullopt);
+  env.set("CONCIERGE_SMTP_ALLOW_PLAINTEXT", std::nullopt);
+  write(file, R"({"services": {"imap": {"base_url": "imap://127.0.0.1:1143", "allow_plaintext": true}}})");
+  auto c = providers::Config::load();
+  CHECK(c.services["imap"].allow_plaintext);
+  CHECK_FALSE(c.services["smtp"].allow_plaintext);  // off unless said
+  CHECK(c.redacted()["services"]["imap"]["allow_plaintext"] == true);
+  env.set("CONCIERGE_SMTP_ALLOW_PLAINTEXT", "true");
+  env.set("CONCIERGE_IMAP_ALLOW_PLAINTEXT", "false");
+  c = providers::Config::load();
+  CHECK(c.services["smtp"].allow_plaintext);
+  CHECK_FALSE(c.services["imap"].allow_plaintext);
+  env.set("CONCIERGE_SMTP_ALLOW_PLAINTEXT", "1");
+  CHECK_THROWS_WITH(providers::Config::load(), Catch::Contains("CONCIERGE_SMTP_ALLOW_PLAINTEXT: expected true or false"));
 }

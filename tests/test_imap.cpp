@@ -136,9 +136,11 @@ class SmtpSink {
 
 const Address kMe{"Alex Morgan", "alice@mail.test"};
 
+// The test servers speak plaintext on loopback, which the adapter allows only when told.
 std::shared_ptr<ImapMail> adapter(const DovecotServer& d, const SmtpSink& sink, const std::string& password,
-                                  const std::string& account = "work") {
+                                  const std::string& account = "work", bool plaintext = true) {
   ImapOptions o;
+  o.imap_allow_plaintext = o.smtp_allow_plaintext = plaintext;
   o.account = account;
   o.imap_url = d.url();
   o.smtp_url = sink.url();
@@ -480,4 +482,40 @@ TEST_CASE("imap: a stopped SMTP server is an error naming SMTP, and nothing is f
     CHECK_THAT(e.what(), Catch::Contains("SMTP") && Catch::Contains("'work'"));
   }
   CHECK(imap->search(1, "in:sent", 10, "", zone("UTC")).messages.empty());
+}
+
+TEST_CASE("imap: without TLS nothing is sent unless plaintext is allowed, and that only on loopback", "[imap][hostile]") {
+  DovecotServer dovecot;
+  SmtpSink sink;
+  AppFixture f;
+  f.providers.mail = {};
+  f.providers.mail.add("work", adapter(dovecot, sink, dovecot.password, "work", false));
+  Tools t(*f.server);
+  // Dovecot here offers no STARTTLS: the session stops before LOGIN, the error names the setting.
+  std::string imap = t.error("mail_search", {{"query", ""}});
+  CHECK_THAT(imap, Catch::StartsWith("account:") && Catch::Contains("IMAP server 127.0.0.1") && Catch::Contains("does not offer STARTTLS") &&
+                       Catch::Contains("\"allow_plaintext\": true under services.imap"));
+  std::string smtp = t.error("mail_send", {{"to", {"ada@example.com"}}, {"subject", "hi"}, {"text", "hello"}});
+  CHECK_THAT(smtp, Catch::Contains("SMTP server 127.0.0.1") && Catch::Contains("services.smtp"));
+  CHECK(sink.mails().empty());
+  CHECK_THAT(imap + smtp, !Catch::Contains(dovecot.password));
+
+  // Allowed, it works (the rest of this file); for a host elsewhere it is refused outright.
+  CHECK(adapter(dovecot, sink, dovecot.password)->labels(1).size() > 0);
+  for (auto [imap_url, smtp_url, allow_imap, allow_smtp, key] :
+       {std::tuple{"imap://mail.example.com:143", "smtp://127.0.0.1:25", true, false, "services.imap.allow_plaintext"},
+        std::tuple{"imap://localhost:143", "smtp://10.0.0.1:25", true, true, "services.smtp.allow_plaintext"},
+        std::tuple{"imap://127.0.0.1.example.com", "", true, false, "services.imap.allow_plaintext"}}) {
+    ImapOptions o;
+    o.imap_url = imap_url;
+    o.smtp_url = smtp_url;
+    o.imap_allow_plaintext = allow_imap;
+    o.smtp_allow_plaintext = allow_smtp;
+    CHECK_THROWS_WITH(ImapMail(o), Catch::StartsWith(key) && Catch::Contains("only for a server on this machine"));
+  }
+  ImapOptions ok;
+  ok.imap_url = "imap://[::1]:1143";
+  ok.smtp_url = "smtp://localhost:2525";
+  ok.imap_allow_plaintext = ok.smtp_allow_plaintext = true;
+  CHECK_NOTHROW(ImapMail(ok));
 }

@@ -103,16 +103,16 @@ struct Fixture {
 
   // The whole sign-in, as `concierge auth login` runs it.
   void login(const std::string& account) {
-    LoopbackReceiver receiver;
     auto pkce = Pkce::make();
     auto state = random_state();
+    LoopbackReceiver receiver(state);
     auto url = authorization_url(OAuthConfig{"google", auth.url("/authorize"), auth.url("/token"), "cid", "", {"calendar.readonly"}},
                                  receiver.redirect_uri(), state, pkce);
     auto redirect = auth.approve(url);
     httplib::Client browser("127.0.0.1", std::stoi(receiver.redirect_uri().substr(17)));
     auto path = redirect.substr(redirect.find("/callback"));
     REQUIRE(browser.Get(path.c_str())->status == 200);
-    auto code = receiver.wait_for_code(state, 5s);
+    auto code = receiver.wait_for_code(5s);
     client.exchange(user, account, code, receiver.redirect_uri(), pkce);
   }
 };

@@ -76,6 +76,13 @@ Config Config::load() {
             if (std::find(kSecretKeys.begin(), kSecretKeys.end(), k) != kSecretKeys.end())
               fail(where + ": secrets come from the environment only; set CONCIERGE_" + upper(service) + "_" + upper(k) +
                    " and remove it from the file");
+            if (k == "allow_plaintext") {
+              // Spelled out and boolean on purpose: it lets the password cross the network readable.
+              if (service != "imap" && service != "smtp") fail(where + ": unknown setting (imap and smtp only)");
+              if (!v.is_boolean()) fail(where + ": expected true or false");
+              sc.allow_plaintext = v.get<bool>();
+              continue;
+            }
             if (!v.is_string()) fail(where + ": expected a string");
             if (k == "client_id") sc.client_id = v;
             else if (k == "base_url") sc.base_url = v;
@@ -84,7 +91,9 @@ Config Config::load() {
             else if (k == "token_url") sc.token_url = v;
             else if (k == "username") sc.username = v;
             else if (k == "from") sc.from = v;
-            else fail(where + ": unknown setting (client_id, base_url, redirect_base, authorize_url, token_url, username, from)");
+            else
+              fail(where + ": unknown setting (client_id, base_url, redirect_base, authorize_url, token_url, username, from" +
+                   (service == "imap" || service == "smtp" ? ", allow_plaintext)" : ")"));
           }
         }
       } else {
@@ -110,6 +119,11 @@ Config Config::load() {
     if (auto v = env(prefix + "USERNAME"); !v.empty()) sc.username = v;
     if (auto v = env(prefix + "PASSWORD"); !v.empty()) sc.password = v;
     if (auto v = env(prefix + "FROM"); !v.empty()) sc.from = v;
+    if (service == "imap" || service == "smtp")
+      if (auto v = env(prefix + "ALLOW_PLAINTEXT"); !v.empty()) {
+        if (v != "true" && v != "false") throw std::runtime_error(prefix + "ALLOW_PLAINTEXT: expected true or false, got '" + v + "'");
+        sc.allow_plaintext = v == "true";
+      }
   }
   return c;
 }
@@ -125,6 +139,7 @@ Json Config::redacted() const {
     if (!s.token_url.empty()) j["token_url"] = s.token_url;
     if (!s.username.empty()) j["username"] = s.username;
     if (!s.from.empty()) j["from"] = s.from;
+    if (s.allow_plaintext) j["allow_plaintext"] = true;
     if (!s.password.empty()) j["password"] = "(set)";
     if (!s.client_secret.empty()) j["client_secret"] = "(set)";
     if (!s.api_key.empty()) j["api_key"] = "(set)";

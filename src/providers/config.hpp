@@ -10,7 +10,8 @@
 //                                else ~/.config/concierge/config.json)
 //   CONCIERGE_<DOMAIN>_PROVIDER  e.g. CONCIERGE_CALENDAR_PROVIDER=caldav
 //   CONCIERGE_<SERVICE>_CLIENT_ID / _CLIENT_SECRET / _API_KEY / _BASE_URL / _REDIRECT_BASE /
-//   _AUTHORIZE_URL / _TOKEN_URL / _USERNAME / _PASSWORD / _FROM
+//   _AUTHORIZE_URL / _TOKEN_URL / _USERNAME / _PASSWORD / _FROM; CONCIERGE_IMAP_ALLOW_PLAINTEXT /
+//   CONCIERGE_SMTP_ALLOW_PLAINTEXT=true|false
 #include <filesystem>
 #include <map>
 #include <string>
@@ -26,6 +27,8 @@ struct ServiceConfig {
   // The standards (CalDAV, IMAP, SMTP, MPD): who to sign in as; the password from the
   // environment only. `from`: the address mail is sent from.
   std::string username, password, from;
+  // IMAP and SMTP only: go on without TLS (a test server on this machine; refused for others).
+  bool allow_plaintext = false;
 };
 
 struct Config {

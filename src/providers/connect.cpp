@@ -246,6 +246,8 @@ void connect(Providers& p, Connections& c, const Config& config, StatusBoard* st
       o.password = sc.password;
       o.smtp_username = smtp.username;
       o.smtp_password = smtp.password;
+      o.imap_allow_plaintext = sc.allow_plaintext;
+      o.smtp_allow_plaintext = smtp.allow_plaintext;
       if (!sc.from.empty()) o.from.email = sc.from;
       add(p.mail, "default", std::make_shared<mail::ImapMail>(o));
       live(domain, "imap", "default", nullptr, false);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/log_text.hpp"
 #include "server/params.hpp"
 
 namespace concierge {
@@ -250,7 +251,7 @@ void Server::observe_call(RequestContext& ctx, Json& message, bool cancelled) {
     call_observer_(ev);
   } catch (const std::exception& e) {
     // Never acknowledge a call whose record was not kept.
-    spdlog::error("tools/call {} could not be recorded: {}", tool, e.what());
+    spdlog::error("tools/call {} could not be recorded: {}", log_safe(tool), log_safe(e.what()));
     message = rpc::make_error(ctx.id(), rpc::kInternalError, "Internal error: the call could not be recorded in the command history");
   }
 }
@@ -375,12 +376,13 @@ void Server::handle_notification(const Json& msg, const Connection& conn) {
   if (method == "notifications/cancelled") {
     auto id = params.find("requestId");
     if (id == params.end() || !rpc::valid_id(*id)) return;
-    spdlog::debug("request {} cancelled: {}", id->dump(), params.value("reason", ""));
+    auto reason = params.find("reason");
+    spdlog::debug("request {} cancelled: {}", id->dump(), reason != params.end() && reason->is_string() ? log_safe(reason->get<std::string>()) : "");
     cancel_request(conn, *id);
     return;
   }
   // Anything else (roots/list_changed, progress, unknown): notifications are never answered.
-  spdlog::debug("notification {} ignored", method);
+  spdlog::debug("notification {} ignored", log_safe(method));
 }
 
 void Server::handle_request(const Json& msg, const Connection& conn) {
@@ -492,7 +494,7 @@ void Server::run(const Method& m, const Json& params, std::shared_ptr<Responder>
     }
   } catch (const std::exception& e) {
     // The message may carry provider details; it goes to the log, not to the client.
-    spdlog::error("handler for {} failed: {}", ctx.method(), redact_for_log(ctx, e.what()));
+    spdlog::error("handler for {} failed: {}", ctx.method(), log_safe(redact_for_log(ctx, e.what())));
     r->fail(rpc::kInternalError, "Internal error");
   }
 }
@@ -541,8 +543,12 @@ void Server::initialize(const Json& msg, const Connection& conn) {
                 {"capabilities", capabilities(negotiated)},
                 {"serverInfo", server_info(negotiated)}};
   if (!options_.instructions.empty()) result["instructions"] = options_.instructions;
-  spdlog::info("initialized: client {} {}, protocol {}", conn.session->client_info.value("name", "?"),
-               conn.session->client_info.value("version", "?"), to_string(negotiated));
+  // Whatever the client calls itself, as one line (a name need not even be a string).
+  auto said = [&](const char* key) {
+    auto v = conn.session->client_info.find(key);
+    return v == conn.session->client_info.end() ? std::string("?") : log_safe(v->is_string() ? v->get<std::string>() : v->dump(), 200);
+  };
+  spdlog::info("initialized: client {} {}, protocol {}", said("name"), said("version"), to_string(negotiated));
   conn.sink->send(rpc::make_result(id, std::move(result)));
 }
 

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <set>
 
+#include "common/log_text.hpp"
 #include "server/core.hpp"
 #include "server/params.hpp"
 #include "server/request_state.hpp"
@@ -252,7 +253,7 @@ void TaskManager::run(const std::shared_ptr<Task>& t, RequestContext& ctx, const
     settle(t, TaskStatus::Failed, nullptr, Json{{"code", rpc::kInternalError}, {"message", "Internal error"}}, "Internal error");
   } catch (const std::exception& e) {
     // The message may carry provider details; it goes to the log, not to the client.
-    spdlog::error("task {} ({}) failed: {}", t->id, ctx.method(), server_.redact_for_log(ctx, e.what()));
+    spdlog::error("task {} ({}) failed: {}", t->id, ctx.method(), log_safe(server_.redact_for_log(ctx, e.what())));
     settle(t, TaskStatus::Failed, nullptr, Json{{"code", rpc::kInternalError}, {"message", "Internal error"}}, "Internal error");
   }
 }

@@ -50,16 +50,16 @@ Token login(OAuthClient& client, int64_t user, const LoginOptions& o, std::ostre
     for (auto& c : env) c = char(std::toupper(static_cast<unsigned char>(c)));
     throw std::runtime_error("no OAuth client id for " + config.service + ": set CONCIERGE_" + env + "_CLIENT_ID (and _CLIENT_SECRET if the app has one)");
   }
+  Pkce pkce = Pkce::make();
+  std::string state = random_state();
   std::optional<LoopbackReceiver> receiver;
   std::string redirect_uri;
   if (o.redirect_base.empty()) {
-    receiver.emplace(o.port);
+    receiver.emplace(state, o.port);
     redirect_uri = receiver->redirect_uri();
   } else {
     redirect_uri = trim_slash(o.redirect_base) + "/callback";
   }
-  Pkce pkce = Pkce::make();
-  std::string state = random_state();
   out << "Sign in to " << config.service << " (account '" << o.account << "') by opening this URL in a browser:\n\n  "
       << authorization_url(config, redirect_uri, state, pkce) << "\n\n";
   if (receiver)
@@ -75,7 +75,7 @@ Token login(OAuthClient& client, int64_t user, const LoginOptions& o, std::ostre
   while (!code) {
     if (std::chrono::steady_clock::now() > deadline)
       throw std::runtime_error("sign-in timed out: no redirect arrived and nothing was pasted");
-    if (receiver) code = receiver->poll_code(state, std::chrono::milliseconds(100));
+    if (receiver) code = receiver->poll_code(std::chrono::milliseconds(100));
     else if (stdin_lines.fd < 0) throw std::runtime_error("nothing was pasted (standard input closed)");
     else ::poll(nullptr, 0, 100);
     if (code) break;

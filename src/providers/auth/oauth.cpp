@@ -199,21 +199,39 @@ struct LoopbackReceiver::Impl {
   httplib::Server server;
   int port = 0;
   std::thread thread;
-  std::mutex m;
+  std::string state;
+  mutable std::mutex m;
   std::condition_variable cv;
   std::optional<std::string> url;
+  int ignored = 0;
 };
 
-LoopbackReceiver::LoopbackReceiver(int port) : impl_(std::make_unique<Impl>()) {
+LoopbackReceiver::LoopbackReceiver(std::string state, int port) : impl_(std::make_unique<Impl>()) {
+  impl_->state = std::move(state);
   impl_->server.Get("/callback", [this](const httplib::Request& req, httplib::Response& res) {
+    // Anything on this machine can reach the port: only the redirect with our state counts.
+    if (impl_->state.empty() || req.get_param_value("state") != impl_->state) {
+      {
+        std::lock_guard l(impl_->m);
+        ++impl_->ignored;
+      }
+      res.status = 400;
+      res.set_content("<p>This redirect does not belong to the sign-in in progress (its state does not match), so it was ignored. "
+                      "Concierge is still waiting: finish the sign-in from the URL it printed.</p>",
+                      "text/html");
+      return;
+    }
     std::string query;
     for (auto& [k, v] : req.params) query += (query.empty() ? "?" : "&") + form_escape(k) + "=" + form_escape(v);
     {
       std::lock_guard l(impl_->m);
-      impl_->url = "/callback" + query;
+      if (!impl_->url) impl_->url = "/callback" + query;
     }
     impl_->cv.notify_all();
-    res.set_content("<p>Signed in. You can close this tab and return to Concierge.</p>", "text/html");
+    if (req.has_param("error"))
+      res.set_content("<p>The sign-in was refused. You can close this tab; Concierge says what happened.</p>", "text/html");
+    else
+      res.set_content("<p>Signed in. You can close this tab and return to Concierge.</p>", "text/html");
   });
   // Loopback only; port 0 lets the OS pick a free one (no collisions between sign-ins).
   if (port == 0) impl_->port = impl_->server.bind_to_any_port("127.0.0.1");
@@ -230,16 +248,21 @@ LoopbackReceiver::~LoopbackReceiver() {
 
 std::string LoopbackReceiver::redirect_uri() const { return "http://127.0.0.1:" + std::to_string(impl_->port) + "/callback"; }
 
-std::string LoopbackReceiver::wait_for_code(const std::string& state, std::chrono::milliseconds timeout) {
-  auto code = poll_code(state, timeout);
+std::string LoopbackReceiver::wait_for_code(std::chrono::milliseconds timeout) {
+  auto code = poll_code(timeout);
   if (!code) throw std::runtime_error("no sign-in redirect arrived; on a machine without a browser, paste the redirected URL instead");
   return *code;
 }
 
-std::optional<std::string> LoopbackReceiver::poll_code(const std::string& state, std::chrono::milliseconds timeout) {
+std::optional<std::string> LoopbackReceiver::poll_code(std::chrono::milliseconds timeout) {
   std::unique_lock l(impl_->m);
   if (!impl_->cv.wait_for(l, timeout, [&] { return impl_->url.has_value(); })) return std::nullopt;
-  return code_from_url(*impl_->url, state);
+  return code_from_url(*impl_->url, impl_->state);
+}
+
+int LoopbackReceiver::ignored() const {
+  std::lock_guard l(impl_->m);
+  return impl_->ignored;
 }
 
 }  // namespace concierge::providers::auth

@@ -69,17 +69,20 @@ class OAuthClient {
 };
 
 // Receives the browser's redirect on 127.0.0.1 (port 0: a free one), checks state, hands over
-// the code. For headless machines the user pastes the redirected URL instead (code_from_url).
+// the code. A redirect with another state (a stale tab, or any local program guessing) is answered
+// with a page saying it was ignored, and the wait goes on: it cannot end the sign-in. For headless
+// machines the user pastes the redirected URL instead (code_from_url).
 class LoopbackReceiver {
  public:
-  explicit LoopbackReceiver(int port = 0);  // 0: a free one
+  explicit LoopbackReceiver(std::string state, int port = 0);  // port 0: a free one
   ~LoopbackReceiver();
   std::string redirect_uri() const;  // http://127.0.0.1:PORT/callback
-  // The code, once the redirect arrives with this state; std::runtime_error on a wrong state,
-  // an error from the service, or no redirect within the timeout.
-  std::string wait_for_code(const std::string& state, std::chrono::milliseconds timeout);
+  // The code, once the redirect with our state arrives; std::runtime_error on an error from the
+  // service, or no redirect within the timeout.
+  std::string wait_for_code(std::chrono::milliseconds timeout);
   // The same, but nothing yet within `timeout` is std::nullopt (to watch stdin meanwhile).
-  std::optional<std::string> poll_code(const std::string& state, std::chrono::milliseconds timeout);
+  std::optional<std::string> poll_code(std::chrono::milliseconds timeout);
+  int ignored() const;  // redirects refused for their state so far
 
  private:
   struct Impl;

@@ -11,6 +11,7 @@
 
 #include "providers/calendar/recurrence.hpp"
 #include "providers/error.hpp"
+#include "providers/http/url.hpp"
 #include "providers/ids.hpp"
 
 namespace concierge::providers::calendar {
@@ -48,10 +49,18 @@ std::pair<std::string, std::string> split_url(const std::string& url) {
   return {url.substr(0, slash), url.substr(slash)};
 }
 
-// An href as a path: servers may answer with absolute URLs.
-std::string href_path(const std::string& href) {
-  if (href.rfind("http://", 0) == 0 || href.rfind("https://", 0) == 0) return split_url(href).second;
-  return href;
+// An href as a path on the configured origin. Servers answer with absolute URLs or references
+// relative to the request (RFC 4918 section 8.3, RFC 3986 section 5); one that leads to another
+// scheme, host or port is refused, since every request carries the account's Authorization.
+std::string href_path(const std::string& href, const http::Url& request) {
+  auto u = http::resolve(request, href);
+  if (!u || !http::same_origin(*u, request)) {
+    std::string shown = href.size() > 200 ? href.substr(0, 200) + "..." : href;
+    throw http::Unavailable(kService + " sent an href that leaves " + request.scheme + "://" + request.host +
+                            (request.port.empty() ? "" : ":" + request.port) + " ('" + shown +
+                            "'); it is not followed, so the account's credentials go to no other server");
+  }
+  return u->path_and_query();
 }
 
 std::string with_slash(std::string p) {
@@ -121,7 +130,11 @@ void each_child(const xmlNode* n, F f) {
     if (c->type == XML_ELEMENT_NODE) f(c);
 }
 
-std::vector<DavResponse> multistatus(const std::string& body, const std::string& what) {
+// The reply to `method` on `origin` + `path` (the base its relative hrefs resolve against).
+std::vector<DavResponse> multistatus(const std::string& body, const std::string& method, const std::string& origin, const std::string& path) {
+  const std::string what = method + " " + path;
+  auto request = http::parse_url(origin + path);
+  if (!request || request->scheme.empty()) throw http::Unavailable(kService + ": cannot read " + origin + path + " as a URL");
   Doc doc = parse_xml(body);
   const xmlNode* root = doc ? xmlDocGetRootElement(doc.get()) : nullptr;
   if (!is(root, kDav, "multistatus"))
@@ -131,7 +144,7 @@ std::vector<DavResponse> multistatus(const std::string& body, const std::string&
     if (!is(resp, kDav, "response")) return;
     DavResponse r;
     each_child(resp, [&](const xmlNode* c) {
-      if (is(c, kDav, "href")) r.href = href_path(content(c));
+      if (is(c, kDav, "href")) r.href = href_path(content(c), *request);
       if (!is(c, kDav, "propstat")) return;
       bool ok = false;
       each_child(c, [&](const xmlNode* s) {
@@ -145,7 +158,7 @@ std::vector<DavResponse> multistatus(const std::string& body, const std::string&
           v.text = content(p);
           each_child(p, [&](const xmlNode* k) {
             v.kids.push_back(key_of(k));
-            if (is(k, kDav, "href")) v.hrefs.push_back(href_path(content(k)));
+            if (is(k, kDav, "href")) v.hrefs.push_back(href_path(content(k), *request));
             if (xmlChar* n = xmlGetProp(k, reinterpret_cast<const xmlChar*>("name"))) {
               v.names.push_back(reinterpret_cast<const char*>(n));
               xmlFree(n);
@@ -734,7 +747,7 @@ std::string CaldavCalendar::home(int64_t user) {
     http::Response resp = dav(user, r, "account");
     if (resp.status == 404)
       throw Error("account", kService + " has nothing at " + path + ": check the URL configured for account '" + options_.account + "'");
-    return multistatus(resp.body, "PROPFIND " + path);
+    return multistatus(resp.body, "PROPFIND", client_->policy().base_url, path);
   };
   std::string found = base_path_;
   auto first = propfind(base_path_);
@@ -766,7 +779,7 @@ std::vector<CaldavCalendar::Collection> CaldavCalendar::collections(int64_t user
   if (resp.status == 404) throw Error("account", kService + " has no calendar home at " + h + " for account '" + options_.account + "'");
   std::vector<Collection> out;
   std::string default_href;
-  for (auto& d : multistatus(resp.body, "PROPFIND " + h)) {
+  for (auto& d : multistatus(resp.body, "PROPFIND", client_->policy().base_url, h)) {
     if (auto p = d.get(kCal, "schedule-default-calendar-URL"); p && !p->hrefs.empty()) default_href = with_slash(p->hrefs.front());
     auto type = d.get(kDav, "resourcetype");
     if (!type || std::find(type->kids.begin(), type->kids.end(), std::string(kCal) + "|calendar") == type->kids.end()) continue;
@@ -836,7 +849,7 @@ std::vector<CaldavCalendar::Listed> CaldavCalendar::collect(int64_t user, const 
                     .content_type = "application/xml; charset=utf-8"};
     http::Response resp = dav(user, r, field);
     if (resp.status == 404) continue;  // removed since the listing
-    for (auto& d : multistatus(resp.body, "REPORT " + cal.href)) {
+    for (auto& d : multistatus(resp.body, "REPORT", client_->policy().base_url, cal.href)) {
       auto data = d.get(kCal, "calendar-data");
       if (!data) continue;
       Ical ical = parse_ical(data->text);

@@ -1,6 +1,8 @@
 #include "providers/http/client.hpp"
 #include "server/json_parse.hpp"
 
+#include "providers/http/url.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <curl/curl.h>
@@ -25,12 +27,30 @@ void global_init() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+// What a reply may grow to: the body as written (after decompression) and the headers together.
+struct Received {
+  Response* response;
+  size_t limit;
+  size_t bytes = 0;
+  bool over = false;
+  bool take(size_t n) {
+    bytes += n;
+    over = over || bytes > limit;
+    return !over;
+  }
+};
+
 size_t on_body(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
+  auto* r = static_cast<Received*>(out);
+  if (!r->take(size * n)) return 0;  // curl stops with CURLE_WRITE_ERROR
+  r->response->body.append(data, size * n);
   return size * n;
 }
 
 size_t on_header(char* data, size_t size, size_t n, void* out) {
+  auto* r = static_cast<Received*>(out);
+  if (!r->take(size * n)) return 0;
+  auto& headers = r->response->headers;
   std::string line(data, size * n);
   auto colon = line.find(':');
   if (colon != std::string::npos) {
@@ -41,9 +61,9 @@ size_t on_header(char* data, size_t size, size_t n, void* out) {
       while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(s.begin());
     };
     trim(value);
-    (*static_cast<std::map<std::string, std::string>*>(out))[name] = value;
+    headers[name] = value;
   } else if (line.rfind("HTTP/", 0) == 0) {
-    static_cast<std::map<std::string, std::string>*>(out)->clear();  // a new response (after 100-continue, redirects)
+    headers.clear();  // a new response (after 100-continue, redirects)
   }
   return size * n;
 }
@@ -54,17 +74,14 @@ bool idempotent(const std::string& method) {
          method == "REPORT";
 }
 
-// Retry-After: seconds, or an HTTP date (then relative to now).
 std::optional<Ms> retry_after(const Response& r) {
   auto it = r.headers.find("retry-after");
   if (it == r.headers.end()) return std::nullopt;
-  const std::string& v = it->second;
-  if (!v.empty() && std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c); }))
-    return Ms(std::stoll(v) * 1000);
-  time_t when = curl_getdate(v.c_str(), nullptr);
-  if (when < 0) return std::nullopt;
-  auto delta = std::chrono::system_clock::from_time_t(when) - std::chrono::system_clock::now();
-  return std::max(Ms(0), std::chrono::duration_cast<Ms>(delta));
+  return parse_retry_after(it->second, std::chrono::system_clock::now());
+}
+
+std::string mebibytes(size_t n) {
+  return n % (1 << 20) == 0 ? std::to_string(n >> 20) + " MiB" : std::to_string(n) + " bytes";
 }
 
 std::string seconds(Ms d) { return std::to_string((d.count() + 999) / 1000) + " s"; }
@@ -180,7 +197,7 @@ Ms Client::backoff(int attempt) {
   return Ms(std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(cap, 0))(rng));
 }
 
-std::optional<Response> Client::perform(const Request& r, std::string& error, bool& timed_out) {
+std::optional<Response> Client::perform(const Request& r, std::string& error, bool& timed_out, bool& too_large) {
   std::unique_ptr<Curl> c;
   {
     std::lock_guard l(m_);
@@ -201,6 +218,7 @@ std::optional<Response> Client::perform(const Request& r, std::string& error, bo
     curl_free(v);
   }
   Response resp;
+  Received received{&resp, policy_.max_response_bytes};
   std::string body = r.json ? r.json->dump() : r.body;
   curl_slist* headers = nullptr;
   // JSON unless the request asks for something else (CalDAV wants XML).
@@ -225,9 +243,11 @@ std::optional<Response> Client::perform(const Request& r, std::string& error, bo
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(h, CURLOPT_USERAGENT, "concierge/" CONCIERGE_VERSION);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &received);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp.headers);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &received);
+  // A declared length past the limit is refused before any of it is read.
+  curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(policy_.max_response_bytes));
   CURLcode rc = curl_easy_perform(h);
   curl_slist_free_all(headers);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
@@ -237,6 +257,7 @@ std::optional<Response> Client::perform(const Request& r, std::string& error, bo
   }
   if (rc != CURLE_OK) {
     timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+    too_large = received.over || rc == CURLE_FILESIZE_EXCEEDED;
     error = curl_easy_strerror(rc);  // says what failed, never the URL's query or headers
     return std::nullopt;
   }
@@ -244,6 +265,11 @@ std::optional<Response> Client::perform(const Request& r, std::string& error, bo
 }
 
 Response Client::send(const Request& r) {
+  // The path only extends the base URL: "@host/x" would change where the request (and its
+  // Authorization header) goes.
+  if (!policy_.base_url.empty() && !r.path.empty() && r.path[0] != '/' && r.path[0] != '?')
+    throw UpstreamError(UpstreamError::Kind::Malformed, policy_.service,
+                        "a call to " + policy_.service + " was refused: its path does not start with '/'");
   // Keyed by the headers too: two accounts (Authorization) or API versions never share an entry.
   // Only a hash of them is kept, so no token sits in the key.
   const std::string key = r.method + " " + r.path + [&] {
@@ -264,12 +290,16 @@ Response Client::send(const Request& r) {
     before_call();
     take_budget();
     std::string error;
-    bool timed_out = false;
-    auto resp = perform(r, error, timed_out);
+    bool timed_out = false, too_large = false;
+    auto resp = perform(r, error, timed_out, too_large);
     std::optional<Ms> wait;
     bool retryable = false;
     if (!resp) {
       record(false);
+      if (too_large)  // not retried: the same call would bring the same flood
+        throw UpstreamError(UpstreamError::Kind::TooLarge, policy_.service,
+                            policy_.service + " sent a reply larger than " + mebibytes(policy_.max_response_bytes) +
+                                " (the limit for one reply from it, decompressed); the call was stopped");
       last = timed_out ? policy_.service + " did not answer within " + seconds(policy_.timeout)
                        : policy_.service + " could not be reached (" + error + ")";
       // A request that was never sent may go again; one that timed out only if repeating is safe.

@@ -43,6 +43,9 @@ struct Policy {
   int burst = 20;                     // ...and how many may be saved up
   Ms max_budget_wait{2000};           // wait this long for the budget at most, else refuse
   Ms cache_ttl{0};                    // reads marked cacheable are kept this long (0: never)
+  // A reply's body as it arrives after decompression (a small gzip can inflate to gigabytes), and
+  // its headers, are cut here: the call fails naming the service and the limit.
+  size_t max_response_bytes = size_t(32) << 20;
 };
 
 struct Request {
@@ -66,7 +69,7 @@ struct Response {
 
 class UpstreamError : public std::runtime_error {
  public:
-  enum class Kind { Timeout, Network, Status, Malformed, BreakerOpen, RateLimited };
+  enum class Kind { Timeout, Network, Status, Malformed, BreakerOpen, RateLimited, TooLarge };
   UpstreamError(Kind kind, std::string service, const std::string& message, long status = 0);
   Kind kind;
   std::string service;
@@ -95,7 +98,7 @@ class Client {
 
  private:
   struct Curl;
-  std::optional<Response> perform(const Request& r, std::string& error, bool& timed_out);
+  std::optional<Response> perform(const Request& r, std::string& error, bool& timed_out, bool& too_large);
   void take_budget();
   void before_call();
   void record(bool ok);

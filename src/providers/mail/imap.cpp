@@ -11,6 +11,7 @@
 #include "providers/auth/oauth.hpp"
 #include "providers/error.hpp"
 #include "providers/http/service.hpp"
+#include "providers/http/url.hpp"
 #include "providers/ids.hpp"
 #include "providers/mail/query.hpp"
 
@@ -281,6 +282,10 @@ std::string where(const std::string& url) {
       throw http::Unavailable(at + " is not reachable (" + why + "); is it running, and is the address right?");
     case CURLE_OPERATION_TIMEDOUT:
       throw http::Unavailable(at + " did not answer in time (" + why + "); try again later");
+    case CURLE_USE_SSL_FAILED:
+      throw Error("account", at + " does not offer STARTTLS, and Concierge sends the password only encrypted: use " +
+                                 lower(service) + "s:// (or a server that offers STARTTLS); for a test server on this machine, set \"allow_plaintext\": "
+                                 "true under services." + lower(service) + " in the configuration");
     case CURLE_LOGIN_DENIED:
       throw Error("account", std::string(service) + " refused the sign-in of mail account '" + o.account + "' (user '" +
                                  (std::string(service) == "SMTP" && !o.smtp_username.empty() ? o.smtp_username : o.username) +
@@ -307,7 +312,7 @@ class Session {
     curl_easy_setopt(h_, CURLOPT_CONNECTTIMEOUT_MS, std::min(o_.timeout_ms, 10000L));
     // Lines longer than half the buffer are clipped by curl: take the largest it allows.
     curl_easy_setopt(h_, CURLOPT_BUFFERSIZE, long(CURL_MAX_READ_SIZE));
-    curl_easy_setopt(h_, CURLOPT_USE_SSL, long(CURLUSESSL_TRY));
+    curl_easy_setopt(h_, CURLOPT_USE_SSL, long(o_.imap_allow_plaintext ? CURLUSESSL_TRY : CURLUSESSL_ALL));
     curl_easy_setopt(h_, CURLOPT_USERNAME, o_.username.c_str());
     if (o_.oauth) {
       bearer_ = bearer_of(o_.oauth->authorization(user_));
@@ -691,7 +696,7 @@ void smtp_send(const ImapOptions& o, const std::string& from, const std::vector<
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o.timeout_ms);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min(o.timeout_ms, 10000L));
-  curl_easy_setopt(h, CURLOPT_USE_SSL, long(CURLUSESSL_TRY));
+  curl_easy_setopt(h, CURLOPT_USE_SSL, long(o.smtp_allow_plaintext ? CURLUSESSL_TRY : CURLUSESSL_ALL));
   curl_easy_setopt(h, CURLOPT_MAIL_FROM, mail_from.c_str());
   curl_easy_setopt(h, CURLOPT_MAIL_RCPT, list);
   curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
@@ -728,6 +733,15 @@ void smtp_send(const ImapOptions& o, const std::string& from, const std::vector<
 
 ImapMail::ImapMail(ImapOptions options) : options_(std::move(options)) {
   if (options_.from.email.empty()) options_.from.email = options_.username;
+  auto check = [&](bool allowed, const std::string& url, const char* service) {
+    if (!allowed) return;
+    auto u = http::parse_url(url);
+    if (!u || !http::is_loopback_host(u->host))
+      throw std::runtime_error(std::string("services.") + service + ".allow_plaintext: plaintext is allowed only for a server on this machine "
+                               "(localhost, 127.0.0.1, ::1), not '" + (u ? u->host : url) + "'; remove it and use TLS");
+  };
+  check(options_.imap_allow_plaintext, options_.imap_url, "imap");
+  check(options_.smtp_allow_plaintext, options_.smtp_url, "smtp");
 }
 
 // ---- search ----------------------------------------------------------------------------------

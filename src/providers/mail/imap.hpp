@@ -33,14 +33,18 @@ namespace concierge::providers::mail {
 
 struct ImapOptions {
   std::string account = "default";   // how errors name the account
-  std::string imap_url;              // imap://host:port or imaps://host:port
-  std::string smtp_url;              // smtp://host:port (STARTTLS when offered) or smtps://host:port
+  std::string imap_url;              // imap://host:port (STARTTLS required) or imaps://host:port
+  std::string smtp_url;              // smtp://host:port (STARTTLS required) or smtps://host:port
   std::string username, password;    // password unused when `oauth` is set
   std::shared_ptr<auth::Credentials> oauth;  // an OAuth account: its bearer goes as XOAUTH2
   std::string smtp_username, smtp_password;  // empty: the IMAP ones
   Address from;                      // who sends; email defaults to the username
   std::string sent = "Sent", drafts = "Drafts", trash = "Trash", archive = "Archive", spam = "Junk";
   long timeout_ms = 20000;           // each IMAP or SMTP exchange
+  // imap:// and smtp:// must switch to TLS (STARTTLS), else the password would cross the network
+  // readable: no session goes on without it. These allow plaintext, for a test server on this
+  // machine only (the constructor refuses them for any other host).
+  bool imap_allow_plaintext = false, smtp_allow_plaintext = false;
 };
 
 class ImapMail : public MailProvider {
