@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/log_text.hpp"
 #include "server/json_parse.hpp"
 #include "server/request_state.hpp"
 
@@ -744,7 +745,7 @@ void HttpServer::Impl::setup() {
     try {
       if (ep) std::rethrow_exception(ep);
     } catch (const std::exception& e) {
-      spdlog::error("HTTP handler failed: {}", e.what());
+      spdlog::error("HTTP handler failed: {}", log_safe(e.what()));
     }
     res.status = 500;
     res.set_content(error_body(nullptr, rpc::kInternalError, "Internal error"), "application/json");
@@ -849,7 +850,7 @@ std::optional<std::string> HttpServer::Impl::read_body(const httplib::Request& r
 // controls, so Origin must be ours when present, and on loopback binds Host must be a loopback name.
 bool HttpServer::Impl::check_origin(const httplib::Request& req, httplib::Response& res) {
   auto refuse = [&](const std::string& why) {
-    spdlog::warn("refused {} {}: {}", req.method, req.path, why);
+    spdlog::warn("refused {} {}: {}", log_safe(req.method, 32), log_safe(req.path, 200), log_safe(why, 300));
     res.status = 403;
     res.set_content(error_body(nullptr, rpc::kInvalidRequest, "Forbidden: " + why), "application/json");
     return false;
