@@ -40,3 +40,6 @@ echo "== build and test (ASan + UBSan) =="
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DCONCIERGE_SANITIZE=ON
+
+echo "== build and test (ThreadSanitizer) =="
+bash scripts/tsan.sh

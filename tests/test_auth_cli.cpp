@@ -70,6 +70,16 @@ struct FakeAuthorizationServer {
     thread.join();
   }
   std::string url(const std::string& p) const { return "http://127.0.0.1:" + std::to_string(port) + p; }
+  // Copies under the lock: the server thread writes them, and the test learns of it only
+  // through the child process, which orders nothing between the two threads.
+  std::vector<std::string> issued_tokens() {
+    std::lock_guard l(m);
+    return issued;
+  }
+  std::string scope() {
+    std::lock_guard l(m);
+    return last_scope;
+  }
   // The browser: open the authorization URL, return where it is redirected.
   std::string approve(const std::string& authorize_url) {
     httplib::Client browser("127.0.0.1", port);
@@ -151,14 +161,15 @@ TEST_CASE("auth cli: loopback sign-in, status, logout, tokens sealed on disk", "
   INFO(p->stderr_text());
   CHECK(st->code == 0);
   // Read-only sign-in asks for no scope that changes anything.
-  CHECK_THAT(c.auth.last_scope, Catch::Contains("user-read-playback-state") && !Catch::Contains("modify"));
+  CHECK_THAT(c.auth.scope(), Catch::Contains("user-read-playback-state") && !Catch::Contains("modify"));
 
   auto [code, status] = c.run({"auth", "status"});
   CHECK(code == 0);
   CHECK_THAT(status, Catch::Contains("spotify\twork\tsigned in") && Catch::Contains("user-read-playback-state"));
   std::string disk = c.all_files();
-  REQUIRE(c.auth.issued.size() == 2);
-  for (auto& t : c.auth.issued) {
+  const auto issued = c.auth.issued_tokens();
+  REQUIRE(issued.size() == 2);
+  for (auto& t : issued) {
     CHECK(disk.find(t) == std::string::npos);
     CHECK(status.find(t) == std::string::npos);
   }
