@@ -25,3 +25,9 @@ echo "== build and test (ASan + UBSan) =="
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DCONCIERGE_SANITIZE=ON
+
+# The libFuzzer harnesses (fuzz/): built with clang and run briefly on their seed corpus, so a
+# crash on known-shaped input or a harness that no longer builds fails the run. Longer runs:
+# bash scripts/fuzz.sh 600.
+echo "== fuzz smoke (10 s per harness) =="
+bash scripts/fuzz.sh 10

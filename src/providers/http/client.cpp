@@ -1,4 +1,5 @@
 #include "providers/http/client.hpp"
+#include "providers/http/retry_after.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -53,6 +54,8 @@ bool idempotent(const std::string& method) {
          method == "REPORT";
 }
 
+}  // namespace
+
 // Retry-After: seconds, or an HTTP date (then relative to now).
 std::optional<Ms> retry_after(const Response& r) {
   auto it = r.headers.find("retry-after");
@@ -65,6 +68,8 @@ std::optional<Ms> retry_after(const Response& r) {
   auto delta = std::chrono::system_clock::from_time_t(when) - std::chrono::system_clock::now();
   return std::max(Ms(0), std::chrono::duration_cast<Ms>(delta));
 }
+
+namespace {
 
 std::string seconds(Ms d) { return std::to_string((d.count() + 999) / 1000) + " s"; }
 

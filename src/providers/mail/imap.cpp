@@ -12,6 +12,7 @@
 #include "providers/error.hpp"
 #include "providers/http/service.hpp"
 #include "providers/ids.hpp"
+#include "providers/mail/imap_wire.hpp"
 #include "providers/mail/query.hpp"
 
 namespace concierge::providers::mail {
@@ -30,24 +31,22 @@ std::string upper(std::string s) {
   return s;
 }
 
-// ---- IMAP responses -------------------------------------------------------------------------
+}  // namespace
+
+// ---- IMAP responses (imap_wire.hpp) ---------------------------------------------------------
 // Every line the server sent reaches curl's header callback, literals included, so the whole
-// exchange is parsed here: atoms ("BODY[HEADER.FIELDS (DATE)]" is one), quoted strings,
-// literals counted by bytes, parenthesized lists, NIL.
+// exchange is parsed here.
 
-struct Node {
-  enum Kind { Atom, String, List, Nil } kind = Nil;
-  std::string text;
-  std::vector<Node> items;
-  bool is(const char* atom) const { return kind == Atom && upper(text) == atom; }
-};
+namespace imap {
 
-struct Response {
-  std::string tag;            // "*", "+" or the command's tag
-  std::vector<Node> items;    // after the tag
-  std::string text;           // status responses (OK/NO/BAD/BYE/PREAUTH): the rest of the line
-  bool status() const { return !items.empty() && items[0].kind == Node::Atom && (items[0].is("OK") || items[0].is("NO") || items[0].is("BAD") || items[0].is("BYE") || items[0].is("PREAUTH")); }
-};
+bool Node::is(const char* atom) const { return kind == Atom && upper(text) == atom; }
+
+bool Response::status() const {
+  return !items.empty() && items[0].kind == Node::Atom &&
+         (items[0].is("OK") || items[0].is("NO") || items[0].is("BAD") || items[0].is("BYE") || items[0].is("PREAUTH"));
+}
+
+namespace {
 
 struct Parser {
   const std::string& s;
@@ -137,6 +136,8 @@ struct Parser {
   }
 };
 
+}  // namespace
+
 std::vector<Response> parse_responses(const std::string& stream) {
   std::vector<Response> out;
   Parser p{stream};
@@ -173,6 +174,51 @@ std::vector<uint32_t> expand_set(const std::string& set) {
   }
   return out;
 }
+
+std::vector<uint32_t> search_uids(const std::vector<Response>& rs) {
+  std::vector<uint32_t> out;
+  for (auto& r : rs)
+    if (r.tag == "*" && !r.items.empty() && r.items[0].is("SEARCH"))
+      for (size_t i = 1; i < r.items.size(); ++i)
+        if (r.items[i].kind == Node::Atom) out.push_back(uint32_t(std::stoul(r.items[i].text)));
+  return out;
+}
+
+std::map<uint32_t, std::map<std::string, Node>> fetch_items(const std::vector<Response>& rs) {
+  std::map<uint32_t, std::map<std::string, Node>> out;
+  for (auto& r : rs) {
+    if (r.tag != "*" || r.items.size() < 3 || !r.items[1].is("FETCH") || r.items[2].kind != Node::List) continue;
+    std::map<std::string, Node> data;
+    auto& l = r.items[2].items;
+    for (size_t i = 0; i + 1 < l.size(); i += 2) data[upper(l[i].text)] = l[i + 1];
+    auto uid = data.find("UID");
+    if (uid == data.end()) continue;
+    auto& slot = out[uint32_t(std::stoul(uid->second.text))];
+    for (auto& [k, v] : data) slot[k] = v;
+  }
+  return out;
+}
+
+bool has_attachment(const Node& body) {
+  if (body.kind != Node::List || body.items.empty()) return false;
+  if (body.items[0].kind == Node::List) {  // multipart: its parts, then the subtype and extensions
+    for (auto& part : body.items) {
+      if (part.kind != Node::List) break;
+      if (has_attachment(part)) return true;
+    }
+    return false;
+  }
+  if (body.items[0].kind == Node::String && lower(body.items[0].text) != "text" && lower(body.items[0].text) != "multipart") return true;
+  for (auto& item : body.items)
+    if (item.kind == Node::List && !item.items.empty() && item.items[0].kind == Node::String && lower(item.items[0].text) == "attachment") return true;
+  return false;
+}
+
+}  // namespace imap
+
+using namespace imap;
+
+namespace {
 
 std::string uid_set(std::vector<uint32_t> uids) {
   std::sort(uids.begin(), uids.end());
@@ -368,30 +414,14 @@ class Session {
   void forget_selection() { selected_.clear(); }
 
   std::vector<uint32_t> search(const std::string& keys) {
-    std::vector<uint32_t> out;
     bool utf8 = std::any_of(keys.begin(), keys.end(), [](unsigned char c) { return c >= 0x80; });
-    for (auto& r : run(std::string("UID SEARCH ") + (utf8 ? "CHARSET UTF-8 " : "") + keys))
-      if (r.tag == "*" && !r.items.empty() && r.items[0].is("SEARCH"))
-        for (size_t i = 1; i < r.items.size(); ++i)
-          if (r.items[i].kind == Node::Atom) out.push_back(uint32_t(std::stoul(r.items[i].text)));
-    return out;
+    return search_uids(run(std::string("UID SEARCH ") + (utf8 ? "CHARSET UTF-8 " : "") + keys));
   }
 
   // UID FETCH: per UID, the data items by upper-cased name.
   std::map<uint32_t, std::map<std::string, Node>> fetch(const std::vector<uint32_t>& uids, const std::string& items) {
-    std::map<uint32_t, std::map<std::string, Node>> out;
-    if (uids.empty()) return out;
-    for (auto& r : run("UID FETCH " + uid_set(uids) + " (" + items + ")")) {
-      if (r.tag != "*" || r.items.size() < 3 || !r.items[1].is("FETCH") || r.items[2].kind != Node::List) continue;
-      std::map<std::string, Node> data;
-      auto& l = r.items[2].items;
-      for (size_t i = 0; i + 1 < l.size(); i += 2) data[upper(l[i].text)] = l[i + 1];
-      auto uid = data.find("UID");
-      if (uid == data.end()) continue;
-      auto& slot = out[uint32_t(std::stoul(uid->second.text))];
-      for (auto& [k, v] : data) slot[k] = v;
-    }
-    return out;
+    if (uids.empty()) return {};
+    return fetch_items(run("UID FETCH " + uid_set(uids) + " (" + items + ")"));
   }
 
  private:
@@ -541,21 +571,6 @@ std::string thread_of(const MimeMessage& m, const std::string& fallback_id) {
   std::string root = !m.references.empty() ? m.references.front() : !m.in_reply_to.empty() ? m.in_reply_to : m.message_id;
   if (root.empty()) return "m" + auth::base64url(fallback_id);
   return "t" + auth::base64url(root);
-}
-
-bool has_attachment(const Node& body) {
-  if (body.kind != Node::List || body.items.empty()) return false;
-  if (body.items[0].kind == Node::List) {  // multipart: its parts, then the subtype and extensions
-    for (auto& part : body.items) {
-      if (part.kind != Node::List) break;
-      if (has_attachment(part)) return true;
-    }
-    return false;
-  }
-  if (body.items[0].kind == Node::String && lower(body.items[0].text) != "text" && lower(body.items[0].text) != "multipart") return true;
-  for (auto& item : body.items)
-    if (item.kind == Node::List && !item.items.empty() && item.items[0].kind == Node::String && lower(item.items[0].text) == "attachment") return true;
-  return false;
 }
 
 bool has_flag(const std::map<std::string, Node>& data, const char* flag) {
