@@ -65,8 +65,10 @@ std::optional<Ms> retry_after(const Response& r) {
     return Ms(std::stoll(v) * 1000);
   time_t when = curl_getdate(v.c_str(), nullptr);
   if (when < 0) return std::nullopt;
-  auto delta = std::chrono::system_clock::from_time_t(when) - std::chrono::system_clock::now();
-  return std::max(Ms(0), std::chrono::duration_cast<Ms>(delta));
+  // In seconds, at most a day: a date centuries ahead overflows the clock's nanoseconds, and
+  // any wait past max_retry_after is only reported anyway.
+  int64_t delta = int64_t(when) - int64_t(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
+  return Ms(std::clamp<int64_t>(delta, 0, 86'400) * 1000);
 }
 
 namespace {
