@@ -48,9 +48,13 @@ bool Response::status() const {
 
 namespace {
 
+// BODYSTRUCTURE nests a level per multipart; a server's "((((..." must not recurse the stack away.
+constexpr int kMaxDepth = 64;
+
 struct Parser {
   const std::string& s;
   size_t i = 0;
+  int depth = 0;
   bool eol() const { return i >= s.size() || s[i] == '\r' || s[i] == '\n'; }
   void skip_eol() {
     while (i < s.size() && s[i] != '\n') ++i;
@@ -77,6 +81,7 @@ struct Parser {
     Node n;
     char c = s[i];
     if (c == '(') {
+      if (++depth > kMaxDepth) throw std::runtime_error("lists nested more than " + std::to_string(kMaxDepth) + " deep");
       ++i;
       n.kind = Node::List;
       for (;;) {
@@ -91,6 +96,7 @@ struct Parser {
         }
         n.items.push_back(node());
       }
+      --depth;
     } else if (c == '"') {
       ++i;
       n.kind = Node::String;
@@ -161,15 +167,26 @@ std::vector<std::string> response_code(const std::string& text, const std::strin
   return out;
 }
 
+// The server's set is untrusted: "1:4294967295" must not mean four billion UIDs (nor loop
+// forever at the top of the range). We never move more than mail_modify's 100 ids at once.
+constexpr size_t kMaxSetUids = 10'000;
+
 std::vector<uint32_t> expand_set(const std::string& set) {
+  auto uid = [](const std::string& text) {
+    unsigned long v = std::stoul(text);
+    if (v > UINT32_MAX) throw std::out_of_range("a UID out of range: " + text);
+    return uint32_t(v);
+  };
   std::vector<uint32_t> out;
   size_t at = 0;
   while (at < set.size()) {
     size_t comma = set.find(',', at);
     std::string part = set.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
     auto colon = part.find(':');
-    uint32_t a = uint32_t(std::stoul(part.substr(0, colon))), b = colon == std::string::npos ? a : uint32_t(std::stoul(part.substr(colon + 1)));
-    for (uint32_t u = std::min(a, b); u <= std::max(a, b); ++u) out.push_back(u);
+    uint32_t a = uid(part.substr(0, colon)), b = colon == std::string::npos ? a : uid(part.substr(colon + 1));
+    if (uint64_t(std::max(a, b)) - std::min(a, b) >= kMaxSetUids - out.size())
+      throw std::runtime_error("a UID set of more than " + std::to_string(kMaxSetUids) + " UIDs");
+    for (uint64_t u = std::min(a, b); u <= std::max(a, b); ++u) out.push_back(uint32_t(u));
     at = comma == std::string::npos ? set.size() : comma + 1;
   }
   return out;
