@@ -32,3 +32,14 @@ TEST_CASE("fuzz: IMAP lists nested a million deep are refused, not recursed into
   REQUIRE(items.count(1));
   CHECK(imap::has_attachment(items[1]["BODYSTRUCTURE"]));
 }
+
+TEST_CASE("fuzz: an IMAP literal of negative length is refused, not read backwards forever", "[fuzz][imap_wire]") {
+  // fuzz/imap_responses: "{-6}" became 2^64 - 6 bytes, the position wrapped around to before the
+  // literal and the parser went round in circles until memory ran out.
+  CHECK_THROWS_AS(imap::parse_responses("* LIST () \"/\" {-6}\r\nWork\r\n"), std::runtime_error);
+  CHECK_THROWS_AS(imap::parse_responses("* LIST () \"/\" {99}\r\nWork\r\n"), std::runtime_error);
+  auto rs = imap::parse_responses("* LIST () \"/\" {5}\r\nWork!\r\nA1 OK done\r\n");
+  REQUIRE(rs.size() == 2);
+  REQUIRE(rs[0].items.size() == 4);
+  CHECK(rs[0].items[3].text == "Work!");
+}

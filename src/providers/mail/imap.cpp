@@ -109,8 +109,12 @@ struct Parser {
       size_t close = s.find('}', i);
       size_t nl = close == std::string::npos ? std::string::npos : s.find('\n', close);
       if (nl == std::string::npos) throw std::runtime_error("a literal without its data");
-      size_t len = std::stoul(s.substr(i + 1, close - i - 1));
-      if (nl + 1 + len > s.size()) throw std::runtime_error("a literal cut short (a line longer than curl's buffer?)");
+      // Digits only: stoul takes "-6" as 2^64 - 6, and nl + 1 + len wrapped around backwards.
+      std::string digits = s.substr(i + 1, close - i - 1);
+      if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
+        throw std::runtime_error("a literal without its length");
+      size_t len = std::stoul(digits);
+      if (len > s.size() - (nl + 1)) throw std::runtime_error("a literal cut short (a line longer than curl's buffer?)");
       n.kind = Node::String;
       n.text = s.substr(nl + 1, len);
       i = nl + 1 + len;
