@@ -43,3 +43,9 @@ run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DCONCIERGE_SANITIZE=ON
 
 echo "== build and test (ThreadSanitizer) =="
 bash scripts/tsan.sh
+
+# The libFuzzer harnesses (fuzz/): built with clang and run briefly on their seed corpus, so a
+# crash on known-shaped input or a harness that no longer builds fails the run. Longer runs:
+# bash scripts/fuzz.sh 600.
+echo "== fuzz smoke (10 s per harness) =="
+bash scripts/fuzz.sh 10

@@ -455,3 +455,24 @@ TEST_CASE("urls: references resolve as RFC 3986 says, origins compare scheme, ho
   for (const char* h : {"", "127.0.0.1.example.com", "127.1", "1.2.3.4", "localhost.example", "[::2]", "127.0.0.256", "0x7f.0.0.1"})
     CHECK_FALSE(is_loopback_host(h));
 }
+
+// Found by fuzzing (fuzz/http_client.cpp): a date in the year 4072 overflowed the conversion to
+// the system clock (undefined behaviour; a wrapped, arbitrary wait).
+TEST_CASE("http client: a Retry-After date centuries ahead is reported as a long wait", "[http_client]") {
+  Upstream up([](httplib::Server& s, std::atomic<int>&) {
+    s.Get("/far", [&](const httplib::Request&, httplib::Response& res) {
+      res.status = 429;
+      res.set_header("Retry-After", "Sun, 06 Nov 4072 08:49:37 GMT");
+    });
+  });
+  FakeClock clock;
+  Client c(policy(up), clock);
+  try {
+    c.get_json("/far");
+    FAIL("no error");
+  } catch (const UpstreamError& e) {
+    CHECK(e.kind == UpstreamError::Kind::RateLimited);
+    CHECK_THAT(e.what(), Catch::Contains("86400 s"));
+  }
+  CHECK(clock.sleeps.empty());
+}

@@ -275,7 +275,8 @@ Json Server::get_prompt(const Json& params, RequestContext& ctx) {
   const auto* p = prompts_.find(name);
   if (!p) throw rpc::invalid_params("Unknown prompt: " + name, Json{{"field", "name"}});
   auto args = string_map(params.value("arguments", Json()), "arguments");
-  for (const auto& [k, _] : args) {
+  for (const auto& arg : args) {
+    const std::string& k = arg.first;  // not a structured binding: clang 14 cannot capture one in a lambda
     bool known = std::any_of(p->arguments.begin(), p->arguments.end(), [&](const auto& a) { return a.name == k; });
     if (!known) throw rpc::invalid_params("Unknown argument for prompt " + name + ": " + k, Json{{"field", "arguments." + k}});
   }

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "providers/calendar/caldav_read.hpp"
 #include "providers/calendar/recurrence.hpp"
 #include "providers/error.hpp"
 #include "providers/http/url.hpp"
@@ -665,6 +666,56 @@ std::string until_before(const Vevent& master, Millis occurrence) {
 
 }  // namespace
 
+// ---- reading REPORT answers (caldav_read.hpp) ----------------------------------------------
+
+std::vector<caldav::Listed> caldav::resource_events(const std::string& ics, const std::string& href, const std::string& calendar_id,
+                                                    const date::time_zone* calendar_tz, Millis from, Millis to) {
+  Ical ical = parse_ical(ics);
+  if (!ical) throw http::Unavailable(kService + " sent calendar data for " + href + " that is not iCalendar");
+  std::string name = last_segment(href);
+  if (name.size() > 4 && lower(name.substr(name.size() - 4)) == ".ics") name.resize(name.size() - 4);
+  std::string series_id = calendar_id + "/" + name;
+  std::vector<Vevent> overrides;
+  std::optional<Vevent> master;
+  for (auto* c : vevents(ical.get())) {
+    Vevent v = read_vevent(ical.get(), c, calendar_tz);
+    if (v.recurrence_id) overrides.push_back(std::move(v));
+    else if (!master) master = std::move(v);
+  }
+  std::vector<Listed> out;
+  auto add = [&](Event e, bool transparent) {
+    if (e.start < to && std::max(e.end, e.start + 1) > from) out.push_back({std::move(e), transparent});
+  };
+  for (auto& o : overrides)
+    add(to_event(o, series_id + "_" + stamp(*o.recurrence_id), master ? series_id : "", calendar_id), o.transparent);
+  if (!master) return out;
+  if (master->rrule.empty()) {
+    add(to_event(*master, series_id, "", calendar_id), master->transparent);
+    return out;
+  }
+  std::vector<Millis> replaced;
+  for (auto& o : overrides) replaced.push_back(*o.recurrence_id);
+  for (Millis s : expand(series_of(*master, replaced), from, to)) {
+    Event e = to_event(*master, series_id + "_" + stamp(s), series_id, calendar_id);
+    e.start = s;
+    e.end = occurrence_end(*master, s);
+    out.push_back({std::move(e), master->transparent});
+  }
+  return out;
+}
+
+std::vector<caldav::Listed> caldav::report_events(const std::string& body, const std::string& origin, const std::string& path,
+                                                  const std::string& calendar_id, const date::time_zone* calendar_tz, Millis from,
+                                                  Millis to) {
+  std::vector<Listed> out;
+  for (auto& d : multistatus(body, "REPORT", origin, path)) {
+    auto data = d.get(kCal, "calendar-data");
+    if (!data) continue;
+    for (auto& l : resource_events(data->text, d.href, calendar_id, calendar_tz, from, to)) out.push_back(std::move(l));
+  }
+  return out;
+}
+
 // ---- the adapter -------------------------------------------------------------------------------
 
 struct CaldavCalendar::Collection {
@@ -682,10 +733,7 @@ struct CaldavCalendar::Found {
   icalcomponent* override_comp = nullptr;  // ...which has its own VEVENT
 };
 
-struct CaldavCalendar::Listed {
-  Event event;
-  bool transparent = false;
-};
+struct CaldavCalendar::Listed : caldav::Listed {};
 
 http::Policy caldav_policy(const CaldavOptions& o) {
   http::Policy p;
@@ -849,40 +897,7 @@ std::vector<CaldavCalendar::Listed> CaldavCalendar::collect(int64_t user, const 
                     .content_type = "application/xml; charset=utf-8"};
     http::Response resp = dav(user, r, field);
     if (resp.status == 404) continue;  // removed since the listing
-    for (auto& d : multistatus(resp.body, "REPORT", client_->policy().base_url, cal.href)) {
-      auto data = d.get(kCal, "calendar-data");
-      if (!data) continue;
-      Ical ical = parse_ical(data->text);
-      if (!ical) throw http::Unavailable(kService + " sent calendar data for " + d.href + " that is not iCalendar");
-      std::string name = last_segment(d.href);
-      if (name.size() > 4 && lower(name.substr(name.size() - 4)) == ".ics") name.resize(name.size() - 4);
-      std::string series_id = cal.id + "/" + name;
-      std::vector<Vevent> overrides;
-      std::optional<Vevent> master;
-      for (auto* c : vevents(ical.get())) {
-        Vevent v = read_vevent(ical.get(), c, cal.tz);
-        if (v.recurrence_id) overrides.push_back(std::move(v));
-        else if (!master) master = std::move(v);
-      }
-      auto add = [&](Event e, bool transparent) {
-        if (e.start < to && std::max(e.end, e.start + 1) > from) out.push_back({std::move(e), transparent});
-      };
-      for (auto& o : overrides)
-        add(to_event(o, series_id + "_" + stamp(*o.recurrence_id), master ? series_id : "", cal.id), o.transparent);
-      if (!master) continue;
-      if (master->rrule.empty()) {
-        add(to_event(*master, series_id, "", cal.id), master->transparent);
-        continue;
-      }
-      std::vector<Millis> replaced;
-      for (auto& o : overrides) replaced.push_back(*o.recurrence_id);
-      for (Millis s : expand(series_of(*master, replaced), from, to)) {
-        Event e = to_event(*master, series_id + "_" + stamp(s), series_id, cal.id);
-        e.start = s;
-        e.end = occurrence_end(*master, s);
-        out.push_back({std::move(e), master->transparent});
-      }
-    }
+    for (auto& l : caldav::report_events(resp.body, client_->policy().base_url, cal.href, cal.id, cal.tz, from, to)) out.push_back({std::move(l)});
   }
   std::sort(out.begin(), out.end(),
             [](const Listed& a, const Listed& b) { return std::tie(a.event.start, a.event.id) < std::tie(b.event.start, b.event.id); });

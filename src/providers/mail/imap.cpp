@@ -13,6 +13,7 @@
 #include "providers/http/service.hpp"
 #include "providers/http/url.hpp"
 #include "providers/ids.hpp"
+#include "providers/mail/imap_wire.hpp"
 #include "providers/mail/query.hpp"
 
 namespace concierge::providers::mail {
@@ -31,28 +32,30 @@ std::string upper(std::string s) {
   return s;
 }
 
-// ---- IMAP responses -------------------------------------------------------------------------
+}  // namespace
+
+// ---- IMAP responses (imap_wire.hpp) ---------------------------------------------------------
 // Every line the server sent reaches curl's header callback, literals included, so the whole
-// exchange is parsed here: atoms ("BODY[HEADER.FIELDS (DATE)]" is one), quoted strings,
-// literals counted by bytes, parenthesized lists, NIL.
+// exchange is parsed here.
 
-struct Node {
-  enum Kind { Atom, String, List, Nil } kind = Nil;
-  std::string text;
-  std::vector<Node> items;
-  bool is(const char* atom) const { return kind == Atom && upper(text) == atom; }
-};
+namespace imap {
 
-struct Response {
-  std::string tag;            // "*", "+" or the command's tag
-  std::vector<Node> items;    // after the tag
-  std::string text;           // status responses (OK/NO/BAD/BYE/PREAUTH): the rest of the line
-  bool status() const { return !items.empty() && items[0].kind == Node::Atom && (items[0].is("OK") || items[0].is("NO") || items[0].is("BAD") || items[0].is("BYE") || items[0].is("PREAUTH")); }
-};
+bool Node::is(const char* atom) const { return kind == Atom && upper(text) == atom; }
+
+bool Response::status() const {
+  return !items.empty() && items[0].kind == Node::Atom &&
+         (items[0].is("OK") || items[0].is("NO") || items[0].is("BAD") || items[0].is("BYE") || items[0].is("PREAUTH"));
+}
+
+namespace {
+
+// BODYSTRUCTURE nests a level per multipart; a server's "((((..." must not recurse the stack away.
+constexpr int kMaxDepth = 64;
 
 struct Parser {
   const std::string& s;
   size_t i = 0;
+  int depth = 0;
   bool eol() const { return i >= s.size() || s[i] == '\r' || s[i] == '\n'; }
   void skip_eol() {
     while (i < s.size() && s[i] != '\n') ++i;
@@ -79,6 +82,7 @@ struct Parser {
     Node n;
     char c = s[i];
     if (c == '(') {
+      if (++depth > kMaxDepth) throw std::runtime_error("lists nested more than " + std::to_string(kMaxDepth) + " deep");
       ++i;
       n.kind = Node::List;
       for (;;) {
@@ -93,6 +97,7 @@ struct Parser {
         }
         n.items.push_back(node());
       }
+      --depth;
     } else if (c == '"') {
       ++i;
       n.kind = Node::String;
@@ -105,8 +110,12 @@ struct Parser {
       size_t close = s.find('}', i);
       size_t nl = close == std::string::npos ? std::string::npos : s.find('\n', close);
       if (nl == std::string::npos) throw std::runtime_error("a literal without its data");
-      size_t len = std::stoul(s.substr(i + 1, close - i - 1));
-      if (nl + 1 + len > s.size()) throw std::runtime_error("a literal cut short (a line longer than curl's buffer?)");
+      // Digits only: stoul takes "-6" as 2^64 - 6, and nl + 1 + len wrapped around backwards.
+      std::string digits = s.substr(i + 1, close - i - 1);
+      if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
+        throw std::runtime_error("a literal without its length");
+      size_t len = std::stoul(digits);
+      if (len > s.size() - (nl + 1)) throw std::runtime_error("a literal cut short (a line longer than curl's buffer?)");
       n.kind = Node::String;
       n.text = s.substr(nl + 1, len);
       i = nl + 1 + len;
@@ -138,6 +147,8 @@ struct Parser {
   }
 };
 
+}  // namespace
+
 std::vector<Response> parse_responses(const std::string& stream) {
   std::vector<Response> out;
   Parser p{stream};
@@ -161,19 +172,75 @@ std::vector<std::string> response_code(const std::string& text, const std::strin
   return out;
 }
 
+// The server's set is untrusted: "1:4294967295" must not mean four billion UIDs (nor loop
+// forever at the top of the range). We never move more than mail_modify's 100 ids at once.
+constexpr size_t kMaxSetUids = 10'000;
+
 std::vector<uint32_t> expand_set(const std::string& set) {
+  auto uid = [](const std::string& text) {
+    unsigned long v = std::stoul(text);
+    if (v > UINT32_MAX) throw std::out_of_range("a UID out of range: " + text);
+    return uint32_t(v);
+  };
   std::vector<uint32_t> out;
   size_t at = 0;
   while (at < set.size()) {
     size_t comma = set.find(',', at);
     std::string part = set.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
     auto colon = part.find(':');
-    uint32_t a = uint32_t(std::stoul(part.substr(0, colon))), b = colon == std::string::npos ? a : uint32_t(std::stoul(part.substr(colon + 1)));
-    for (uint32_t u = std::min(a, b); u <= std::max(a, b); ++u) out.push_back(u);
+    uint32_t a = uid(part.substr(0, colon)), b = colon == std::string::npos ? a : uid(part.substr(colon + 1));
+    if (uint64_t(std::max(a, b)) - std::min(a, b) >= kMaxSetUids - out.size())
+      throw std::runtime_error("a UID set of more than " + std::to_string(kMaxSetUids) + " UIDs");
+    for (uint64_t u = std::min(a, b); u <= std::max(a, b); ++u) out.push_back(uint32_t(u));
     at = comma == std::string::npos ? set.size() : comma + 1;
   }
   return out;
 }
+
+std::vector<uint32_t> search_uids(const std::vector<Response>& rs) {
+  std::vector<uint32_t> out;
+  for (auto& r : rs)
+    if (r.tag == "*" && !r.items.empty() && r.items[0].is("SEARCH"))
+      for (size_t i = 1; i < r.items.size(); ++i)
+        if (r.items[i].kind == Node::Atom) out.push_back(uint32_t(std::stoul(r.items[i].text)));
+  return out;
+}
+
+std::map<uint32_t, std::map<std::string, Node>> fetch_items(const std::vector<Response>& rs) {
+  std::map<uint32_t, std::map<std::string, Node>> out;
+  for (auto& r : rs) {
+    if (r.tag != "*" || r.items.size() < 3 || !r.items[1].is("FETCH") || r.items[2].kind != Node::List) continue;
+    std::map<std::string, Node> data;
+    auto& l = r.items[2].items;
+    for (size_t i = 0; i + 1 < l.size(); i += 2) data[upper(l[i].text)] = l[i + 1];
+    auto uid = data.find("UID");
+    if (uid == data.end()) continue;
+    auto& slot = out[uint32_t(std::stoul(uid->second.text))];
+    for (auto& [k, v] : data) slot[k] = v;
+  }
+  return out;
+}
+
+bool has_attachment(const Node& body) {
+  if (body.kind != Node::List || body.items.empty()) return false;
+  if (body.items[0].kind == Node::List) {  // multipart: its parts, then the subtype and extensions
+    for (auto& part : body.items) {
+      if (part.kind != Node::List) break;
+      if (has_attachment(part)) return true;
+    }
+    return false;
+  }
+  if (body.items[0].kind == Node::String && lower(body.items[0].text) != "text" && lower(body.items[0].text) != "multipart") return true;
+  for (auto& item : body.items)
+    if (item.kind == Node::List && !item.items.empty() && item.items[0].kind == Node::String && lower(item.items[0].text) == "attachment") return true;
+  return false;
+}
+
+}  // namespace imap
+
+using namespace imap;
+
+namespace {
 
 std::string uid_set(std::vector<uint32_t> uids) {
   std::sort(uids.begin(), uids.end());
@@ -373,30 +440,14 @@ class Session {
   void forget_selection() { selected_.clear(); }
 
   std::vector<uint32_t> search(const std::string& keys) {
-    std::vector<uint32_t> out;
     bool utf8 = std::any_of(keys.begin(), keys.end(), [](unsigned char c) { return c >= 0x80; });
-    for (auto& r : run(std::string("UID SEARCH ") + (utf8 ? "CHARSET UTF-8 " : "") + keys))
-      if (r.tag == "*" && !r.items.empty() && r.items[0].is("SEARCH"))
-        for (size_t i = 1; i < r.items.size(); ++i)
-          if (r.items[i].kind == Node::Atom) out.push_back(uint32_t(std::stoul(r.items[i].text)));
-    return out;
+    return search_uids(run(std::string("UID SEARCH ") + (utf8 ? "CHARSET UTF-8 " : "") + keys));
   }
 
   // UID FETCH: per UID, the data items by upper-cased name.
   std::map<uint32_t, std::map<std::string, Node>> fetch(const std::vector<uint32_t>& uids, const std::string& items) {
-    std::map<uint32_t, std::map<std::string, Node>> out;
-    if (uids.empty()) return out;
-    for (auto& r : run("UID FETCH " + uid_set(uids) + " (" + items + ")")) {
-      if (r.tag != "*" || r.items.size() < 3 || !r.items[1].is("FETCH") || r.items[2].kind != Node::List) continue;
-      std::map<std::string, Node> data;
-      auto& l = r.items[2].items;
-      for (size_t i = 0; i + 1 < l.size(); i += 2) data[upper(l[i].text)] = l[i + 1];
-      auto uid = data.find("UID");
-      if (uid == data.end()) continue;
-      auto& slot = out[uint32_t(std::stoul(uid->second.text))];
-      for (auto& [k, v] : data) slot[k] = v;
-    }
-    return out;
+    if (uids.empty()) return {};
+    return fetch_items(run("UID FETCH " + uid_set(uids) + " (" + items + ")"));
   }
 
  private:
@@ -546,21 +597,6 @@ std::string thread_of(const MimeMessage& m, const std::string& fallback_id) {
   std::string root = !m.references.empty() ? m.references.front() : !m.in_reply_to.empty() ? m.in_reply_to : m.message_id;
   if (root.empty()) return "m" + auth::base64url(fallback_id);
   return "t" + auth::base64url(root);
-}
-
-bool has_attachment(const Node& body) {
-  if (body.kind != Node::List || body.items.empty()) return false;
-  if (body.items[0].kind == Node::List) {  // multipart: its parts, then the subtype and extensions
-    for (auto& part : body.items) {
-      if (part.kind != Node::List) break;
-      if (has_attachment(part)) return true;
-    }
-    return false;
-  }
-  if (body.items[0].kind == Node::String && lower(body.items[0].text) != "text" && lower(body.items[0].text) != "multipart") return true;
-  for (auto& item : body.items)
-    if (item.kind == Node::List && !item.items.empty() && item.items[0].kind == Node::String && lower(item.items[0].text) == "attachment") return true;
-  return false;
 }
 
 bool has_flag(const std::map<std::string, Node>& data, const char* flag) {
