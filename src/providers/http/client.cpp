@@ -84,8 +84,6 @@ std::string mebibytes(size_t n) {
   return n % (1 << 20) == 0 ? std::to_string(n >> 20) + " MiB" : std::to_string(n) + " bytes";
 }
 
-namespace {
-
 std::string seconds(Ms d) { return std::to_string((d.count() + 999) / 1000) + " s"; }
 
 }  // namespace
