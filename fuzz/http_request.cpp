@@ -23,7 +23,6 @@
 #include <string_view>
 #include <thread>
 
-#include "common.hpp"
 #include "server/http.hpp"
 #include "support/app_fixture.hpp"
 
@@ -76,7 +75,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return s;
   }();
   std::string_view input(reinterpret_cast<const char*>(data), size);
-  if (fuzz::too_deep(input)) return -1;
   int fd = connect_to(served->port);
   for (size_t sent = 0; sent < size;) {
     ssize_t n = ::send(fd, data + sent, size - sent, MSG_NOSIGNAL);
