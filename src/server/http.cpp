@@ -395,6 +395,12 @@ uint64_t content_length(const httplib::Request& req) {
   return std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
 }
 bool has_body(const httplib::Request& req) { return req.has_header("Transfer-Encoding") || content_length(req) > 0; }
+// Answered without reading the body: the connection can't carry another request, and says so.
+void unread_body(const httplib::Request& req, httplib::Response& res) {
+  if (!t_conn || !has_body(req)) return;
+  t_conn->close_after = true;
+  res.set_header("Connection", "close");
+}
 
 bool is_loopback_host(std::string host) {
   // Strip a port: "[::1]:8080", "localhost:8080".
@@ -780,11 +786,11 @@ void HttpServer::Impl::setup() {
   });
   http.Get(opt.endpoint, [this](const httplib::Request& req, httplib::Response& res) { get_mcp(req, res); });
   http.Delete(opt.endpoint, [this](const httplib::Request& req, httplib::Response& res, const Reader&) {
-    if (has_body(req)) t_conn->close_after = true;  // a body nobody reads
+    unread_body(req, res);
     delete_mcp(req, res);
   });
   auto unrouted = [this](const httplib::Request& req, httplib::Response& res, const Reader&) {
-    if (has_body(req)) t_conn->close_after = true;
+    unread_body(req, res);
     if (req.path == opt.endpoint) {
       res.status = 405;
       res.set_header("Allow", "GET, POST, DELETE");
@@ -853,6 +859,7 @@ bool HttpServer::Impl::check_origin(const httplib::Request& req, httplib::Respon
     spdlog::warn("refused {} {}: {}", log_safe(req.method, 32), log_safe(req.path, 200), log_safe(why, 300));
     res.status = 403;
     res.set_content(error_body(nullptr, rpc::kInvalidRequest, "Forbidden: " + why), "application/json");
+    unread_body(req, res);  // refused before routing
     return false;
   };
   if (req.has_header("Origin")) {
