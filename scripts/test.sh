@@ -23,7 +23,8 @@ run_suite() {  # build_dir, extra cmake args...
 # between the binary and ctest, would otherwise pass unnoticed.
 check_case_count() {
   local dir=$1 defined ran
-  defined=$("$dir/tests/concierge_tests" --list-test-names-only | grep -c .)
+  # Catch2 v2 exits with the number of cases it listed.
+  defined=$( ("$dir/tests/concierge_tests" --list-test-names-only || true) | grep -c .)
   ran=$(grep -cE '^All tests passed \(.* in 1 test case\)' "$dir/Testing/Temporary/LastTest.log" || true)
   echo "Catch2 cases: $defined defined, $ran ran and passed under ctest"
   if [ "$defined" -ne "$ran" ]; then
