@@ -140,11 +140,19 @@ void check_refused(RawHttp& raw, int status, const std::string& flag) {
   check_refusal(raw.body(), flag);
 }
 
+// Under ASan or TSan the allocator holds freed memory (quarantine, shadow): RSS then says nothing
+// about the server's own bounds, so they are asserted in the normal build only.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kRssMeaningful = false;
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+
 // RSS grew by less than `bound_kb` since `before_kb`.
 void check_rss_bound(const Served& s, long before_kb, long bound_kb, const std::string& what) {
   long after = s.rss_kb();
   INFO("VmRSS " << before_kb << " kB -> " << after << " kB " << what << " (bound: +" << bound_kb / 1024 << " MiB)");
-  CHECK(after - before_kb < bound_kb);
+  if (kRssMeaningful) CHECK(after - before_kb < bound_kb);
 }
 
 std::vector<std::pair<std::string, std::string>> post_headers(std::vector<std::pair<std::string, std::string>> extra = {}) {
@@ -576,6 +584,6 @@ TEST_CASE("http limits: dropped subscriptions/listen requests are unsubscribed a
                   << " after they hung up; VmRSS " << rss_before << " -> " << rss_after << " kB");
   CHECK(threads_peak >= threads_before + kListens / 2);
   CHECK(threads_after <= threads_before + 8);  // the base pool of 8 stays
-  CHECK(rss_after - rss_before < 32 * 1024);
+  if (kRssMeaningful) CHECK(rss_after - rss_before < 32 * 1024);
   s.check_serving();
 }
