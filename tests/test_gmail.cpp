@@ -252,8 +252,18 @@ struct FakeGmail {
       if (op == "from") hit = contains_ci(s.parsed.from.name + " " + s.parsed.from.email, v);
       else if (op == "to") hit = contains_ci(addrs(s.parsed.to) + addrs(s.parsed.cc), v);
       else if (op == "subject") hit = contains_ci(s.parsed.subject, v);
-      else if (op == "is") hit = lower(v) == "unread" ? s.labels.count("UNREAD") : lower(v) == "read" ? !s.labels.count("UNREAD") : s.labels.count("STARRED");
-      else if (op == "has") hit = !s.parsed.attachments.empty();
+      else if (op == "is" || op == "has") {
+        // Only the values Gmail's search knows; another is refused, not matched as something else.
+        static const std::map<std::string, std::string> kIs{{"unread", "UNREAD"}, {"read", ""}, {"starred", "STARRED"}, {"important", "IMPORTANT"}};
+        std::string l = lower(v);
+        if (op == "has" ? l != "attachment" : !kIs.count(l)) {
+          ok = false;
+          return false;
+        }
+        if (op == "has") hit = !s.parsed.attachments.empty();
+        else if (l == "read") hit = !s.labels.count("UNREAD");
+        else hit = s.labels.count(kIs.at(l)) > 0;
+      }
       else if (op == "label" || op == "in") {
         std::string l = lower(v);
         if (l == "drafts") l = "draft";
@@ -345,6 +355,9 @@ struct FakeGmail {
         offset = std::stoul(t.substr(5));
       }
       std::vector<const StoredMail*> hits;
+      bool valid = true;  // a query Gmail refuses is refused on an empty mailbox too
+      matches(StoredMail{}, q, valid);
+      if (!valid) return error(res, 400, "INVALID_ARGUMENT", "invalidArgument", "Invalid query");
       for (auto& x : mails) {
         bool ok = true;
         bool hit = matches(x, q, ok);
@@ -830,4 +843,21 @@ TEST_CASE("gmail: Gmail's own errors: a per-user rate limit, a Google account wi
   x.gmail.fail("nomail");
   CHECK_THAT(x.error("mail_search", {{"query", ""}}), Catch::StartsWith("account:") && Catch::Contains("no Gmail"));
   CHECK(x.ok("mail_search", {{"query", ""}})["messages"].size() == 6);
+}
+
+TEST_CASE("gmail: the fake refuses what Gmail refuses: unknown is:/has: values, bodies that are not JSON, a client taking no JSON", "[gmail][fake]") {
+  GmailFixture x;
+  auto [token, refresh] = x.gmail.up.issue("work");
+  httplib::Client raw("127.0.0.1", x.gmail.up.port);
+  httplib::Headers auth{{"Authorization", "Bearer " + token}};
+  auto search = [&](const std::string& q) { return raw.Get("/gmail/v1/users/me/messages", httplib::Params{{"q", q}}, auth)->status; };
+  CHECK(search("is:starred") == 200);
+  CHECK(search("has:attachment") == 200);
+  CHECK(search("is:happy") == 400);
+  CHECK(search("has:wings") == 400);
+  CHECK(raw.Post("/gmail/v1/users/me/messages/send", auth, "{\"raw\":\"x\"}", "text/plain")->status == 400);
+  httplib::Headers html = auth;
+  html.emplace("Accept", "text/html");
+  CHECK(raw.Get("/gmail/v1/users/me/labels", html)->status == 406);
+  CHECK(raw.Get("/gmail/v1/users/me/labels", auth)->status == 200);
 }

@@ -2,10 +2,19 @@
 // An in-process stand-in for a REST service (Google, Spotify, Cal.com): an httplib server on
 // 127.0.0.1, port 0, its own OAuth token endpoint, and faults to inject before the next calls
 // (429 with Retry-After, 500, a stall past the client's timeout, malformed JSON, 401 for an
-// expired token). Adapter tests register the API's routes on `server` and check `bearer()`.
+// expired token). Adapter tests register the API's routes on `server`.
+// Every token belongs to the account it was issued for (sign_in, a refresh keeps it), so a fake
+// can serve each account its own data (`account_of`), refuse accounts it does not hold
+// (`accounts`: 401, as a token of a user the service does not know), and a test can see whose
+// token each call carried (`callers`). Bodies must say what they are (Content-Type, 400
+// otherwise, as the JSON APIs refuse an unparsable body) and a client that accepts no JSON is
+// answered 406, as HTTP has it (RFC 9110, 12.5.1).
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <deque>
+#include <map>
+#include <optional>
 #include <httplib.h>
 #include <mutex>
 #include <set>
@@ -36,6 +45,10 @@ struct FakeUpstream {
   std::atomic<int> issued{0}, refreshes{0}, api_calls{0};
   std::atomic<bool> revoked{false};
   std::vector<std::string> seen_tokens;  // every token issued (to grep logs and history for)
+  std::map<std::string, std::string> owner;  // token -> the account it was issued for
+  std::set<std::string> accounts;            // the accounts this service holds (empty: any)
+  std::vector<std::string> callers;          // the account whose token each API call carried
+  std::set<std::string> body_types{"application/json"};  // what a request body may be
 
   FakeUpstream() {
     server.Post("/oauth/token", [this](const httplib::Request& req, httplib::Response& res) {
@@ -45,15 +58,17 @@ struct FakeUpstream {
         res.set_content(Json{{"error", e}}.dump(), "application/json");
       };
       auto grant = req.get_param_value("grant_type");
+      std::string account = "default";
       if (grant == "refresh_token") {
         ++refreshes;
         auto rt = req.get_param_value("refresh_token");
         if (revoked || !live_refresh.count(rt)) return fail("invalid_grant");
         live_refresh.erase(rt);
+        account = owner[rt];
       } else if (grant != "authorization_code") {
         return fail("unsupported_grant_type");
       }
-      auto [access, refresh] = issue_locked();
+      auto [access, refresh] = issue_locked(account);
       res.set_content(Json{{"access_token", access}, {"refresh_token", refresh}, {"expires_in", 3600}, {"token_type", "Bearer"}}.dump(),
                       "application/json");
     });
@@ -97,6 +112,16 @@ struct FakeUpstream {
         res.set_content(Json{{"error", {{"status", 401}, {"message", "The access token expired"}}}}.dump(), "application/json");
         return httplib::Server::HandlerResponse::Handled;
       }
+      {
+        std::lock_guard l(m);
+        callers.push_back(owner[bearer(req)]);
+      }
+      if (auto refused = content_refused(req)) {
+        res.status = refused->first;
+        res.set_content(Json{{"error", {{"code", refused->first}, {"status", refused->first}, {"message", refused->second}}}}.dump(),
+                        "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      }
       return httplib::Server::HandlerResponse::Unhandled;
     });
     port = server.bind_to_any_port("127.0.0.1");
@@ -112,18 +137,50 @@ struct FakeUpstream {
     std::lock_guard l(m);
     faults.push_back(f);
   }
-  bool authorized(const httplib::Request& req) {
+  static std::string bearer(const httplib::Request& req) {
     auto h = req.get_header_value("Authorization");
-    std::lock_guard l(m);
-    return h.rfind("Bearer ", 0) == 0 && live_access.count(h.substr(7));
+    return h.rfind("Bearer ", 0) == 0 ? h.substr(7) : "";
   }
-  std::pair<std::string, std::string> issue() {
+  bool authorized(const httplib::Request& req) {
+    std::string t = bearer(req);
     std::lock_guard l(m);
-    return issue_locked();
+    return live_access.count(t) && (accounts.empty() || accounts.count(owner[t]));
+  }
+  // The account whose token the request carries ("" for none).
+  std::string account_of(const httplib::Request& req) {
+    std::string t = bearer(req);
+    std::lock_guard l(m);
+    auto it = owner.find(t);
+    return it == owner.end() ? "" : it->second;
+  }
+  int calls_by(const std::string& account) {
+    std::lock_guard l(m);
+    return int(std::count(callers.begin(), callers.end(), account));
+  }
+  // A body whose type the API does not take: 400; a client that accepts no JSON: 406.
+  std::optional<std::pair<int, std::string>> content_refused(const httplib::Request& req) {
+    if (!req.body.empty()) {
+      std::string type = req.get_header_value("Content-Type");
+      type = type.substr(0, type.find(';'));
+      while (!type.empty() && type.back() == ' ') type.pop_back();
+      std::lock_guard l(m);
+      if (!body_types.count(type)) return std::make_pair(400, "Unsupported content type '" + type + "' for the request body");
+    }
+    if (req.has_header("Accept")) {
+      std::string accept = req.get_header_value("Accept");
+      bool json = false;
+      for (const char* ok : {"application/json", "*/*", "application/*"}) json = json || accept.find(ok) != std::string::npos;
+      if (!json) return std::make_pair(406, "Only application/json responses are available, not '" + accept + "'");
+    }
+    return std::nullopt;
+  }
+  std::pair<std::string, std::string> issue(const std::string& account = "default") {
+    std::lock_guard l(m);
+    return issue_locked(account);
   }
   // Seeds `tokens` with a signed-in account, as `concierge auth login` leaves it.
   void sign_in(providers::auth::TokenStore& tokens, int64_t user, const std::string& service, const std::string& account) {
-    auto [access, refresh] = issue();
+    auto [access, refresh] = issue(account);
     providers::auth::Token t;
     t.access_token = access;
     t.refresh_token = refresh;
@@ -149,11 +206,12 @@ struct FakeUpstream {
   }
 
  private:
-  std::pair<std::string, std::string> issue_locked() {
+  std::pair<std::string, std::string> issue_locked(const std::string& account) {
     int n = ++issued;
     std::string access = "fake-access-" + std::to_string(n) + "-x9", refresh = "fake-refresh-" + std::to_string(n) + "-y7";
     live_access.insert(access);
     live_refresh.insert(refresh);
+    owner[access] = owner[refresh] = account;
     seen_tokens.push_back(access);
     seen_tokens.push_back(refresh);
     return {access, refresh};
