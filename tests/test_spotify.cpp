@@ -58,11 +58,20 @@ struct FakeSpotify {
   struct ArtistRow {
     std::string id, name;
   };
+  struct ShowRow {
+    std::string id, name, publisher;
+    std::vector<std::string> episodes;
+  };
+  struct EpisodeRow {
+    std::string id, name, show_id;
+    int duration;
+  };
   struct PlaylistRow {
     std::string id, name, description, owner;
     bool is_public = false;
     std::vector<std::string> items;  // uris
     int snapshot = 1;
+    bool collaborative = false;
   };
   struct DeviceRow {
     std::string id, name, type;
@@ -72,6 +81,8 @@ struct FakeSpotify {
   std::map<std::string, TrackRow> tracks;
   std::map<std::string, AlbumRow> albums;
   std::map<std::string, ArtistRow> artists;
+  std::map<std::string, ShowRow> shows;
+  std::map<std::string, EpisodeRow> episodes;
   std::vector<std::string> playlist_order;
   std::map<std::string, PlaylistRow> playlists;
   std::vector<DeviceRow> devices{{"9d3a1c0e5b7f4a2d8c6e1f0a3b5d7c9e1f2a4b6c", "Ada's laptop", "Computer", 64, true},
@@ -91,6 +102,7 @@ struct FakeSpotify {
   std::string repeat = "off";
   std::atomic<int> old_endpoint_calls{0};
   std::vector<std::string> paths;  // every API call, "METHOD /path"
+  std::vector<std::string> requests;  // ...and with its parameters, "METHOD /path k=v&k=v"
   // Spotify applies player commands after answering 204: with `lag`, that many reads after a
   // command still show the player as it was.
   int lag = 0, stale_left = 0;
@@ -108,6 +120,13 @@ struct FakeSpotify {
     add_album("Harbour Lights", "The Lanterns", "2019", {{"Low Tide", 214000}, {"Harbour Lights", 251000}, {"Paper Boats", 198000}});
     // A playlist the user follows but does not own.
     PlaylistRow other{sid("pl-other"), "Night Drive", "Synths &amp; city lights", "someone-else", true, {}};
+    ShowRow show{sid("show-tram"), "Tram Talk", "Nora Vale", {}};
+    for (auto& [title, ms] : std::vector<std::pair<std::string, int>>{{"Episode one: the depot", 1800000}, {"Episode two: the night line", 2100000}}) {
+      std::string id = sid("episode-" + title);
+      episodes[id] = {id, title, show.id, ms};
+      show.episodes.push_back(id);
+    }
+    shows[show.id] = show;
     for (int round = 0; round < 18; ++round)  // 126 entries: more than one page
       for (auto& [id, t] : tracks) other.items.push_back(uri("track", id));
     playlists[other.id] = other;
@@ -156,6 +175,16 @@ struct FakeSpotify {
             {"id", id}, {"is_local", false}, {"is_playable", true}, {"name", t.name}, {"track_number", t.number}, {"type", "track"},
             {"uri", uri("track", id)}};
   }
+  Json episode_json(const std::string& id) {
+    auto& e = episodes.at(id);
+    auto& sh = shows.at(e.show_id);
+    return {{"duration_ms", e.duration}, {"href", kApi + "/episodes/" + id}, {"id", id}, {"name", e.name}, {"type", "episode"},
+            {"uri", uri("episode", id)},
+            {"show", {{"id", sh.id}, {"name", sh.name}, {"publisher", sh.publisher}, {"type", "show"}, {"uri", uri("show", sh.id)}}}};
+  }
+  // A track or an episode by its id.
+  Json item_json(const std::string& id) { return episodes.count(id) ? episode_json(id) : track_json(id); }
+  static std::string id_of(const std::string& u) { return u.substr(u.rfind(':') + 1); }
   Json owner_json(const std::string& id) {
     return {{"external_urls", {{"spotify", "https://open.spotify.com/user/" + id}}}, {"href", kApi + "/users/" + id}, {"id", id},
             {"type", "user"}, {"uri", uri("user", id)}, {"display_name", id}};
@@ -165,19 +194,31 @@ struct FakeSpotify {
     return {{"href", href}, {"limit", limit}, {"offset", offset}, {"total", total}, {"items", std::move(items)},
             {"next", offset + limit < total ? link(offset + limit) : Json()}, {"previous", offset > 0 ? link(std::max(0, offset - limit)) : Json()}};
   }
-  Json entries(const PlaylistRow& p, int offset, int limit) {
+  // Episodes only for a client that says it takes them (additional_types); else null here.
+  Json entries(const PlaylistRow& p, int offset, int limit, bool episodes_too) {
     Json out = Json::array();
-    for (int i = offset; i < std::min<int>(p.items.size(), offset + limit); ++i)
+    for (int i = offset; i < std::min<int>(p.items.size(), offset + limit); ++i) {
+      std::string id = id_of(p.items[i]);
+      bool episode = episodes.count(id) > 0;
       out.push_back({{"added_at", "2026-03-01T10:00:00Z"}, {"added_by", owner_json(p.owner)}, {"is_local", false},
-                     {"item", track_json(p.items[i].substr(14))}});
+                     {"item", episode && !episodes_too ? Json() : item_json(id)}});
+    }
     return out;
   }
-  Json playlist_json(const PlaylistRow& p, bool full) {
-    Json j{{"collaborative", false}, {"description", p.description}, {"external_urls", {{"spotify", "https://open.spotify.com/playlist/" + p.id}}},
+  static bool takes_episodes(const httplib::Request& req) {
+    return req.get_param_value("additional_types").find("episode") != std::string::npos;
+  }
+  // Since February 2026 a development-mode app reads the items of the user's own playlists (and
+  // those they collaborate on) only; of others it gets the metadata
+  // (developer.spotify.com/documentation/web-api/references/changes/february-2026).
+  bool readable(const PlaylistRow& p) { return p.owner == me || p.collaborative; }
+  Json playlist_json(const PlaylistRow& p, bool full, bool episodes_too = false) {
+    Json j{{"collaborative", p.collaborative}, {"description", p.description}, {"external_urls", {{"spotify", "https://open.spotify.com/playlist/" + p.id}}},
            {"href", kApi + "/playlists/" + p.id}, {"id", p.id}, {"images", Json::array()}, {"name", p.name}, {"owner", owner_json(p.owner)},
            {"public", p.is_public}, {"snapshot_id", "snap-" + std::to_string(p.snapshot)}, {"type", "playlist"}, {"uri", uri("playlist", p.id)}};
     std::string href = kApi + "/playlists/" + p.id + "/items";
-    j["items"] = full ? page(href, entries(p, 0, 100), 100, 0, int(p.items.size())) : Json{{"href", href}, {"total", p.items.size()}};
+    if (full && !readable(p)) j["items"] = page(href, Json::array(), 100, 0, 0);
+    else j["items"] = full ? page(href, entries(p, 0, 100, episodes_too), 100, 0, int(p.items.size())) : Json{{"href", href}, {"total", p.items.size()}};
     return j;
   }
   Json device_json(const DeviceRow& d) {
@@ -234,9 +275,10 @@ struct FakeSpotify {
     if (kind == "album" && albums.count(id)) return albums[id].tracks;
     if (kind == "playlist" && playlists.count(id)) {
       std::vector<std::string> out;
-      for (auto& u : playlists[id].items) out.push_back(u.substr(14));
+      for (auto& u : playlists[id].items) out.push_back(id_of(u));
       return out;
     }
+    if (kind == "show" && shows.count(id)) return shows[id].episodes;
     if (kind == "artist" && artists.count(id)) {
       std::vector<std::string> out;
       for (auto& [aid, a] : albums)
@@ -246,9 +288,9 @@ struct FakeSpotify {
     return std::nullopt;
   }
   std::string track_of(const std::string& u) {
-    if (u.rfind("spotify:track:", 0) != 0) return "";
-    std::string id = u.substr(14);
-    return tracks.count(id) ? id : "";
+    if (u.rfind("spotify:track:", 0) == 0 && tracks.count(id_of(u))) return id_of(u);
+    if (u.rfind("spotify:episode:", 0) == 0 && episodes.count(id_of(u))) return id_of(u);
+    return "";
   }
 
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
@@ -260,7 +302,8 @@ struct FakeSpotify {
       ctx = {{"type", context.substr(8, context.rfind(':') - 8)}, {"uri", context}, {"href", kApi}, {"external_urls", Json::object()}};
     return {{"device", device_json(*device(active))}, {"repeat_state", repeat}, {"shuffle_state", shuffle}, {"context", ctx},
             {"timestamp", 1772000000000}, {"progress_ms", current.empty() ? Json() : Json(position)}, {"is_playing", playing},
-            {"item", current.empty() ? Json() : track_json(current)}, {"currently_playing_type", current.empty() ? "unknown" : "track"},
+            {"item", current.empty() ? Json() : item_json(current)},
+            {"currently_playing_type", current.empty() ? "unknown" : episodes.count(current) ? "episode" : "track"},
             {"actions", {{"disallows", {{"resuming", playing}}}}}};
   }
 
@@ -268,6 +311,9 @@ struct FakeSpotify {
     return [this, h](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard l(m);
       paths.push_back(req.method + " " + req.path);
+      std::string params;
+      for (auto& [k, v] : req.params) params += (params.empty() ? "" : "&") + k + "=" + v;
+      requests.push_back(req.method + " " + req.path + " " + params);
       if (read_only_grant && req.method != "GET") return error(res, 403, "Insufficient client scope");
       if (lag > 0 && req.method != "GET" && req.path.rfind("/v1/me/player", 0) == 0) {
         stale = player_json();
@@ -335,6 +381,13 @@ struct FakeSpotify {
       Json body = req.body.empty() ? Json::object() : Json::parse(req.body, nullptr, false);
       if (body.is_discarded()) return error(res, 400, "Malformed json");
       if (body.contains("context_uri")) {
+        std::string ctx = body["context_uri"];
+        std::string kind = ctx.substr(8, ctx.rfind(':') - 8);
+        // offset is for albums and playlists only (Start/Resume Playback's reference).
+        if (body.contains("offset") && kind != "album" && kind != "playlist") {
+          for (auto& c : kind) c = char(std::toupper(static_cast<unsigned char>(c)));
+          return error(res, 400, "Can't have offset for context type: " + kind);
+        }
         auto list = context_tracks(body["context_uri"]);
         if (!list || list->empty()) return error(res, 404, "Not found.");
         int at = 0;
@@ -361,7 +414,8 @@ struct FakeSpotify {
         context.clear();
         start(order[0]);
       } else {
-        if (current.empty()) return error(res, 403, "Player command failed: Restriction violated", "UNKNOWN");
+        // Nothing to resume, or already playing: Spotify refuses without a specific reason.
+        if (current.empty() || playing) return error(res, 403, "Player command failed: Restriction violated", "UNKNOWN");
         playing = true;
       }
       if (body.contains("position_ms")) position = body["position_ms"];
@@ -369,7 +423,7 @@ struct FakeSpotify {
     }));
     s.Put("/v1/me/player/pause", locked([this](auto& req, auto& res) {
       if (!player_ready(req, res)) return;
-      if (!playing) return error(res, 403, "Player command failed: Already paused", "ALREADY_PAUSED");
+      if (!playing) return error(res, 403, "Player command failed: Restriction violated", "UNKNOWN");
       playing = false;
       res.status = 204;
     }));
@@ -423,8 +477,8 @@ struct FakeSpotify {
     s.Get("/v1/me/player/queue", locked([this](auto&, auto& res) {
       Json q = Json::array();
       for (auto& id : user_queue) q.push_back(track_json(id));
-      for (int i = index + 1; i < int(order.size()) && q.size() < 20; ++i) q.push_back(track_json(order[i]));
-      send(res, {{"currently_playing", current.empty() ? Json() : track_json(current)}, {"queue", q}});
+      for (int i = index + 1; i < int(order.size()) && q.size() < 20; ++i) q.push_back(item_json(order[i]));
+      send(res, {{"currently_playing", current.empty() ? Json() : item_json(current)}, {"queue", q}});
     }));
     s.Post("/v1/me/player/queue", locked([this](auto& req, auto& res) {
       if (!player_ready(req, res)) return;
@@ -469,15 +523,16 @@ struct FakeSpotify {
       return &it->second;
     };
     s.Get(R"(/v1/playlists/([^/]+))", locked([this, find](auto& req, auto& res) {
-      if (auto* p = find(req, res)) send(res, playlist_json(*p, true));
+      if (auto* p = find(req, res)) send(res, playlist_json(*p, true, takes_episodes(req)));
     }));
     s.Get(R"(/v1/playlists/([^/]+)/items)", locked([this, find](auto& req, auto& res) {
       auto* p = find(req, res);
       if (!p) return;
+      if (!readable(*p)) return error(res, 403, "Forbidden");
       int limit = req.has_param("limit") ? std::stoi(req.get_param_value("limit")) : 20;
       int offset = req.has_param("offset") ? std::stoi(req.get_param_value("offset")) : 0;
       if (limit < 1 || limit > 50) return error(res, 400, "Invalid limit");
-      send(res, page(kApi + "/playlists/" + p->id + "/items", entries(*p, offset, limit), limit, offset, int(p->items.size())));
+      send(res, page(kApi + "/playlists/" + p->id + "/items", entries(*p, offset, limit, takes_episodes(req)), limit, offset, int(p->items.size())));
     }));
     s.Post(R"(/v1/playlists/([^/]+)/items)", locked([this, find](auto& req, auto& res) {
       auto* p = find(req, res);
@@ -682,10 +737,9 @@ TEST_CASE("spotify: no device, then an album, skip, now playing, queue, playlist
   CHECK(list[0]["description"] == "For the A7");
   CHECK(list[1]["description"] == "Synths & city lights");  // unescaped
   CHECK(list[1]["track_count"] == 126);
-  // A long playlist comes in pages.
-  Json drive = f.ok("music_playlists", {{"action", "get"}, {"playlist_id", list[1]["uri"]}});
-  CHECK(drive["tracks"].size() == 126);
-  CHECK(std::count(f.spot.paths.begin(), f.spot.paths.end(), "GET /v1/playlists/" + f.spot.playlist_order[1] + "/items") == 1);
+  // A playlist the user follows: Spotify gives its name, not its items.
+  CHECK_THAT(f.error("music_playlists", {{"action", "get"}, {"playlist_id", list[1]["uri"]}}),
+             Catch::StartsWith("playlist_id: 'Night Drive' is followed, not owned"));
   // Playing a playlist, and search finding it past Spotify's null entries.
   Json lists = f.ok("music_search", {{"query", "road"}, {"types", {"playlist"}}})["playlists"];
   REQUIRE(lists.size() == 1);
@@ -830,4 +884,81 @@ TEST_CASE("spotify: a command Spotify applies late is read again until it shows"
   CHECK(std::count(f.spot.paths.begin(), f.spot.paths.end(), "GET /v1/me/player") == reads + 2);
   CHECK(f.ok("music_playback", {{"action", "pause"}})["player"]["playing"] == false);
   CHECK(f.ok("music_playback", {{"action", "volume"}, {"volume_percent", 10}})["player"]["volume_percent"] == 10);
+}
+
+TEST_CASE("spotify: playlists: an owned one is read in pages with its episodes, a followed one says what Spotify allows", "[spotify][playlists]") {
+  Fixture f;
+  // The user's own long playlist, a podcast episode among its tracks.
+  FakeSpotify::PlaylistRow mine{sid("pl-long"), "Everything", "", f.spot.me, false, {}};
+  {
+    std::lock_guard l(f.spot.m);
+    for (int round = 0; round < 18; ++round)
+      for (auto& [id, t] : f.spot.tracks) mine.items.push_back(FakeSpotify::uri("track", id));
+    mine.items.insert(mine.items.begin() + 1, FakeSpotify::uri("episode", f.spot.shows.begin()->second.episodes[0]));
+    f.spot.playlists[mine.id] = mine;
+    f.spot.playlist_order.push_back(mine.id);
+  }
+  Json all = f.ok("music_playlists", {{"action", "get"}, {"playlist_id", mine.id}});
+  REQUIRE(all["tracks"].size() == 127);
+  CHECK(all["tracks"][1]["title"] == "Episode one: the depot");
+  CHECK(all["tracks"][1]["album"] == "Tram Talk");  // the show
+  CHECK(std::count(f.spot.paths.begin(), f.spot.paths.end(), "GET /v1/playlists/" + mine.id + "/items") == 1);
+
+  // Followed, not owned: GET /playlists/{id} has no items for it and /items answers 403. Said
+  // as it is, not as an empty playlist nor as a permission to sign in again for.
+  std::string followed = "spotify:playlist:" + sid("pl-other");
+  std::string e = f.error("music_playlists", {{"action", "get"}, {"playlist_id", followed}});
+  CHECK_THAT(e, Catch::StartsWith("playlist_id: 'Night Drive' is followed, not owned: Spotify lets apps read only the items of "
+                                  "playlists you own or collaborate on"));
+  CHECK_THAT(e, Catch::Contains("music_playback"));
+  CHECK_THAT(e, !Catch::Contains("sign in"));
+  // It still plays as a context.
+  Json p = f.ok("music_playback", {{"action", "play"}, {"context_uri", followed}, {"device_id", f.laptop()}});
+  CHECK(p["player"]["context_uri"] == followed);
+  // A collaborative one reads like the user's own.
+  {
+    std::lock_guard l(f.spot.m);
+    f.spot.playlists[sid("pl-other")].collaborative = true;
+  }
+  CHECK(f.ok("music_playlists", {{"action", "get"}, {"playlist_id", followed}})["tracks"].size() == 126);
+  // Every playlist read asks for episodes too.
+  int reads = 0;
+  for (auto& r : f.spot.requests)
+    if (r.rfind("GET /v1/playlists/", 0) == 0) {
+      ++reads;
+      CHECK_THAT(r, Catch::Contains("additional_types=track,episode"));
+    }
+  CHECK(reads >= 4);
+}
+
+TEST_CASE("spotify: pause when paused and resume when playing are no failure, however Spotify refuses them", "[spotify][player]") {
+  Fixture f;
+  std::string album = "spotify:album:" + f.spot.albums.begin()->first;
+  f.ok("music_playback", {{"action", "play"}, {"context_uri", album}, {"device_id", f.laptop()}});
+  // Spotify answers a redundant command 403 "Restriction violated" (reason UNKNOWN).
+  CHECK(f.ok("music_playback", {{"action", "resume"}})["player"]["playing"] == true);
+  CHECK(f.ok("music_playback", {{"action", "pause"}})["player"]["playing"] == false);
+  CHECK(f.ok("music_playback", {{"action", "pause"}})["player"]["playing"] == false);
+  // The same refusal when the player is not where the command would take it stays an error,
+  // and says what Spotify said rather than asking to sign in again.
+  {
+    std::lock_guard l(f.spot.m);
+    f.spot.current.clear();
+  }
+  std::string e = f.error("music_playback", {{"action", "resume"}});
+  CHECK_THAT(e, Catch::StartsWith("action:") && Catch::Contains("Restriction violated"));
+  CHECK_THAT(e, !Catch::Contains("sign in"));
+}
+
+TEST_CASE("spotify: a show plays without an offset; offset goes with albums and playlists only", "[spotify][player]") {
+  Fixture f;
+  auto& show = f.spot.shows.begin()->second;
+  Json p = f.ok("music_playback", {{"action", "play"}, {"context_uri", "spotify:show:" + show.id}, {"device_id", f.laptop()}});
+  CHECK(p["player"]["track"]["title"] == "Episode one: the depot");
+  CHECK(p["player"]["context_uri"] == "spotify:show:" + show.id);
+  CHECK_THAT(f.error("music_playback", {{"action", "play"}, {"context_uri", "spotify:show:" + show.id}, {"offset", 1}}), Catch::StartsWith("offset:"));
+  // An album still starts where asked.
+  auto& album = f.spot.albums.begin()->second;
+  Json a = f.ok("music_playback", {{"action", "play"}, {"context_uri", "spotify:album:" + album.id}, {"offset", 2}});
+  CHECK(a["player"]["track"]["title"] == f.spot.tracks[album.tracks[2]].name);
 }

@@ -226,6 +226,16 @@ SpotifyError parse_error(const http::Response& r) {
 struct AlreadyThere : Error {
   using Error::Error;
 };
+// A player command refused without a specific reason (403 "Restriction violated", reason
+// UNKNOWN): what Spotify answers a redundant pause or resume, among others; the state says which.
+struct Restricted : Error {
+  using Error::Error;
+};
+// GET /playlists/{id}/items of a playlist the user follows but neither owns nor collaborates on:
+// 403 since February 2026 (developer.spotify.com/documentation/web-api/references/changes/february-2026).
+struct NotOwned : Error {
+  using Error::Error;
+};
 
 std::string query_value(const http::Request& r, const std::string& key) {
   for (auto& [k, v] : r.query)
@@ -244,6 +254,8 @@ void decode(const http::Response& r, const http::Request& req, const std::string
   if (why == "NO_ACTIVE_DEVICE") throw Error("device_id", "Spotify has no active device: open Spotify on a device or pass device_id");
   if (why == "PREMIUM_REQUIRED") throw Error("account", "Spotify playback control needs a Premium account");
   if (why == "ALREADY_PAUSED" || why == "NOT_PAUSED" || why == "ALREADY_PLAYING") throw AlreadyThere("action", "already so");
+  if (player && r.status == 403 && (why == "UNKNOWN" || lower(e.message).find("restriction violated") != std::string::npos))
+    throw Restricted("action", "Spotify refused this now" + quoted(e));
   if (why == "NO_NEXT_TRACK") throw Error("action", "nothing comes next in the queue or what is playing");
   if (why == "NO_PREV_TRACK") throw Error("action", "nothing came before this track");
   if (why == "VOLUME_CONTROL_DISALLOW") throw Error("volume_percent", "this device does not let Spotify set its volume");
@@ -278,6 +290,9 @@ void decode(const http::Response& r, const http::Request& req, const std::string
       throw NotFound("playlist_id", "Spotify has no playlist '" + id + "'" + quoted(e) + "; music_playlists with action list shows them");
     if (r.status == 403 && change)
       throw Error("playlist_id", "only the playlist's owner or a collaborator can change it" + quoted(e));
+    if (r.status == 403 && p.size() > 6 && p.compare(p.size() - 6, 6, "/items") == 0)
+      throw NotOwned("playlist_id", "this playlist is followed, not owned: Spotify lets apps read only the items of playlists you own or "
+                                    "collaborate on");
     if (r.status == 400 && change) throw Error("uris", "Spotify refused the items" + quoted(e) + "; music_search finds tracks");
   }
   if (p == "/search" && r.status == 400) throw Error("query", "Spotify refused the search" + quoted(e));
@@ -383,7 +398,15 @@ PlayerState SpotifyMusic::play(int64_t user, const std::string& uri, const std::
     ctx = context.uri();
   }
   if (offset < 0) throw Error("offset", "must be 0 or more");
-  if (context.kind == "artist" && offset > 0) throw Error("offset", "Spotify plays an artist from the top; offset works for albums and playlists");
+  // Start/Resume Playback takes an offset for albums and playlists only
+  // (developer.spotify.com/documentation/web-api/reference/start-a-users-playback).
+  const bool positional = context.kind == "album" || context.kind == "playlist";
+  if (!ctx.empty() && !positional && offset > 0)
+    throw Error("offset", "Spotify plays a" + std::string(context.kind == "artist" ? "n " : " ") + context.kind +
+                              " from where it chooses; offset works for albums and playlists");
+  if (!ctx.empty() && !positional && !track.empty())
+    throw Error("uri", "Spotify starts a" + std::string(context.kind == "artist" ? "n " : " ") + context.kind +
+                           " where it chooses; play '" + uri + "' alone, or within its album or a playlist");
 
   http::Request req{.method = "PUT", .path = "/me/player/play"};
   if (!device_id.empty()) req.query.emplace_back("device_id", device_id);
@@ -393,7 +416,7 @@ PlayerState SpotifyMusic::play(int64_t user, const std::string& uri, const std::
   if (!ctx.empty()) {
     body["context_uri"] = ctx;
     if (!track.empty()) body["offset"] = {{"uri", track}};
-    else if (context.kind != "artist") body["offset"] = {{"position", offset}};
+    else if (positional) body["offset"] = {{"position", offset}};
   } else {
     body["uris"] = {track};
   }
@@ -406,25 +429,26 @@ PlayerState SpotifyMusic::play(int64_t user, const std::string& uri, const std::
   });
 }
 
-PlayerState SpotifyMusic::pause(int64_t user) {
+// Pause while paused, resume while playing: Spotify refuses (ALREADY_PAUSED... or, as it does
+// now, 403 "Restriction violated" with reason UNKNOWN); the player is where it was asked to be,
+// so that is the answer. Refused otherwise, the refusal stands.
+PlayerState SpotifyMusic::toggle(int64_t user, const std::string& path, bool playing) {
   return shaped([&] {
     try {
-      return command(user, {.method = "PUT", .path = "/me/player/pause"}, [](const PlayerState& s) { return !s.playing; });
+      return command(user, {.method = "PUT", .path = path}, [&](const PlayerState& s) { return s.playing == playing; });
     } catch (const AlreadyThere&) {
       return state(user);
+    } catch (const Restricted&) {
+      PlayerState now = state(user);
+      if (now.playing == playing) return now;
+      throw;
     }
   });
 }
 
-PlayerState SpotifyMusic::resume(int64_t user) {
-  return shaped([&] {
-    try {
-      return command(user, {.method = "PUT", .path = "/me/player/play"}, [](const PlayerState& s) { return s.playing; });
-    } catch (const AlreadyThere&) {
-      return state(user);
-    }
-  });
-}
+PlayerState SpotifyMusic::pause(int64_t user) { return toggle(user, "/me/player/pause", false); }
+
+PlayerState SpotifyMusic::resume(int64_t user) { return toggle(user, "/me/player/play", true); }
 
 PlayerState SpotifyMusic::next(int64_t user) {
   return shaped([&] { return command(user, {.method = "POST", .path = "/me/player/next"}); });
@@ -513,14 +537,18 @@ std::vector<Playlist> SpotifyMusic::playlists(int64_t user) {
   });
 }
 
-Playlist SpotifyMusic::playlist_meta(int64_t user, const std::string& id) {
-  return playlist_from(call(user, {.method = "GET", .path = "/playlists/" + id}));
+// Every playlist read says the app takes episodes too (Get Playlist's additional_types): without
+// it a podcast episode in a playlist does not come as itself.
+Json SpotifyMusic::read_playlist(int64_t user, const std::string& id) {
+  return call(user, {.method = "GET", .path = "/playlists/" + id, .query = {{"additional_types", "track,episode"}}});
 }
+
+Playlist SpotifyMusic::playlist_meta(int64_t user, const std::string& id) { return playlist_from(read_playlist(user, id)); }
 
 std::pair<Playlist, std::vector<Track>> SpotifyMusic::playlist(int64_t user, const std::string& uri) {
   std::string id = playlist_id(uri);
   return shaped([&] {
-    Json j = call(user, {.method = "GET", .path = "/playlists/" + id});
+    Json j = read_playlist(user, id);
     Playlist pl = playlist_from(j);
     std::vector<Track> tracks;
     // Each entry holds its track in `item` (February 2026) or `track` (before); null when the
@@ -534,10 +562,20 @@ std::pair<Playlist, std::vector<Track>> SpotifyMusic::playlist(int64_t user, con
     };
     const Json& first = obj(j, "items").is_object() ? obj(j, "items") : obj(j, "tracks");
     int seen = take(first);
-    // The rest in pages of 50, up to 1000 entries.
-    while (seen < pl.track_count && seen < 1000) {
-      Json page = call(user, {.method = "GET", .path = "/playlists/" + id + "/items",
-                              .query = {{"limit", "50"}, {"offset", std::to_string(seen)}, {"additional_types", "track,episode"}}});
+    // The rest in pages of 50, up to 1000 entries. A first read with no entries may be a playlist
+    // Spotify gives only the metadata of (one the user follows): /items says which.
+    bool asked = false;
+    while ((seen < pl.track_count || (seen == 0 && !asked)) && seen < 1000) {
+      asked = true;
+      Json page;
+      try {
+        page = call(user, {.method = "GET", .path = "/playlists/" + id + "/items",
+                           .query = {{"limit", "50"}, {"offset", std::to_string(seen)}, {"additional_types", "track,episode"}}});
+      } catch (const NotOwned& e) {
+        if (seen > 0) throw;
+        throw Error("playlist_id", "'" + pl.name + "' is followed, not owned: Spotify lets apps read only the items of playlists you own "
+                                   "or collaborate on; it can still be played (music_playback with context_uri " + pl.uri + ")");
+      }
       int n = take(page);
       if (n == 0) break;
       seen += n;

@@ -1,8 +1,10 @@
 #pragma once
 // The music domain on the Spotify Web API (https://api.spotify.com/v1), as its February 2026
-// shape has it for apps in development mode: playlist items under /playlists/{id}/items (each
-// entry's object in `item`), playlists created with POST /me/playlists, search limited to 10 per
-// type. Items are named by Spotify's own URIs ("spotify:track:<base62 id>"); open.spotify.com
+// shape has it for apps in development mode
+// (developer.spotify.com/documentation/web-api/references/changes/february-2026): playlist items
+// under /playlists/{id}/items (each entry's object in `item`), readable only for playlists the
+// user owns or collaborates on (of a followed one Spotify gives the metadata, and /items answers
+// 403: said as such), playlists created with POST /me/playlists, search limited to 10 per type. Items are named by Spotify's own URIs ("spotify:track:<base62 id>"); open.spotify.com
 // links are accepted too. Playback control needs Premium and an active device; Spotify's own
 // reasons (NO_ACTIVE_DEVICE, PREMIUM_REQUIRED...) become tool errors that say what to do.
 #include <functional>
@@ -55,6 +57,8 @@ class SpotifyMusic : public MusicProvider {
   // report already shows the change (Spotify applies commands asynchronously), else it is read
   // again a few times.
   PlayerState command(int64_t user, http::Request request, const std::function<bool(const PlayerState&)>& settled = nullptr);
+  PlayerState toggle(int64_t user, const std::string& path, bool playing);
+  Json read_playlist(int64_t user, const std::string& id);
   Playlist playlist_meta(int64_t user, const std::string& id);
   http::ServiceApi api_;
 };
