@@ -40,7 +40,10 @@ struct FakeYouTube {
   std::mutex m;
   std::vector<FakeVideo> videos;
   std::vector<FakeList> lists;
+  // The project's day (developers.google.com/youtube/data/determine_quota_cost): search.list has
+  // its own bucket of 100 calls; every other method spends units from a pool of 10,000.
   int units = 0, daily = 10'000, next = 1;
+  int searches_made = 0, search_daily = 100;
   std::map<std::string, int> calls;
   std::vector<std::map<std::string, std::string>> searches;  // the parameters of each search.list
 
@@ -59,6 +62,39 @@ struct FakeYouTube {
     }
     units += cost;
     return true;
+  }
+  bool charge_search(httplib::Response& res) {
+    if (searches_made + 1 > search_daily) {
+      error(res, 403, "youtube.quota", "quotaExceeded",
+            "The request cannot be completed because you have exceeded your <a href=\"/youtube/v3/getting-started#quota\">quota</a>.");
+      return false;
+    }
+    ++searches_made;
+    return true;
+  }
+  // `part`: required, each a part the resource has (400 otherwise); only those come back.
+  static std::optional<std::set<std::string>> parts(const httplib::Request& req, httplib::Response& res, std::set<std::string> known) {
+    std::string list = req.get_param_value("part");
+    if (list.empty()) return error(res, 400, "youtube.parameter", "missingRequiredParameter", "No value specified for required parameter: part"), std::nullopt;
+    std::set<std::string> out;
+    for (size_t at = 0; at <= list.size();) {
+      size_t comma = list.find(',', at);
+      if (comma == std::string::npos) comma = list.size();
+      std::string p = list.substr(at, comma - at);
+      if (!known.count(p)) return error(res, 400, "youtube.part", "unknownPart", "'" + p + "'"), std::nullopt;
+      out.insert(p);
+      at = comma + 1;
+    }
+    return out;
+  }
+  // A resource with only the asked parts (kind, etag and id always come).
+  static Json only(Json full, const std::set<std::string>& asked) {
+    for (auto it = full.begin(); it != full.end();) {
+      const std::string k = it.key();
+      if (k == "kind" || k == "etag" || k == "id" || asked.count(k)) ++it;
+      else it = full.erase(it);
+    }
+    return full;
   }
   FakeList* list(const std::string& id) {
     for (auto& l : lists)
@@ -92,11 +128,12 @@ struct FakeYouTube {
     s.Get("/youtube/v3/search", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard l(m);
       ++calls["search.list"];
-      if (!charge(res, 100)) return;
+      if (!charge_search(res)) return;
       std::map<std::string, std::string> p;
       for (auto& [k, v] : req.params) p[k] = v;
       searches.push_back(p);
-      if (p["part"] != "snippet") return error(res, 400, "youtube.parameter", "invalidPart", "part must be snippet");
+      auto asked = parts(req, res, {"id", "snippet"});
+      if (!asked) return;
       if (p.count("order") && !std::set<std::string>{"date", "rating", "relevance", "title", "videoCount", "viewCount"}.count(p["order"]))
         return error(res, 400, "youtube.parameter", "invalidSearchFilter", "Invalid order");
       std::vector<const FakeVideo*> hits;
@@ -123,7 +160,7 @@ struct FakeYouTube {
       auto [at, max] = page(req);
       Json items = Json::array();
       for (size_t i = at; i < hits.size() && i < at + max; ++i)
-        items.push_back({{"kind", "youtube#searchResult"}, {"etag", "e"}, {"id", {{"kind", "youtube#video"}, {"videoId", hits[i]->id}}}, {"snippet", snippet(*hits[i])}});
+        items.push_back(only({{"kind", "youtube#searchResult"}, {"etag", "e"}, {"id", {{"kind", "youtube#video"}, {"videoId", hits[i]->id}}}, {"snippet", snippet(*hits[i])}}, *asked));
       Json out{{"kind", "youtube#searchListResponse"}, {"etag", "e"}, {"regionCode", "DE"},
                {"pageInfo", {{"totalResults", hits.size()}, {"resultsPerPage", max}}}, {"items", items}};
       if (at + max < hits.size()) out["nextPageToken"] = "CA" + std::to_string(at + max);
@@ -133,15 +170,23 @@ struct FakeYouTube {
       std::lock_guard l(m);
       ++calls["videos.list"];
       if (!charge(res, 1)) return;
+      auto asked = parts(req, res, {"contentDetails", "fileDetails", "id", "liveStreamingDetails", "localizations", "player", "processingDetails",
+                                    "recordingDetails", "snippet", "statistics", "status", "suggestions", "topicDetails"});
+      if (!asked) return;
+      // maxResults goes with myRating, not with id (videos.list reference).
+      if (req.has_param("id") && req.has_param("maxResults"))
+        return error(res, 400, "youtube.parameter", "incompatibleParameters", "The request specifies maxResults together with id, which it does not support.");
       Json items = Json::array();
       std::string ids = req.get_param_value("id") + ",";
       for (size_t at = 0, comma; (comma = ids.find(',', at)) != std::string::npos; at = comma + 1)
         if (auto* v = video(ids.substr(at, comma - at))) {
           Json sn = snippet(*v);
           sn["tags"] = v->tags;
-          items.push_back({{"kind", "youtube#video"}, {"etag", "e"}, {"id", v->id}, {"snippet", sn},
-                           {"contentDetails", {{"duration", v->duration}, {"dimension", "2d"}, {"definition", "hd"}, {"caption", "false"}}},
-                           {"statistics", {{"viewCount", std::to_string(v->views)}, {"likeCount", std::to_string(v->likes)}, {"favoriteCount", "0"}, {"commentCount", "12"}}}});
+          items.push_back(only({{"kind", "youtube#video"}, {"etag", "e"}, {"id", v->id}, {"snippet", sn},
+                                {"contentDetails", {{"duration", v->duration}, {"dimension", "2d"}, {"definition", "hd"}, {"caption", "false"}}},
+                                {"status", {{"privacyStatus", "public"}, {"embeddable", true}}},
+                                {"statistics", {{"viewCount", std::to_string(v->views)}, {"likeCount", std::to_string(v->likes)}, {"favoriteCount", "0"}, {"commentCount", "12"}}}},
+                               *asked));
         }
       json(res, {{"kind", "youtube#videoListResponse"}, {"etag", "e"}, {"items", items}, {"pageInfo", {{"totalResults", items.size()}, {"resultsPerPage", items.size()}}}});
     });
@@ -149,10 +194,12 @@ struct FakeYouTube {
       std::lock_guard l(m);
       ++calls["playlists.list"];
       if (!charge(res, 1)) return;
+      auto asked = parts(req, res, {"contentDetails", "id", "localizations", "player", "snippet", "status"});
+      if (!asked) return;
       if (req.get_param_value("mine") != "true") return error(res, 400, "youtube.parameter", "missingRequiredParameter", "No filter selected.");
       auto [at, max] = page(req);
       Json items = Json::array();
-      for (size_t i = at; i < lists.size() && i < at + max; ++i) items.push_back(playlist_json(lists[i]));
+      for (size_t i = at; i < lists.size() && i < at + max; ++i) items.push_back(only(playlist_json(lists[i]), *asked));
       Json out{{"kind", "youtube#playlistListResponse"}, {"etag", "e"}, {"pageInfo", {{"totalResults", lists.size()}, {"resultsPerPage", max}}}, {"items", items}};
       if (at + max < lists.size()) out["nextPageToken"] = "CA" + std::to_string(at + max);
       json(res, out);
@@ -161,17 +208,21 @@ struct FakeYouTube {
       std::lock_guard l(m);
       ++calls["playlists.insert"];
       if (!charge(res, 50)) return;
+      auto asked = parts(req, res, {"contentDetails", "id", "localizations", "player", "snippet", "status"});
+      if (!asked) return;
       Json b = Json::parse(req.body);
       std::string title = b["snippet"].value("title", "");
       if (title.empty()) return error(res, 400, "youtube.playlist", "playlistTitleRequired", "The request must specify a playlist title.");
       lists.push_back({"PLfake" + std::to_string(next++), title, b["snippet"].value("description", ""),
                        b.value("status", Json::object()).value("privacyStatus", "public"), {}});
-      json(res, playlist_json(lists.back()));
+      json(res, only(playlist_json(lists.back()), *asked));
     });
     s.Get("/youtube/v3/playlistItems", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard l(m);
       ++calls["playlistItems.list"];
       if (!charge(res, 1)) return;
+      auto asked = parts(req, res, {"contentDetails", "id", "snippet", "status"});
+      if (!asked) return;
       std::string id = req.get_param_value("playlistId");
       FakeList empty{"WL", "Watch later", "", "private", {}};  // closed since 2016: always empty
       FakeList* pl = id == "WL" ? &empty : list(id);
@@ -181,9 +232,10 @@ struct FakeYouTube {
       auto [at, max] = page(req);
       Json items = Json::array();
       for (size_t i = at; i < pl->items.size() && i < at + max; ++i)
-        items.push_back({{"kind", "youtube#playlistItem"}, {"etag", "e"}, {"id", pl->items[i].first},
-                         {"snippet", {{"playlistId", pl->id}, {"position", i}, {"resourceId", {{"kind", "youtube#video"}, {"videoId", pl->items[i].second}}}}},
-                         {"contentDetails", {{"videoId", pl->items[i].second}}}});
+        items.push_back(only({{"kind", "youtube#playlistItem"}, {"etag", "e"}, {"id", pl->items[i].first},
+                              {"snippet", {{"playlistId", pl->id}, {"position", i}, {"resourceId", {{"kind", "youtube#video"}, {"videoId", pl->items[i].second}}}}},
+                              {"contentDetails", {{"videoId", pl->items[i].second}}}},
+                             *asked));
       Json out{{"kind", "youtube#playlistItemListResponse"}, {"etag", "e"}, {"pageInfo", {{"totalResults", pl->items.size()}, {"resultsPerPage", max}}}, {"items", items}};
       if (at + max < pl->items.size()) out["nextPageToken"] = "CA" + std::to_string(at + max);
       json(res, out);
@@ -192,6 +244,8 @@ struct FakeYouTube {
       std::lock_guard l(m);
       ++calls["playlistItems.insert"];
       if (!charge(res, 50)) return;
+      auto asked = parts(req, res, {"contentDetails", "id", "snippet", "status"});
+      if (!asked) return;
       Json b = Json::parse(req.body);
       std::string pid = b["snippet"].value("playlistId", ""), vid = b["snippet"]["resourceId"].value("videoId", "");
       if (pid == "WL") return error(res, 403, "youtube.playlistItem", "playlistOperationUnsupported", "The playlist does not support this operation.");
@@ -199,7 +253,7 @@ struct FakeYouTube {
       if (!pl) return error(res, 404, "youtube.playlistItem", "playlistNotFound", "Playlist not found.");
       if (!video(vid)) return error(res, 404, "youtube.playlistItem", "videoNotFound", "Video not found.");
       pl->items.emplace_back("UExpt" + std::to_string(next++), vid);
-      json(res, {{"kind", "youtube#playlistItem"}, {"id", pl->items.back().first}, {"snippet", b["snippet"]}});
+      json(res, only({{"kind", "youtube#playlistItem"}, {"id", pl->items.back().first}, {"snippet", b["snippet"]}}, *asked));
     });
     s.Delete("/youtube/v3/playlistItems", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard l(m);
@@ -317,7 +371,8 @@ TEST_CASE("youtube: the video scenario through the tools", "[youtube]") {
   CHECK(p.at("part") == "snippet");
   CHECK(p.at("order") == "date");
   CHECK(p.at("q") == "yoga");
-  CHECK(x.adapter->meter().spent() == 101);  // 100 for the search, 1 for the videos
+  CHECK(x.adapter->meter().searches() == 1);  // search.list: its own bucket
+  CHECK(x.adapter->meter().spent() == 1);     // videos.list: 1 unit of the pool
   Json again = x.ok("video_search", {{"query", "yoga"}, {"order", "date"}});
   CHECK(again["videos"] == yoga["videos"]);
   CHECK(x.yt.count("search.list") == 1);  // the same search within minutes: 100 units saved
@@ -391,10 +446,11 @@ TEST_CASE("youtube: a spent daily quota is a clear tool error, and no more calls
   YouTubeFixture x;
   {
     std::lock_guard l(x.yt.m);
-    x.yt.daily = 150;  // the project has 150 units left today
+    x.yt.daily = 2;  // the project has 2 units left today
   }
-  x.ok("video_search", {{"query", "yoga"}});  // 101
-  std::string e = x.error("video_search", {{"query", "black holes"}});
+  x.ok("video_search", {{"query", "yoga"}});  // a search, and 1 unit
+  x.ok("video_details", {{"ids", {"black1AAAAA"}}});  // the last unit
+  std::string e = x.error("video_details", {{"ids", {"jwst1AAAAAA"}}});
   CHECK_THAT(e, Catch::Contains("daily quota") && Catch::Contains("spent") && Catch::Contains("midnight Pacific"));
   int calls = x.yt.up.api_calls;
   CHECK_THAT(x.error("video_details", {{"ids", {"ramen1AAAAA"}}}), Catch::Contains("daily quota"));
@@ -454,4 +510,41 @@ TEST_CASE("youtube: faults: 429 and 500 retried, a stall, malformed JSON, the br
   std::string logs;
   for (auto& l : captured_logs()) logs += l + "\n";
   for (auto& t : x.yt.up.seen_tokens) CHECK(logs.find(t) == std::string::npos);
+}
+
+TEST_CASE("youtube: search.list spends its own bucket; when it is spent only searches stop", "[youtube][quota]") {
+  YouTubeFixture x;
+  {
+    std::lock_guard l(x.yt.m);
+    x.yt.search_daily = 2;  // two searches left today; the 10,000-unit pool is untouched
+  }
+  x.ok("video_search", {{"query", "yoga"}});
+  x.ok("video_search", {{"query", "ramen"}});
+  CHECK(x.adapter->meter().searches() == 2);
+  CHECK(x.adapter->meter().spent() == 2);  // the two videos.list calls, 1 unit each
+  std::string e = x.error("video_search", {{"query", "black holes"}});
+  CHECK_THAT(e, Catch::Contains("search") && Catch::Contains("100") && Catch::Contains("midnight Pacific"));
+  // Everything else goes on: the pool is not spent.
+  CHECK(x.ok("video_details", {{"ids", {"ramen1AAAAA"}}})["videos"].size() == 1);
+  CHECK(x.ok("video_playlists", Json::object())["playlists"].size() == 2);
+  // And the next search is refused here, without calling YouTube.
+  int searches = x.yt.count("search.list");
+  CHECK_THAT(x.error("video_search", {{"query", "telescope"}}), Catch::Contains("search"));
+  CHECK(x.yt.count("search.list") == searches);
+
+  // The meter counts the same way: 100 searches a day, apart from the units.
+  QuotaMeter meter(10, 2);
+  meter.take_search("search.list");
+  meter.take_search("search.list");
+  CHECK_THROWS_WITH(meter.take_search("search.list"), Catch::Contains("search"));
+  meter.take(10, "videos.list");  // the pool is whole
+  CHECK_THROWS_WITH(meter.take(1, "videos.list"), Catch::Contains("daily quota"));
+}
+
+TEST_CASE("youtube: videos.list by id sends no maxResults, and asks for the parts it reads", "[youtube][params]") {
+  YouTubeFixture x;
+  CHECK(x.ok("video_details", {{"ids", {"ramen1AAAAA", "jwst1AAAAAA"}}})["videos"].size() == 2);
+  Json found = x.ok("video_search", {{"query", "yoga"}});
+  CHECK(found["videos"][0]["duration_seconds"].get<int>() > 0);  // contentDetails asked for and read
+  CHECK(found["videos"][0]["views"].get<int>() > 0);             // statistics too
 }

@@ -14,8 +14,9 @@ const std::string kBase = "/youtube/v3/";
 const std::string kWatchLater = "watch_later";
 const std::string kWatchLaterTitle = "Watch later";
 const std::string kWatchLaterNote = "Saved for later with Concierge (YouTube's own Watch Later list is closed to apps)";
-// Costs in quota units (https://developers.google.com/youtube/v3/determine_quota_cost).
-constexpr int kSearch = 100, kRead = 1, kWrite = 50;
+// Costs in units of the pool (https://developers.google.com/youtube/data/determine_quota_cost);
+// search.list draws one call from its own bucket instead.
+constexpr int kRead = 1, kWrite = 50;
 constexpr int kMaxItems = 200;  // pages of 50 read for one playlist
 
 std::string str(const Json& j, const char* key) {
@@ -82,23 +83,32 @@ int iso8601_seconds(const std::string& d) {
 
 std::string quota_spent_message(int daily) {
   return "YouTube's daily quota (" + std::to_string(daily) +
-         " units; a search costs 100) is spent for today; it resets at midnight Pacific time. "
-         "Try again tomorrow, or use video_details and playlists, which cost 1 unit, once it is back";
+         " units) is spent for today; it resets at midnight Pacific time. Try again tomorrow";
 }
 
-QuotaMeter::QuotaMeter(int daily, std::function<Millis()> now) : daily_(daily), now_(std::move(now)) {}
+std::string searches_spent_message(int daily_searches) {
+  return "YouTube's daily allowance of " + std::to_string(daily_searches) +
+         " searches is spent for today; it resets at midnight Pacific time. video_details and playlists still work";
+}
+
+QuotaMeter::QuotaMeter(int daily, int daily_searches, std::function<Millis()> now)
+    : daily_(daily), daily_searches_(daily_searches), now_(std::move(now)) {}
 
 int64_t QuotaMeter::day() {
   static const date::time_zone* pacific = zone("America/Los_Angeles");
   return date::floor<date::days>(to_local(now_(), pacific)).time_since_epoch().count();
 }
 
-void QuotaMeter::take(int units, const std::string& what) {
-  std::lock_guard l(m_);
+void QuotaMeter::roll() {
   if (int64_t d = day(); d != day_) {
     day_ = d;
-    spent_ = 0;
+    spent_ = searches_ = 0;
   }
+}
+
+void QuotaMeter::take(int units, const std::string& what) {
+  std::lock_guard l(m_);
+  roll();
   if (spent_ + units > daily_) {
     if (spent_ >= daily_) throw http::Unavailable(quota_spent_message(daily_));
     throw http::Unavailable(what + " costs " + std::to_string(units) + " YouTube quota units and only " + std::to_string(daily_ - spent_) +
@@ -107,15 +117,33 @@ void QuotaMeter::take(int units, const std::string& what) {
   spent_ += units;
 }
 
+void QuotaMeter::take_search(const std::string&) {
+  std::lock_guard l(m_);
+  roll();
+  if (searches_ >= daily_searches_) throw http::Unavailable(searches_spent_message(daily_searches_));
+  ++searches_;
+}
+
 void QuotaMeter::exhausted() {
   std::lock_guard l(m_);
-  day_ = day();
+  roll();
   spent_ = daily_;
+}
+
+void QuotaMeter::searches_exhausted() {
+  std::lock_guard l(m_);
+  roll();
+  searches_ = daily_searches_;
 }
 
 int QuotaMeter::spent() {
   std::lock_guard l(m_);
   return day() == day_ ? spent_ : 0;
+}
+
+int QuotaMeter::searches() {
+  std::lock_guard l(m_);
+  return day() == day_ ? searches_ : 0;
 }
 
 http::Policy youtube_policy() {
@@ -140,11 +168,16 @@ std::vector<std::string> youtube_scopes(bool read_only) {
 YouTubeVideo::YouTubeVideo(std::shared_ptr<http::Client> client, std::shared_ptr<auth::Credentials> credentials,
                            std::shared_ptr<QuotaMeter> meter)
     : meter_(meter ? std::move(meter) : std::make_shared<QuotaMeter>()),
-      api_(std::move(client), std::move(credentials), "YouTube", [m = meter_](const http::Response& r, const http::Request&) {
+      api_(std::move(client), std::move(credentials), "YouTube", [m = meter_](const http::Response& r, const http::Request& q) {
         Json body = parse_json(r.body);
         std::string why = reason(body), said = http::error_message(r);
         if (said.size() > 200) said = said.substr(0, 200) + "...";
         if (r.status == 403 && (why == "quotaExceeded" || why == "dailyLimitExceeded")) {
+          // Which bucket is spent follows from the method: a search's own, or the pool.
+          if (q.path == kBase + "search") {
+            m->searches_exhausted();
+            throw http::Unavailable(searches_spent_message(m->daily_searches()));
+          }
           m->exhausted();
           throw http::Unavailable(quota_spent_message(m->daily()));
         }
@@ -157,7 +190,8 @@ YouTubeVideo::YouTubeVideo(std::shared_ptr<http::Client> client, std::shared_ptr
 
 Json YouTubeVideo::call(int64_t user, const std::string& method, const std::string& path,
                         std::vector<std::pair<std::string, std::string>> query, int units, std::optional<Json> body) {
-  meter_->take(units, method + " " + path);
+  if (path == "search") meter_->take_search("search.list");
+  else meter_->take(units, method + " " + path);
   http::Request r;
   r.method = method;
   r.path = kBase + path;
@@ -172,7 +206,9 @@ std::vector<Video> YouTubeVideo::fetch(int64_t user, const std::vector<std::stri
   for (size_t at = 0; at < ids.size(); at += 50) {
     std::string list;
     for (size_t i = at; i < std::min(ids.size(), at + 50); ++i) list += (list.empty() ? "" : ",") + ids[i];
-    Json j = call(user, "GET", "videos", {{"part", "snippet,contentDetails,statistics"}, {"id", list}, {"maxResults", "50"}}, kRead);
+    // By id: up to 50 ids, one page; maxResults does not go with id (videos.list reference,
+    // developers.google.com/youtube/v3/docs/videos/list).
+    Json j = call(user, "GET", "videos", {{"part", "snippet,contentDetails,statistics"}, {"id", list}}, kRead);
     for (auto& it : j.value("items", Json::array())) {
       const Json sn = it.value("snippet", Json::object()), cd = it.value("contentDetails", Json::object()),
                  st = it.value("statistics", Json::object());
@@ -223,7 +259,7 @@ std::vector<Video> YouTubeVideo::search(int64_t user, const VideoQuery& query) {
     auto it = searches_.find(key);
     if (it != searches_.end() && std::chrono::steady_clock::now() - it->second.at < std::chrono::minutes(10)) return it->second.videos;
   }
-  Json j = call(user, "GET", "search", params, kSearch);
+  Json j = call(user, "GET", "search", params, 0);  // none of the pool: a call of its own bucket
   std::vector<std::string> ids;
   for (auto& it : j.value("items", Json::array())) {
     const Json id = it.value("id", Json::object());

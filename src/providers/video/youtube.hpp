@@ -8,12 +8,13 @@
 //  - channel: the interface filters by channel name, the API by channel id. A channel id
 //    ("UC" + 22 characters) goes to channelId; a name is added to the query words and the results
 //    are kept to that channel's title (resolving a name costs another 100-unit search).
-// Quota: every project gets 10,000 units a day (reset at midnight Pacific time); search.list costs
-// 100, videos/playlists/playlistItems.list 1, inserts and deletes 50. A search is therefore ~100
-// reads, about 100 searches a day at most: the adapter counts the units it spends (QuotaMeter,
-// shareable by all YouTube accounts of one project), refuses a call that would overrun the day
-// before making it, keeps identical searches for ten minutes, and turns YouTube's quotaExceeded
-// into a tool error saying the day's quota is spent.
+// Quota (https://developers.google.com/youtube/data/determine_quota_cost): every project gets
+// two buckets a day, reset at midnight Pacific time: search.list has its own, 100 calls; every
+// other method draws units from a pool of 10,000 (videos/playlists/playlistItems.list 1, inserts
+// and deletes 50). The adapter counts both (QuotaMeter, shareable by all YouTube accounts of one
+// project), refuses a call that would overrun its bucket before making it, keeps identical
+// searches for ten minutes, and turns YouTube's quotaExceeded into a tool error saying which
+// bucket is spent: spent searches stop searches only.
 #include <functional>
 #include <map>
 #include <memory>
@@ -33,30 +34,39 @@ http::Policy youtube_policy();
 // playlists.insert and playlistItems.insert/delete accept nothing narrower.
 std::vector<std::string> youtube_scopes(bool read_only);
 
-// The day's units as this server has spent them (the API has no call that says).
+// The day's quota as this server has spent it (the API has no call that says): search.list's
+// own bucket of calls, and the units of the pool every other method draws on.
 class QuotaMeter {
  public:
-  explicit QuotaMeter(int daily = 10'000, std::function<Millis()> now = [] { return now_ms(); });
-  // Takes `units` for a call about to be made; Unavailable when the day's quota would be overrun.
+  explicit QuotaMeter(int daily = 10'000, int daily_searches = 100, std::function<Millis()> now = [] { return now_ms(); });
+  // Takes `units` of the pool for a call about to be made; Unavailable when the day's pool would
+  // be overrun.
   void take(int units, const std::string& what);
-  void exhausted();  // YouTube said quotaExceeded: nothing more today
+  // Takes one search.list call from its bucket; Unavailable when the day's searches are spent.
+  void take_search(const std::string& what);
+  void exhausted();           // YouTube said quotaExceeded to a pool method: none of those today
+  void searches_exhausted();  // ...to search.list: no searches today, the rest goes on
   int spent();
+  int searches();
   int daily() const { return daily_; }
+  int daily_searches() const { return daily_searches_; }
 
  private:
+  void roll();  // a new day (Pacific time) starts both afresh
   int64_t day();  // days since the epoch, in Pacific time
-  int daily_;
+  int daily_, daily_searches_;
   std::function<Millis()> now_;
   std::mutex m_;
   int64_t day_ = -1;
-  int spent_ = 0;
+  int spent_ = 0, searches_ = 0;
 };
 
 // "PT4M13S", "P1DT2H", "P0D" (a live stream) -> seconds; 0 for what is not a duration.
 int iso8601_seconds(const std::string& duration);
 
-// The tool error for a spent quota.
+// The tool errors for a spent pool and for spent searches.
 std::string quota_spent_message(int daily);
+std::string searches_spent_message(int daily_searches);
 
 class YouTubeVideo : public VideoProvider {
  public:
