@@ -50,6 +50,10 @@ struct FakeGoogleCalendar {
   int next_id = 0;
   std::atomic<int> rate_limited{0};          // the next calls answer 403 userRateLimitExceeded
   std::vector<std::string> log;              // "METHOD path" of each API call
+  // Each write's sendUpdates ("" when not sent: Google's default, no notifications) and to whom
+  // Google would mail: the attendees, when it is "all".
+  std::vector<std::string> updates;
+  std::vector<std::string> mailed;
   // Last, so it goes first: its server stops (finishing a stalled request) before the state
   // its handlers use is gone.
   FakeUpstream up;
@@ -263,6 +267,7 @@ struct FakeGoogleCalendar {
       if (!e.is_object()) return reply(res, 400, gerror(400, "parseError", "Parse Error"));
       e["_cal"] = c->id;
       if (auto bad = invalid(e)) return reply(res, 400, *bad);
+      if (!notify(req, res, e.value("attendees", Json::array()))) return;
       std::string id = "gq" + std::to_string(1000 + ++next_id) + "v7";  // base32hex, as Google's are
       e["kind"] = "calendar#event";
       e["etag"] = "\"3181161784712000\"";
@@ -295,9 +300,15 @@ struct FakeGoogleCalendar {
       if (!p.is_object()) return reply(res, 400, gerror(400, "parseError", "Parse Error"));
       if (base.contains("recurringEventId") && p.contains("recurrence"))
         return reply(res, 400, gerror(400, "invalid", "Invalid recurrence rule."));
+      Json before = base.value("attendees", Json::array());
       for (auto& [k, v] : p.items()) base[k] = v;  // patch semantics: the given fields replace theirs
       base["_cal"] = c->id;
       if (auto bad = invalid(base)) return reply(res, 400, *bad);
+      // Those removed hear of it too.
+      Json told = base.value("attendees", Json::array());
+      for (auto& a : before)
+        if (std::find(told.begin(), told.end(), a) == told.end()) told.push_back(a);
+      if (!notify(req, res, told)) return;
       base["updated"] = now_rfc3339();
       base["sequence"] = base.value("sequence", 0) + 1;
       events[id] = base;
@@ -325,6 +336,12 @@ struct FakeGoogleCalendar {
       std::string id = req.matches[2];
       if (!c) return reply(res, 404, gerror(404, "notFound", "Not Found"));
       auto it = events.find(id);
+      {
+        std::optional<Json> e;
+        if (it != events.end() && it->second["_cal"] == c->id) e = it->second;
+        else e = instance(c->id, id);
+        if (e && !notify(req, res, e->value("attendees", Json::array()))) return;
+      }
       if (it != events.end() && it->second["_cal"] == c->id) {
         if (it->second.value("status", "") == "cancelled") return reply(res, 410, gerror(410, "deleted", "Resource has been deleted"));
         if (it->second.contains("recurringEventId")) {
@@ -377,6 +394,19 @@ struct FakeGoogleCalendar {
       }
       reply(res, 200, Json{{"kind", "calendar#freeBusy"}, {"timeMin", q["timeMin"]}, {"timeMax", q["timeMax"]}, {"calendars", cals_out}});
     });
+  }
+  // sendUpdates on insert, patch, update, delete and move: all, externalOnly or none
+  // (developers.google.com/workspace/calendar/api/v3/reference/events/insert).
+  bool notify(const httplib::Request& req, httplib::Response& res, const Json& attendees) {
+    std::string v = req.get_param_value("sendUpdates");
+    if (req.has_param("sendUpdates") && v != "all" && v != "externalOnly" && v != "none") {
+      reply(res, 400, gerror(400, "invalidParameter", "Invalid value for: sendUpdates"));
+      return false;
+    }
+    updates.push_back(v);
+    if (v == "all" && attendees.is_array())
+      for (auto& a : attendees) mailed.push_back(a.value("email", ""));
+    return true;
   }
   bool limited(httplib::Response& res) {
     if (rate_limited <= 0) return false;
@@ -780,4 +810,67 @@ TEST_CASE("google calendar: tokens reach neither logs, history nor tool errors",
     CHECK(logs.find(t) == std::string::npos);
     CHECK(errors.find(t) == std::string::npos);
   }
+}
+
+TEST_CASE("google calendar: attendees hear of what changes (sendUpdates), unless notify_attendees is false", "[gcal][notify]") {
+  Rig r;
+  auto last = [&] {
+    std::lock_guard l(r.g.m);
+    return r.g.updates.empty() ? std::string("(no write)") : r.g.updates.back();
+  };
+  auto mailed = [&] {
+    std::lock_guard l(r.g.m);
+    auto out = r.g.mailed;
+    r.g.mailed.clear();
+    return out;
+  };
+  // Created with attendees: invited.
+  Json ev = r.ok("calendar_create_event", {{"summary", "Design review"}, {"start", "2026-12-03T10:00:00"}, {"duration_minutes", 30},
+                                           {"attendees", {"ravi@example.com", "mei@example.com"}}})["event"];
+  std::string id = ev["id"];
+  CHECK(last() == "all");
+  CHECK(mailed() == std::vector<std::string>{"ravi@example.com", "mei@example.com"});
+  // Moved: told; one more attendee added without telling anyone.
+  r.ok("calendar_update_event", {{"event_id", id}, {"start", "2026-12-03T11:00:00"}});
+  CHECK(last() == "all");
+  CHECK(mailed().size() == 2);
+  r.ok("calendar_update_event", {{"event_id", id}, {"attendees", {"ravi@example.com", "mei@example.com", "jo@example.com"}},
+                                 {"notify_attendees", false}});
+  CHECK(last() == "none");
+  CHECK(mailed().empty());
+  // Cancelled: told.
+  r.ok("calendar_delete_event", {{"event_id", id}});
+  CHECK(last() == "all");
+  CHECK(mailed().size() == 3);
+  // Without attendees there is nobody to tell; asked to stay quiet, it is quiet.
+  Json solo = r.ok("calendar_create_event", {{"summary", "Focus"}, {"start", "2026-12-04T10:00:00"}, {"duration_minutes", 30}})["event"];
+  CHECK(last() == "none");
+  Json quiet = r.ok("calendar_create_event", {{"summary", "Dry run"}, {"start", "2026-12-05T10:00:00"}, {"duration_minutes", 30},
+                                              {"attendees", {"ravi@example.com"}}, {"notify_attendees", false}})["event"];
+  CHECK(last() == "none");
+  r.ok("calendar_delete_event", {{"event_id", quiet["id"]}, {"notify_attendees", false}});
+  CHECK(last() == "none");
+  CHECK(mailed().empty());
+  // Asked to tell them even for an event without attendees: harmless, and what was asked.
+  r.ok("calendar_update_event", {{"event_id", solo["id"]}, {"summary", "Focus time"}, {"notify_attendees", true}});
+  CHECK(last() == "all");
+  CHECK_THAT(r.error("calendar_delete_event", {{"event_id", solo["id"]}, {"notify_attendees", "yes"}}), Catch::Contains("notify_attendees"));
+}
+
+TEST_CASE("google calendar: a token is its account's: another account's is refused", "[gcal][accounts]") {
+  Rig r;
+  {
+    std::lock_guard l(r.g.up.m);
+    r.g.up.accounts = {"work"};  // the calendars here are work's
+  }
+  r.ok("calendar_list_calendars", Json::object());
+  CHECK(r.g.up.calls_by("work") >= 1);
+  // A second account signed in on the same service: its calls carry its own token, which this
+  // service (holding only work's calendars) refuses, and the error names that account.
+  r.g.up.sign_in(r.tokens, r.user, "google", "home");
+  auto oauth = std::make_shared<auth::OAuthClient>(r.g.up.oauth("google"), r.tokens, r.g.up.policy("google"));
+  r.f.providers.calendar.add("home", std::make_shared<GoogleCalendar>(r.client, std::make_shared<auth::OAuthCredentials>(oauth, "google", "home")));
+  CHECK_THAT(r.error("calendar_list_calendars", {{"account", "home"}}), Catch::Contains("--account home"));
+  CHECK(r.g.up.calls_by("home") == 0);
+  r.ok("calendar_list_calendars", {{"account", "work"}});
 }

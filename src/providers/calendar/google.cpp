@@ -133,6 +133,11 @@ Json reminders_json(const std::vector<int>& minutes) {
   return {{"useDefault", false}, {"overrides", overrides}};
 }
 
+// sendUpdates for a write: what the call asked, else everyone when there is anyone to tell.
+std::pair<std::string, std::string> send_updates(std::optional<bool> notify, bool attendees) {
+  return {"sendUpdates", notify.value_or(attendees) ? "all" : "none"};
+}
+
 template <class F>
 auto naming(const std::string& field, F&& f) {
   try {
@@ -437,7 +442,9 @@ Event GoogleCalendar::create(int64_t user, const NewEvent& e) {
   // All-day events are free time (as Google's own UI creates them, and as the local provider
   // counts them); the API's default would be opaque.
   if (e.all_day) body["transparency"] = "transparent";
-  Json item = naming("calendar_id", [&] { return call(user, {.method = "POST", .path = events_path(cal), .json = body}); });
+  Json item = naming("calendar_id", [&] {
+    return call(user, {.method = "POST", .path = events_path(cal), .query = {send_updates(e.notify_attendees, !e.attendees.empty())}, .json = body});
+  });
   Event out = to_event(user, cal, item);
   remember(user, out.id, cal);
   return out;
@@ -471,8 +478,11 @@ Json patch_body(const Event& cur, const EventPatch& p, bool allow_recurrence) {
 Event GoogleCalendar::update(int64_t user, const std::string& id, const EventPatch& patch, Scope scope) {
   auto f = find(user, id, "event_id");
   Event cur = to_event(user, f.calendar, f.item);
+  const auto notify = send_updates(patch.notify_attendees, !cur.attendees.empty() || (patch.attendees && !patch.attendees->empty()));
   auto patch_item = [&](const std::string& target, const Json& body) {
-    Json item = naming("event_id", [&] { return call(user, {.method = "PATCH", .path = event_path(f.calendar, target), .json = body}); });
+    Json item = naming("event_id", [&] {
+      return call(user, {.method = "PATCH", .path = event_path(f.calendar, target), .query = {notify}, .json = body});
+    });
     return to_event(user, f.calendar, item);
   };
   // A single event, a series by its own id, or just this occurrence (Google keeps the changed
@@ -528,20 +538,24 @@ Event GoogleCalendar::update(int64_t user, const std::string& id, const EventPat
   from_here.end = occ + length;
   next.update(patch_body(from_here, tail, true));
   // The new part first: should the second call fail, occurrences show twice rather than vanish.
-  Json item = call(user, {.method = "POST", .path = events_path(s.calendar), .json = next});
+  Json item = call(user, {.method = "POST", .path = events_path(s.calendar), .query = {notify}, .json = next});
   naming("event_id", [&] {
-    return call(user, {.method = "PATCH", .path = event_path(s.calendar, series.id), .json = Json{{"recurrence", with_rrule(s.item, old_rule)}}});
+    return call(user, {.method = "PATCH", .path = event_path(s.calendar, series.id), .query = {notify},
+                       .json = Json{{"recurrence", with_rrule(s.item, old_rule)}}});
   });
   Event out = to_event(user, s.calendar, item);
   remember(user, out.id, s.calendar);
   return out;
 }
 
-void GoogleCalendar::remove(int64_t user, const std::string& id, Scope scope) {
+void GoogleCalendar::remove(int64_t user, const std::string& id, Scope scope) { remove(user, id, scope, std::nullopt); }
+
+void GoogleCalendar::remove(int64_t user, const std::string& id, Scope scope, std::optional<bool> notify_attendees) {
   auto f = find(user, id, "event_id");
   Event cur = to_event(user, f.calendar, f.item);
+  const auto notify = send_updates(notify_attendees, !cur.attendees.empty());
   auto del = [&](const std::string& target) {
-    naming("event_id", [&] { return call(user, {.method = "DELETE", .path = event_path(f.calendar, target)}); });
+    naming("event_id", [&] { return call(user, {.method = "DELETE", .path = event_path(f.calendar, target), .query = {notify}}); });
     std::lock_guard l(m_);
     where_.erase({user, target});
   };
@@ -559,7 +573,8 @@ void GoogleCalendar::remove(int64_t user, const std::string& id, Scope scope) {
     rule = rule.substr(0, rule.rfind("UNTIL=")) + "UNTIL=" + d;
   }
   naming("event_id", [&] {
-    return call(user, {.method = "PATCH", .path = event_path(s.calendar, series.id), .json = Json{{"recurrence", with_rrule(s.item, rule)}}});
+    return call(user, {.method = "PATCH", .path = event_path(s.calendar, series.id), .query = {notify},
+                       .json = Json{{"recurrence", with_rrule(s.item, rule)}}});
   });
 }
 

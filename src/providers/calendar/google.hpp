@@ -11,6 +11,10 @@
 // under the same id); Scope::Following ends the series with UNTIL and inserts a new series from
 // that occurrence on, as Google's own UI does; Scope::All patches the series, moving every
 // occurrence by as much as the given one moves.
+// Every write says whether Google mails the attendees (sendUpdates, whose default is to tell
+// nobody: developers.google.com/workspace/calendar/api/v3/reference/events/insert, .../patch,
+// .../delete): "all" when the event has attendees (before or after the change), unless the call
+// says otherwise (notify_attendees: true -> all, false -> none).
 #include <deque>
 #include <map>
 #include <memory>
@@ -51,6 +55,7 @@ class GoogleCalendar : public CalendarProvider {
   Event create(int64_t user, const NewEvent& event) override;
   Event update(int64_t user, const std::string& id, const EventPatch& patch, Scope scope) override;
   void remove(int64_t user, const std::string& id, Scope scope) override;
+  void remove(int64_t user, const std::string& id, Scope scope, std::optional<bool> notify_attendees) override;
   std::vector<Interval> busy(int64_t user, const std::vector<std::string>& calendars, Millis from, Millis to) override;
 
  private:

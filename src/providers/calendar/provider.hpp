@@ -62,6 +62,9 @@ struct NewEvent {
   std::string recurrence;
   std::vector<Attendee> attendees;
   std::vector<int> reminder_minutes;
+  // Whether attendees are told (invitations, updates, cancellations) where the calendar sends
+  // them; empty: they are when there are any.
+  std::optional<bool> notify_attendees;
 };
 
 struct EventPatch {
@@ -69,6 +72,7 @@ struct EventPatch {
   std::optional<Millis> start, end;
   std::optional<std::vector<Attendee>> attendees;
   std::optional<std::vector<int>> reminder_minutes;
+  std::optional<bool> notify_attendees;  // as in NewEvent
 };
 
 // Which part of a recurring event an update or delete touches (given an occurrence's id).
@@ -88,6 +92,11 @@ class CalendarProvider {
   virtual Event create(int64_t user, const NewEvent& event) = 0;
   virtual Event update(int64_t user, const std::string& id, const EventPatch& patch, Scope scope) = 0;
   virtual void remove(int64_t user, const std::string& id, Scope scope) = 0;
+  // The same, telling the attendees or not (as NewEvent's notify_attendees); calendars that send
+  // no invitations (local, CalDAV) have nobody to tell.
+  virtual void remove(int64_t user, const std::string& id, Scope scope, std::optional<bool> /*notify_attendees*/) {
+    remove(user, id, scope);
+  }
   // Busy intervals on the given calendars (empty: all), merged and sorted, clipped to [from, to).
   virtual std::vector<Interval> busy(int64_t user, const std::vector<std::string>& calendars, Millis from, Millis to) = 0;
 };

@@ -58,6 +58,7 @@ ToolDefinition create_event(App& app) {
         e.recurrence = args.value("recurrence", "");
         e.attendees = attendees(args);
         e.reminder_minutes = args.value("reminder_minutes", std::vector<int>{});
+        if (args.contains("notify_attendees")) e.notify_attendees = args["notify_attendees"].get<bool>();
 
         // What is already there: near-duplicates refuse, overlaps warn.
         cal::EventQuery around{.from = e.start - 30 * providers::kMinute, .to = std::max(e.end, e.start + 30 * providers::kMinute) + 1,

@@ -29,6 +29,7 @@ ToolDefinition update_event(App& app) {
         if (p.start && !p.end) p.end = *p.start + (current.end - current.start);
         if (args.contains("attendees")) p.attendees = attendees(args);
         if (args.contains("reminder_minutes")) p.reminder_minutes = args["reminder_minutes"].get<std::vector<int>>();
+        if (args.contains("notify_attendees")) p.notify_attendees = args["notify_attendees"].get<bool>();
         if (p.end && *p.end <= p.start.value_or(current.start)) throw providers::Error("end", "must be after start");
         auto updated = c.provider.update(c.user, id, p, scope(args, id));
         return ToolResult::text("Updated: " + event_line(updated, c.tz) + ".", Json{{"event", event_json(updated, c.tz)}});
