@@ -11,6 +11,7 @@
 #include "store/store.hpp"
 #include "support/fake_upstream.hpp"
 #include "support/process.hpp"
+#include "support/stdio_rpc.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace concierge;
@@ -67,15 +68,7 @@ struct Served {
     REQUIRE(init.contains("result"));
     REQUIRE(proc->write_line(R"({"jsonrpc":"2.0","method":"notifications/initialized"})"));
   }
-  Json request(const Json& id, const std::string& method, Json params) {
-    REQUIRE(proc->write_line(Json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}}.dump()));
-    for (;;) {
-      auto line = proc->read_line(15s);
-      if (!line) FAIL("no reply to " << method << "; stderr:\n" << proc->stderr_text());
-      Json j = Json::parse(*line, nullptr, false);
-      if (j.is_object() && j.contains("id") && j["id"] == id) return j;
-    }
-  }
+  Json request(const Json& id, const std::string& method, Json params) { return rpc_request(*proc, id, method, std::move(params)); }
   int id = 1;
   Json call(const std::string& tool, Json args = Json::object()) {
     Json r = request(id++, "tools/call", Json{{"name", tool}, {"arguments", std::move(args)}});
