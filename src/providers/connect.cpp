@@ -233,7 +233,10 @@ void connect(Providers& p, Connections& c, const Config& config, StatusBoard* st
       o.url = sc.base_url;
       o.username = sc.username;
       o.password = sc.password;
-      auto client = client_for("caldav", calendar::caldav_policy(o), "caldav");
+      // Not client_for: its base URL would be the configured one, path and all, while the adapter
+      // asks for the absolute paths the server hands out (discovery starts at the configured path).
+      auto& client = c.http["caldav"];
+      if (!client) client = std::make_shared<http::Client>(calendar::caldav_policy(o));
       add(p.calendar, "default", std::make_shared<calendar::CaldavCalendar>(o, client));
       live(domain, "caldav", "default", client, false);
     } else if (provider == "imap") {
