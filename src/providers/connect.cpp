@@ -10,6 +10,7 @@
 #include "providers/google_oauth.hpp"
 #include "providers/mail/gmail.hpp"
 #include "providers/mail/imap.hpp"
+#include "providers/mail/mime.hpp"
 #include "providers/music/mpd.hpp"
 #include "providers/music/spotify.hpp"
 #include "providers/status.hpp"
@@ -251,7 +252,15 @@ void connect(Providers& p, Connections& c, const Config& config, StatusBoard* st
       o.smtp_password = smtp.password;
       o.imap_allow_plaintext = sc.allow_plaintext;
       o.smtp_allow_plaintext = smtp.allow_plaintext;
-      if (!sc.from.empty()) o.from.email = sc.from;
+      // "Alice Example <alice@example.org>" or a bare address; the SMTP service's `from` also counts.
+      if (auto from = !sc.from.empty() ? sc.from : smtp.from; !from.empty()) {
+        try {
+          o.from = mail::parse_address(from, "from");
+        } catch (const Error& e) {
+          throw std::runtime_error(std::string(sc.from.empty() ? "CONCIERGE_SMTP_FROM" : "CONCIERGE_IMAP_FROM") + " (services." +
+                                   (sc.from.empty() ? "smtp" : "imap") + ".from): " + e.what());
+        }
+      }
       add(p.mail, "default", std::make_shared<mail::ImapMail>(o));
       live(domain, "imap", "default", nullptr, false);
     } else if (provider == "mpd") {
