@@ -455,6 +455,18 @@ TEST_CASE("imap: configured through the binary, SMTP with its own password, From
   CHECK_THAT(logs, !Catch::Contains(smtp_password) && !Catch::Contains(dovecot.password));
 }
 
+TEST_CASE("imap: a malformed configured From stops the start, naming the variable", "[imap][process]") {
+  TempDir tmp;
+  ChildProcess p({"/usr/bin/env", "CONCIERGE_CONFIG=" + (tmp.path / "none.json").string(), "CONCIERGE_MAIL_PROVIDER=imap",
+                  "CONCIERGE_IMAP_BASE_URL=imaps://mail.example.org", "CONCIERGE_IMAP_USERNAME=alice", "CONCIERGE_SMTP_FROM=Alice <alice@>",
+                  CONCIERGE_BINARY, "--data-dir", (tmp.path / "data").string(), "serve"});
+  p.close_stdin();
+  auto st = p.wait_exit(std::chrono::seconds(15));
+  REQUIRE(st);
+  CHECK(st->code != 0);
+  CHECK_THAT(p.stderr_text(), Catch::Contains("CONCIERGE_SMTP_FROM") && Catch::Contains("'Alice <alice@>' is not an email address"));
+}
+
 namespace {
 
 // An IMAP server (RFC 3501) scripted for the move fallback: INBOX holds UIDs 1..4 (UIDVALIDITY
