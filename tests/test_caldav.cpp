@@ -22,6 +22,7 @@
 #include "support/harness.hpp"
 #include "support/log_capture.hpp"
 #include "support/radicale_server.hpp"
+#include "support/served_binary.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -468,4 +469,32 @@ TEST_CASE("caldav: an href to another origin is refused, our Authorization goes 
     }
   }
   CHECK(elsewhere.seen().empty());
+}
+
+// As a user configures it: the binary, CONCIERGE_CALDAV_BASE_URL with a path (the calendar home,
+// one calendar's collection) or the server root. The path is where discovery starts; requests go
+// to the paths the server hands out, never to the configured path twice.
+TEST_CASE("caldav: configured through the binary with a URL that has a path", "[caldav][process]") {
+  Setup s;
+  int n = 0;
+  for (std::string path : {"/alice/", "/alice/work/", "/alice", "/"}) {
+    INFO(path);
+    std::string tag = "standup-" + std::to_string(++n);
+    ServedBinary bin({"CONCIERGE_CALENDAR_PROVIDER=caldav", "CONCIERGE_CALDAV_BASE_URL=" + s.radicale.url() + path,
+                      "CONCIERGE_CALDAV_USERNAME=" + kUser, "CONCIERGE_CALDAV_PASSWORD=" + kPassword});
+    auto cals = bin.ok("calendar_list_calendars")["calendars"];
+    INFO(cals.dump());
+    REQUIRE(cals.size() == 2);
+    CHECK(cals[0]["id"] == "personal");
+    CHECK(cals[1]["id"] == "work");
+    auto created = bin.ok("calendar_create_event", {{"calendar_id", "work"}, {"summary", tag},
+                                                   {"start", "2027-02-01T09:00:00Z"}, {"end", "2027-02-01T09:15:00Z"}})["event"];
+    std::string id = created["id"];
+    CHECK(id.rfind("work/", 0) == 0);
+    // On the server where the home says, not under a doubled path.
+    CHECK(s.dav.send("GET", "/alice/" + id + ".ics").status == 200);
+    auto listed = bin.ok("calendar_list_events", {{"start", "2027-02-01T00:00:00Z"}, {"end", "2027-02-02T00:00:00Z"}, {"query", tag}})["events"];
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0]["id"] == id);
+  }
 }

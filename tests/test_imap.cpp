@@ -13,14 +13,19 @@
 #include <catch2/catch.hpp>
 #include <mutex>
 #include <regex>
+#include <set>
+#include <sstream>
 #include <thread>
 
+#include "providers/error.hpp"
 #include "providers/mail/imap.hpp"
 #include "providers/mail/mime.hpp"
 #include "support/app_fixture.hpp"
 #include "support/dovecot_server.hpp"
 #include "support/harness.hpp"
 #include "support/log_capture.hpp"
+#include "support/served_binary.hpp"
+#include "support/smtp_sink.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -28,111 +33,6 @@ using namespace concierge::providers;
 using namespace concierge::providers::mail;
 
 namespace {
-
-// Just enough SMTP (RFC 5321) to receive: EHLO/HELO, MAIL, RCPT, DATA (dot-unstuffed), RSET,
-// NOOP, QUIT. One connection at a time, on 127.0.0.1 at a free port.
-class SmtpSink {
- public:
-  struct Mail {
-    std::string from;
-    std::vector<std::string> rcpt;
-    std::string data;
-  };
-  SmtpSink() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 4) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      throw std::runtime_error("smtp sink: cannot listen");
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~SmtpSink() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-  std::string url() const { return "smtp://127.0.0.1:" + std::to_string(port_); }
-  std::vector<Mail> mails() {
-    std::lock_guard l(m_);
-    return mails_;
-  }
-
- private:
-  bool wait_readable(int fd) {
-    while (!stop_) {
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 50) > 0) return true;
-    }
-    return false;
-  }
-  void serve() {
-    while (wait_readable(fd_)) {
-      int c = ::accept(fd_, nullptr, nullptr);
-      if (c >= 0) {
-        session(c);
-        ::close(c);
-      }
-    }
-  }
-  void session(int c) {
-    auto say = [&](const std::string& s) { return ::send(c, s.data(), s.size(), MSG_NOSIGNAL) == ssize_t(s.size()); };
-    std::string buf;
-    auto line = [&](std::string& out) {
-      for (;;) {
-        auto nl = buf.find("\r\n");
-        if (nl != std::string::npos) {
-          out = buf.substr(0, nl);
-          buf.erase(0, nl + 2);
-          return true;
-        }
-        if (!wait_readable(c)) return false;
-        char chunk[4096];
-        ssize_t n = ::recv(c, chunk, sizeof chunk, 0);
-        if (n <= 0) return false;
-        buf.append(chunk, size_t(n));
-      }
-    };
-    say("220 sink.test ESMTP ready\r\n");
-    Mail mail;
-    std::string l;
-    while (line(l)) {
-      std::string verb = l.substr(0, 4);
-      for (auto& ch : verb) ch = char(std::toupper(static_cast<unsigned char>(ch)));
-      if (verb == "EHLO") say("250 sink.test\r\n");  // no SIZE: MAIL FROM stays bare
-      else if (verb == "HELO") say("250 sink.test\r\n");
-      else if (verb == "MAIL") {
-        mail = {};
-        mail.from = l.substr(l.find(':') + 1);
-        say("250 OK\r\n");
-      } else if (verb == "RCPT") {
-        mail.rcpt.push_back(l.substr(l.find(':') + 1));
-        say("250 OK\r\n");
-      } else if (verb == "DATA") {
-        say("354 go ahead\r\n");
-        std::string d;
-        while (line(d) && d != ".") mail.data += (d.rfind("..", 0) == 0 ? d.substr(1) : d) + "\r\n";
-        {
-          std::lock_guard g(m_);
-          mails_.push_back(mail);
-        }
-        say("250 OK queued\r\n");
-      } else if (verb == "QUIT") {
-        say("221 bye\r\n");
-        return;
-      } else if (verb == "RSET" || verb == "NOOP") say("250 OK\r\n");
-      else say("502 not here\r\n");
-    }
-  }
-  int fd_ = -1, port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::mutex m_;
-  std::vector<Mail> mails_;
-};
 
 const Address kMe{"Alex Morgan", "alice@mail.test"};
 
@@ -518,4 +418,219 @@ TEST_CASE("imap: without TLS nothing is sent unless plaintext is allowed, and th
   ok.smtp_url = "smtp://localhost:2525";
   ok.imap_allow_plaintext = ok.smtp_allow_plaintext = true;
   CHECK_NOTHROW(ImapMail(ok));
+}
+
+// As a user configures it: the binary with CONCIERGE_IMAP_* and CONCIERGE_SMTP_*; the SMTP
+// server wants AUTH with its own password (CONCIERGE_SMTP_PASSWORD, no SMTP username: the IMAP
+// one), and the configured From carries a display name that needs encoding.
+TEST_CASE("imap: configured through the binary, SMTP with its own password, From with a display name", "[imap][process]") {
+  DovecotServer dovecot;
+  const std::string smtp_password = "smtp-only-Pa55";
+  SmtpSink sink({.require_auth = true, .user = dovecot.user, .password = smtp_password});
+  ServedBinary bin({"CONCIERGE_MAIL_PROVIDER=imap", "CONCIERGE_IMAP_BASE_URL=" + dovecot.url(), "CONCIERGE_IMAP_USERNAME=" + dovecot.user,
+                    "CONCIERGE_IMAP_PASSWORD=" + dovecot.password, "CONCIERGE_IMAP_ALLOW_PLAINTEXT=true",
+                    "CONCIERGE_IMAP_FROM=Alice Exämple <alice@example.org>", "CONCIERGE_SMTP_BASE_URL=" + sink.url(),
+                    "CONCIERGE_SMTP_PASSWORD=" + smtp_password, "CONCIERGE_SMTP_ALLOW_PLAINTEXT=true"});
+  Json sent = bin.ok("mail_send", {{"to", {"Bob <bob@example.com>"}}, {"subject", "Hello"}, {"text", "Hi Bob"}})["message"];
+  CHECK(sent["labels"] == Json{"SENT"});
+  auto logins = sink.logins();
+  REQUIRE(logins.size() == 1);
+  CHECK(logins[0].user == dovecot.user);
+  CHECK(logins[0].password == smtp_password);
+  auto mails = sink.mails();
+  REQUIRE(mails.size() == 1);
+  CHECK(mails[0].from == "<alice@example.org>");
+  // RFC 5322 section 3.4: display-name <addr-spec>, the header all ASCII; the non-ASCII part of
+  // the name as an RFC 2047 encoded-word.
+  std::smatch from;
+  REQUIRE(std::regex_search(mails[0].data, from, std::regex("\r\nFrom: ([^\r]*)\r\n")));
+  std::string header = from[1].str();
+  CHECK_THAT(header, Catch::Contains("=?") && Catch::EndsWith(" <alice@example.org>"));
+  CHECK(std::all_of(header.begin(), header.end(), [](unsigned char ch) { return ch < 0x80; }));
+  auto wire = parse(mails[0].data);
+  CHECK(wire.from.name == "Alice Exämple");
+  CHECK(wire.from.email == "alice@example.org");
+  CHECK(sent["from"] == "Alice Exämple <alice@example.org>");
+  std::string logs = bin.proc->stderr_text();
+  CHECK_THAT(logs, !Catch::Contains(smtp_password) && !Catch::Contains(dovecot.password));
+}
+
+TEST_CASE("imap: a malformed configured From stops the start, naming the variable", "[imap][process]") {
+  TempDir tmp;
+  ChildProcess p({"/usr/bin/env", "CONCIERGE_CONFIG=" + (tmp.path / "none.json").string(), "CONCIERGE_MAIL_PROVIDER=imap",
+                  "CONCIERGE_IMAP_BASE_URL=imaps://mail.example.org", "CONCIERGE_IMAP_USERNAME=alice", "CONCIERGE_SMTP_FROM=Alice <alice@>",
+                  CONCIERGE_BINARY, "--data-dir", (tmp.path / "data").string(), "serve"});
+  p.close_stdin();
+  auto st = p.wait_exit(std::chrono::seconds(15));
+  REQUIRE(st);
+  CHECK(st->code != 0);
+  CHECK_THAT(p.stderr_text(), Catch::Contains("CONCIERGE_SMTP_FROM") && Catch::Contains("'Alice <alice@>' is not an email address"));
+}
+
+namespace {
+
+// An IMAP server (RFC 3501) scripted for the move fallback: INBOX holds UIDs 1..4 (UIDVALIDITY
+// 7) with the flags given, Archive is empty; neither MOVE (RFC 6851) nor, unless asked, UIDPLUS
+// (RFC 4315) is offered. It records every command after LOGIN.
+struct NoMoveImap {
+  bool uidplus;
+  std::map<uint32_t, std::set<std::string>> inbox;
+  std::mutex m;
+  std::vector<std::string> commands;
+  LineServer server{[this](LineServer::Conn& c) { session(c); }};
+
+  NoMoveImap(bool uidplus, std::map<uint32_t, std::set<std::string>> messages) : uidplus(uidplus), inbox(std::move(messages)) {}
+  std::string url() const { return "imap://127.0.0.1:" + std::to_string(server.port()); }
+  std::vector<std::string> seen() {
+    std::lock_guard l(m);
+    return commands;
+  }
+  std::map<uint32_t, std::set<std::string>> mailbox() {
+    std::lock_guard l(m);
+    return inbox;
+  }
+
+  void session(LineServer::Conn& c) {
+    c.say("* OK scripted IMAP ready\r\n");
+    std::string l;
+    while (c.line(l)) {
+      auto sp = l.find(' ');
+      std::string tag = l.substr(0, sp), cmd = sp == std::string::npos ? "" : l.substr(sp + 1);
+      std::string verb = cmd.substr(0, cmd.find(' '));
+      for (auto& ch : verb) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+      if (verb == "UID") {
+        auto rest = cmd.substr(4);
+        verb += " " + rest.substr(0, rest.find(' '));
+        for (auto& ch : verb) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+      }
+      if (verb != "LOGIN") {
+        std::lock_guard g(m);
+        commands.push_back(cmd);
+      }
+      auto ok = [&](const std::string& text = "done") { c.say(tag + " OK " + text + "\r\n"); };
+      // The UIDs of INBOX a set names ("1:3,7"), that exist.
+      auto in_set = [&](const std::string& set) {
+        std::vector<uint32_t> out;
+        std::stringstream ss(set);
+        for (std::string part; std::getline(ss, part, ',');) {
+          auto colon = part.find(':');
+          uint32_t a = uint32_t(std::stoul(part.substr(0, colon))), b = colon == std::string::npos ? a : uint32_t(std::stoul(part.substr(colon + 1)));
+          for (auto& [uid, _] : inbox)
+            if (uid >= a && uid <= b) out.push_back(uid);
+        }
+        return out;
+      };
+      auto arg = [&](int n) {  // the n-th space-separated word of the command
+        std::stringstream ss(cmd);
+        std::string w;
+        for (int i = 0; i <= n; ++i) ss >> w;
+        return w;
+      };
+      std::lock_guard g(m);
+      if (verb == "CAPABILITY") {
+        c.say(std::string("* CAPABILITY IMAP4rev1") + (uidplus ? " UIDPLUS" : "") + "\r\n");
+        ok();
+      } else if (verb == "LOGIN" || verb == "NOOP") {
+        ok();
+      } else if (verb == "LIST") {
+        c.say("* LIST (\\HasNoChildren) \"/\" INBOX\r\n* LIST (\\HasNoChildren \\Archive) \"/\" Archive\r\n");
+        ok();
+      } else if (verb == "SELECT" || verb == "EXAMINE") {
+        c.say("* " + std::to_string(inbox.size()) + " EXISTS\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n");
+        ok(verb == "SELECT" ? "[READ-WRITE] selected" : "[READ-ONLY] examined");
+      } else if (verb == "UID SEARCH") {
+        std::string keys = cmd.substr(11), out = "* SEARCH";
+        auto wanted = keys.rfind("UID ", 0) == 0 ? in_set(keys.substr(4)) : std::vector<uint32_t>{};
+        for (auto& [uid, flags] : inbox)
+          if (keys == "DELETED" ? flags.count("\\Deleted") > 0 : std::count(wanted.begin(), wanted.end(), uid) > 0)
+            out += " " + std::to_string(uid);
+        c.say(out + "\r\n");
+        ok();
+      } else if (verb == "UID COPY") {
+        ok(uidplus ? "[COPYUID 9 " + arg(2) + " 100:103] copied" : "copied");
+      } else if (verb == "UID STORE") {
+        for (auto uid : in_set(arg(2)))
+          if (cmd.find("+FLAGS") != std::string::npos && cmd.find("\\Deleted") != std::string::npos) inbox[uid].insert("\\Deleted");
+        ok();
+      } else if (verb == "EXPUNGE" || (verb == "UID EXPUNGE" && uidplus)) {
+        auto only = verb == "EXPUNGE" ? std::vector<uint32_t>{} : in_set(arg(2));
+        for (auto it = inbox.begin(); it != inbox.end();)
+          if (it->second.count("\\Deleted") && (only.empty() || std::count(only.begin(), only.end(), it->first))) {
+            c.say("* 1 EXPUNGE\r\n");
+            it = inbox.erase(it);
+          } else {
+            ++it;
+          }
+        ok();
+      } else if (verb == "UID FETCH") {
+        ok();  // no data: the test looks at the server's state, not the summaries
+      } else if (verb == "LOGOUT") {
+        c.say("* BYE\r\n");
+        ok();
+        return;
+      } else {
+        c.say(tag + " BAD unknown command\r\n");
+      }
+    }
+  }
+};
+
+std::shared_ptr<ImapMail> no_move_adapter(const NoMoveImap& server) {
+  ImapOptions o;
+  o.imap_allow_plaintext = o.smtp_allow_plaintext = true;
+  o.account = "old";
+  o.imap_url = server.url();
+  o.smtp_url = "smtp://127.0.0.1:1";
+  o.username = "alice";
+  o.password = "pw";
+  o.timeout_ms = 5000;
+  return std::make_shared<ImapMail>(o);
+}
+
+bool any_starts(const std::vector<std::string>& commands, const std::string& prefix) {
+  return std::any_of(commands.begin(), commands.end(), [&](auto& c) { return c.rfind(prefix, 0) == 0; });
+}
+
+}  // namespace
+
+TEST_CASE("imap: without MOVE, archiving copies, marks and expunges only what it moves", "[imap]") {
+  SECTION("UIDPLUS: UID EXPUNGE of just these (RFC 4315 section 2.1)") {
+    NoMoveImap server(true, {{1, {}}, {2, {}}, {3, {"\\Deleted"}}, {4, {}}});
+    no_move_adapter(server)->modify(1, {"INBOX/7/1", "INBOX/7/2"}, {.archive = true});
+    auto seen = server.seen();
+    INFO(Json(seen).dump());
+    CHECK_FALSE(any_starts(seen, "UID MOVE"));  // not offered, not tried
+    CHECK(any_starts(seen, "UID COPY 1:2 \"Archive\""));
+    CHECK(any_starts(seen, "UID EXPUNGE 1:2"));
+    CHECK_FALSE(any_starts(seen, "EXPUNGE"));
+    CHECK(server.mailbox().count(3) == 1);  // another client's \Deleted message stays
+    CHECK(server.mailbox().count(1) == 0);
+  }
+  SECTION("no UIDPLUS, nothing else marked \\Deleted: a plain EXPUNGE (RFC 3501 section 6.4.3)") {
+    NoMoveImap server(false, {{1, {}}, {2, {}}, {4, {"\\Seen"}}});
+    no_move_adapter(server)->modify(1, {"INBOX/7/1", "INBOX/7/2"}, {.archive = true});
+    auto seen = server.seen();
+    INFO(Json(seen).dump());
+    CHECK(any_starts(seen, "UID COPY 1:2 \"Archive\""));
+    CHECK(any_starts(seen, "EXPUNGE"));
+    CHECK_FALSE(any_starts(seen, "UID EXPUNGE"));
+    CHECK(server.mailbox().size() == 1);
+    CHECK(server.mailbox().count(4) == 1);
+  }
+  SECTION("no UIDPLUS, another message marked \\Deleted: refused before anything changes") {
+    NoMoveImap server(false, {{1, {}}, {2, {}}, {3, {"\\Deleted"}}});
+    try {
+      no_move_adapter(server)->modify(1, {"INBOX/7/1"}, {.archive = true});
+      FAIL("archived");
+    } catch (const Error& e) {
+      CHECK_THAT(e.what(), Catch::StartsWith("message_ids:") && Catch::Contains("MOVE") && Catch::Contains("UIDPLUS") &&
+                               Catch::Contains("\\Deleted") && Catch::Contains("INBOX"));
+    }
+    auto seen = server.seen();
+    INFO(Json(seen).dump());
+    CHECK_FALSE(any_starts(seen, "UID COPY"));
+    CHECK_FALSE(any_starts(seen, "EXPUNGE"));
+    CHECK_FALSE(any_starts(seen, "UID STORE"));
+    CHECK(server.mailbox().size() == 3);
+  }
 }

@@ -12,6 +12,7 @@
 #include "support/harness.hpp"
 #include "support/log_capture.hpp"
 #include "support/mpd_server.hpp"
+#include "support/served_binary.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -303,4 +304,48 @@ TEST_CASE("mpd: calls from many threads share the connection safely", "[mpd]") {
     });
   for (auto& t : threads) t.join();
   CHECK(good == 100);
+}
+
+TEST_CASE("mpd: without stored playlists a search serves the other kinds and says what it skipped", "[mpd]") {
+  MpdServer::Options o;
+  o.stored_playlists = false;
+  MpdFixture f(o);
+  Json r = f.call("music_search", {{"query", "reed"}});  // default types: all four
+  INFO(r.dump());
+  REQUIRE_FALSE(r.value("isError", false));
+  Json found = r["structuredContent"];
+  CHECK(found["artists"].size() == 1);
+  CHECK(found["albums"][0]["title"] == "Blue Hour");
+  CHECK(found["playlists"].empty());
+  REQUIRE(found["notes"].size() == 1);
+  CHECK_THAT(found["notes"][0].get<std::string>(), Catch::StartsWith("playlists:") && Catch::Contains("stored playlists are disabled"));
+  CHECK_THAT(r["content"][0]["text"].get<std::string>(), Catch::Contains("stored playlists are disabled"));
+  // Asked for playlists alone: nothing to serve, the same note; listing them is an error saying why.
+  Json only = f.ok("music_search", {{"query", "reed"}, {"types", {"playlist"}}});
+  CHECK(only["playlists"].empty());
+  CHECK(only["notes"].size() == 1);
+  CHECK_THAT(f.error("music_playlists", {{"action", "list"}}), Catch::Contains("stored playlists are disabled") && Catch::Contains("playlist_directory"));
+  // The connection is still good after MPD's refusal.
+  CHECK(f.ok("music_search", {{"query", "rain"}, {"types", {"track"}}})["tracks"].size() >= 1);
+}
+
+// As a user configures it: the binary, CONCIERGE_MUSIC_PROVIDER=mpd and CONCIERGE_MPD_BASE_URL,
+// against an mpd with and without stored playlists; a search with the default types works on both.
+TEST_CASE("mpd: configured through the binary, with and without stored playlists", "[mpd][process]") {
+  for (bool playlists : {true, false}) {
+    INFO("stored playlists: " << playlists);
+    MpdServer::Options o;
+    o.stored_playlists = playlists;
+    MpdServer mpd(library(), o);
+    ServedBinary bin({"CONCIERGE_MUSIC_PROVIDER=mpd", "CONCIERGE_MPD_BASE_URL=" + mpd.socket()});
+    Json found = bin.ok("music_search", {{"query", "midnight"}});
+    CHECK(found["albums"][0]["uri"] == kAlbum);
+    CHECK(found["tracks"][0]["title"] == "Midnight Tram");
+    if (playlists) {
+      CHECK_FALSE(found.contains("notes"));
+    } else {
+      REQUIRE(found["notes"].size() == 1);
+      CHECK_THAT(found["notes"][0].get<std::string>(), Catch::Contains("stored playlists are disabled"));
+    }
+  }
 }

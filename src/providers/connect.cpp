@@ -10,6 +10,7 @@
 #include "providers/google_oauth.hpp"
 #include "providers/mail/gmail.hpp"
 #include "providers/mail/imap.hpp"
+#include "providers/mail/mime.hpp"
 #include "providers/music/mpd.hpp"
 #include "providers/music/spotify.hpp"
 #include "providers/status.hpp"
@@ -233,7 +234,10 @@ void connect(Providers& p, Connections& c, const Config& config, StatusBoard* st
       o.url = sc.base_url;
       o.username = sc.username;
       o.password = sc.password;
-      auto client = client_for("caldav", calendar::caldav_policy(o), "caldav");
+      // Not client_for: its base URL would be the configured one, path and all, while the adapter
+      // asks for the absolute paths the server hands out (discovery starts at the configured path).
+      auto& client = c.http["caldav"];
+      if (!client) client = std::make_shared<http::Client>(calendar::caldav_policy(o));
       add(p.calendar, "default", std::make_shared<calendar::CaldavCalendar>(o, client));
       live(domain, "caldav", "default", client, false);
     } else if (provider == "imap") {
@@ -248,7 +252,15 @@ void connect(Providers& p, Connections& c, const Config& config, StatusBoard* st
       o.smtp_password = smtp.password;
       o.imap_allow_plaintext = sc.allow_plaintext;
       o.smtp_allow_plaintext = smtp.allow_plaintext;
-      if (!sc.from.empty()) o.from.email = sc.from;
+      // "Alice Example <alice@example.org>" or a bare address; the SMTP service's `from` also counts.
+      if (auto from = !sc.from.empty() ? sc.from : smtp.from; !from.empty()) {
+        try {
+          o.from = mail::parse_address(from, "from");
+        } catch (const Error& e) {
+          throw std::runtime_error(std::string(sc.from.empty() ? "CONCIERGE_SMTP_FROM" : "CONCIERGE_IMAP_FROM") + " (services." +
+                                   (sc.from.empty() ? "smtp" : "imap") + ".from): " + e.what());
+        }
+      }
       add(p.mail, "default", std::make_shared<mail::ImapMail>(o));
       live(domain, "imap", "default", nullptr, false);
     } else if (provider == "mpd") {

@@ -74,6 +74,7 @@ inline void run_to_end(std::vector<std::string> argv) {
 struct MpdServerOptions {
   std::string password;  // when set: full rights with it, only "read" without
   std::string mixer_type = "software";  // "none": an output without volume control
+  bool stored_playlists = true;  // false: no playlist_directory (MPD then refuses every playlist command)
 };
 
 class MpdServer {
@@ -157,7 +158,7 @@ class MpdServer {
     std::ofstream c(dir_.path / "mpd.conf");
     auto q = [](const std::filesystem::path& p) { return "\"" + p.string() + "\""; };
     c << "music_directory " << q(music()) << "\n"
-      << "playlist_directory " << q(dir_.path / "playlists") << "\n"
+      << (options_.stored_playlists ? "playlist_directory " + q(dir_.path / "playlists") + "\n" : "")
       << "db_file " << q(dir_.path / "db") << "\n"
       << "state_file " << q(dir_.path / "state") << "\n"
       << "pid_file " << q(dir_.path / "pid") << "\n"

@@ -23,8 +23,12 @@
 namespace concierge::providers::calendar {
 
 struct CaldavOptions {
-  // The user's calendar home, principal, or the server's root (discovery follows from there):
-  // "https://dav.example.com/alice/", "http://127.0.0.1:5232/".
+  // Where discovery starts, the "context path" of RFC 6764 section 6: the server's root, a
+  // principal, the user's calendar home or one calendar's URL ("https://dav.example.com/alice/",
+  // "https://cloud.example.com/remote.php/dav/", "http://127.0.0.1:5232/"). A PROPFIND there asks
+  // for current-user-principal (RFC 5397) and calendar-home-set (RFC 4791 section 6.2.1), then
+  // the principal's home; failing both, the URL is taken as the home. (RFC 6764's
+  // /.well-known/caldav redirect is not followed: a root URL must answer PROPFIND itself.)
   std::string url;
   std::string account = "default";  // how messages name the account
   std::string username, password;   // HTTP Basic...

@@ -439,6 +439,18 @@ class Session {
   }
   void forget_selection() { selected_.clear(); }
 
+  // Whether the server offers an extension (RFC 3501 section 7.2.1), asked once per session,
+  // after login, when the list is complete.
+  bool offers(const std::string& capability) {
+    if (!capabilities_) {
+      capabilities_.emplace();
+      for (auto& r : run("CAPABILITY"))
+        if (r.tag == "*" && !r.items.empty() && r.items[0].is("CAPABILITY"))
+          for (size_t i = 1; i < r.items.size(); ++i) capabilities_->insert(upper(r.items[i].text));
+    }
+    return capabilities_->count(upper(capability)) > 0;
+  }
+
   std::vector<uint32_t> search(const std::string& keys) {
     bool utf8 = std::any_of(keys.begin(), keys.end(), [](unsigned char c) { return c >= 0x80; });
     return search_uids(run(std::string("UID SEARCH ") + (utf8 ? "CHARSET UTF-8 " : "") + keys));
@@ -489,6 +501,9 @@ class Session {
               break;
             }
           std::string verb = command.substr(0, command.find(' ', command.rfind("UID ", 0) == 0 ? 4 : 0));
+          // Curl drops the connection after a refused command and signs in afresh on the next:
+          // nothing is selected there.
+          selected_.clear();
           throw Refused("the IMAP server refused " + verb + ": " + why);
         }
         return rs;
@@ -505,6 +520,7 @@ class Session {
   char err_[CURL_ERROR_SIZE] = {0};
   std::string selected_;
   bool writable_ = false;
+  std::optional<std::set<std::string>> capabilities_;
   uint32_t validity_ = 0;
 };
 
@@ -724,8 +740,10 @@ void smtp_send(const ImapOptions& o, const std::string& from, const std::vector<
   } up{wire, 0};
   char err[CURL_ERROR_SIZE] = {0};
   std::string mail_from = "<" + from + ">";
+  // Each of the SMTP username and password defaults to the IMAP one on its own: a submission
+  // password of its own (CONCIERGE_SMTP_PASSWORD) goes with the IMAP username.
   const std::string& user = o.smtp_username.empty() ? o.username : o.smtp_username;
-  const std::string& password = o.smtp_username.empty() ? o.password : o.smtp_password;
+  const std::string& password = o.smtp_password.empty() ? o.password : o.smtp_password;
   std::string bearer;
   curl_easy_setopt(h, CURLOPT_URL, o.smtp_url.c_str());
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
@@ -1124,6 +1142,29 @@ std::vector<Summary> ImapMail::modify(int64_t user, const std::vector<std::strin
       boxes = list_boxes(s);
     }
     if (target) target = find_box(boxes, *target).value_or(*target);
+    auto dest_of = [&](const std::string& box) -> std::string {
+      std::string dest;
+      if (trash) dest = options_.trash;
+      else if (target) dest = *target;
+      else if ((change.archive && box == "INBOX") || removed.count(lower(box))) dest = options_.archive;
+      return dest == box ? "" : dest;
+    };
+    // Without MOVE (RFC 6851) and UIDPLUS (RFC 4315), leaving a mailbox takes a plain EXPUNGE
+    // (RFC 3501 section 6.4.3), which removes every message marked \Deleted there, another
+    // client's too: only when ours are the only ones; otherwise refused before anything changes.
+    // (Someone marking one between this check and the EXPUNGE is not excluded; RFC 4315 exists
+    // for that.)
+    if (!s.offers("MOVE") && !s.offers("UIDPLUS"))
+      for (auto& [box, uids] : by_box) {
+        if (dest_of(box).empty()) continue;
+        s.open(box, true);
+        auto marked = s.search("DELETED");
+        std::erase_if(marked, [&](uint32_t u) { return std::find(uids.begin(), uids.end(), u) != uids.end(); });
+        if (!marked.empty())
+          throw Error("message_ids", "the IMAP server of mail account '" + options_.account + "' has neither MOVE nor UIDPLUS, so moving out of " +
+                                         box + " takes an EXPUNGE that would also remove the " + std::to_string(marked.size()) +
+                                         " other message(s) marked \\Deleted there; expunge or undelete them in a mail client first (nothing was changed)");
+      }
     std::map<std::string, std::string> moved;  // old id -> new id
     for (auto& [box, uids] : by_box) {
       uint32_t validity = s.open(box, true);
@@ -1133,19 +1174,17 @@ std::vector<Summary> ImapMail::modify(int64_t user, const std::vector<std::strin
       if (starred) (*starred ? add : remove) += "\\Flagged ";
       if (!add.empty()) s.run("UID STORE " + set + " +FLAGS.SILENT (" + add.substr(0, add.size() - 1) + ")");
       if (!remove.empty()) s.run("UID STORE " + set + " -FLAGS.SILENT (" + remove.substr(0, remove.size() - 1) + ")");
-      std::string dest;
-      if (trash) dest = options_.trash;
-      else if (target) dest = *target;
-      else if ((change.archive && box == "INBOX") || removed.count(lower(box))) dest = options_.archive;
-      if (dest.empty() || dest == box) continue;
+      std::string dest = dest_of(box);
+      if (dest.empty()) continue;
       std::vector<Response> rs;
-      try {
+      if (s.offers("MOVE")) {
         rs = s.run("UID MOVE " + set + " " + quote(dest));
-      } catch (const Refused&) {
-        // No MOVE (RFC 6851): copy, then delete and expunge just these.
+      } else {
+        // RFC 6851 section 3.3's equivalent: copy, mark \Deleted, expunge: just these with
+        // UID EXPUNGE (RFC 4315 section 2.1), else the whole mailbox's, checked above.
         rs = s.run("UID COPY " + set + " " + quote(dest));
         s.run("UID STORE " + set + " +FLAGS.SILENT (\\Deleted)");
-        s.run("UID EXPUNGE " + set);
+        s.run(s.offers("UIDPLUS") ? "UID EXPUNGE " + set : "EXPUNGE");
       }
       for (auto& r : rs)
         if (auto code = response_code(r.text, "COPYUID"); code.size() == 3) {

@@ -1,5 +1,6 @@
 #pragma once
-// A real mailbox over IMAP (RFC 3501 + UIDPLUS, MOVE) and SMTP, both through libcurl.
+// A real mailbox over IMAP (RFC 3501; MOVE, RFC 6851, and UIDPLUS, RFC 4315, when offered) and
+// SMTP (RFC 5321, AUTH RFC 4954), both through libcurl.
 //
 // Ids. A message is "<mailbox>/<UIDVALIDITY>/<UID>" (e.g. "INBOX/1700000000/42"): the mailbox
 // as the server names it, then the two numbers that make a UID stable. A message that moves
@@ -37,7 +38,7 @@ struct ImapOptions {
   std::string smtp_url;              // smtp://host:port (STARTTLS required) or smtps://host:port
   std::string username, password;    // password unused when `oauth` is set
   std::shared_ptr<auth::Credentials> oauth;  // an OAuth account: its bearer goes as XOAUTH2
-  std::string smtp_username, smtp_password;  // empty: the IMAP ones
+  std::string smtp_username, smtp_password;  // each empty: the IMAP one
   Address from;                      // who sends; email defaults to the username
   std::string sent = "Sent", drafts = "Drafts", trash = "Trash", archive = "Archive", spam = "Junk";
   long timeout_ms = 20000;           // each IMAP or SMTP exchange

@@ -29,6 +29,13 @@ std::string lower(std::string s) {
   return s;
 }
 
+// The server keeps no stored playlists (no playlist_directory). `why` without the field, for a
+// search's note.
+struct PlaylistsDisabled : Error {
+  PlaylistsDisabled(const std::string& field, const std::string& why_) : Error(field, why_), why(why_) {}
+  std::string why;
+};
+
 // Percent-escapes all but unreserved characters, '/' and the sub-delimiters, so a name with ':'
 // or '%' survives inside a URI and decodes back exactly.
 std::string escape(const std::string& s) {
@@ -198,6 +205,11 @@ class MpdMusic::Session {
     mpd_server_error code = mpd_connection_get_server_error(c_);
     mpd_connection_clear_error(c_);
     std::string who = where(o_);
+    // Without a playlist_directory every stored-playlist command answers "Stored playlists are
+    // disabled" (MPD's PlaylistResult::DISABLED).
+    if (lower(msg).find("stored playlists are disabled") != std::string::npos)
+      throw PlaylistsDisabled(field.empty() ? "action" : field, "stored playlists are disabled on this MPD server (" + who +
+                                                                    " has no playlist_directory in its mpd.conf)");
     switch (code) {
       case MPD_SERVER_ERROR_PASSWORD:
         throw Error("account", who + " refused the password of account '" + o_.account + "' (" + msg +
@@ -556,9 +568,14 @@ SearchResult MpdMusic::search(int64_t, const std::string& query, const std::vect
       }
     }
     if (wants("playlist")) {
-      for (auto& n : s.playlist_names()) {
-        if (int(r.playlists.size()) >= limit) break;
-        if (has(n)) r.playlists.push_back(s.playlist_info(n, "query"));
+      // A server without stored playlists still serves the other kinds: the search says what it skipped.
+      try {
+        for (auto& n : s.playlist_names()) {
+          if (int(r.playlists.size()) >= limit) break;
+          if (has(n)) r.playlists.push_back(s.playlist_info(n, "query"));
+        }
+      } catch (const PlaylistsDisabled& e) {
+        r.notes.push_back("playlists: " + e.why);
       }
     }
     return r;

@@ -34,6 +34,8 @@ struct SearchResult {
   std::vector<Album> albums;
   std::vector<Artist> artists;
   std::vector<Playlist> playlists;
+  // A kind the provider could not search and why ("playlists: ..."), the rest being served.
+  std::vector<std::string> notes;
 };
 
 struct Device {

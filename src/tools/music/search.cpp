@@ -25,7 +25,10 @@ ToolDefinition search(App& app) {
                                      std::to_string(artists.size()) + " artists, " + std::to_string(playlists.size()) + " playlists";
                   if (!r.albums.empty()) text += "; top album: " + r.albums[0].title + " by " + r.albums[0].artist;
                   else if (!r.tracks.empty()) text += "; top track: " + r.tracks[0].title + " by " + r.tracks[0].artist;
-                  return ToolResult::text(text + ".", Json{{"tracks", tracks}, {"albums", albums}, {"artists", artists}, {"playlists", playlists}});
+                  Json out{{"tracks", tracks}, {"albums", albums}, {"artists", artists}, {"playlists", playlists}};
+                  if (!r.notes.empty()) out["notes"] = r.notes;
+                  for (auto& n : r.notes) text += ". Not searched: " + n;
+                  return ToolResult::text(text + ".", out);
                 });
 }
 
