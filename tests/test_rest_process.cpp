@@ -10,7 +10,7 @@
 #include "store/store.hpp"
 #include "support/fake_upstream.hpp"
 #include "support/process.hpp"
-#include "support/stdio_rpc.hpp"
+#include "support/served_binary.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace concierge;
@@ -19,47 +19,18 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string kKeyHex(64, 'a');  // CONCIERGE_TOKEN_KEY: 32 bytes of 0xaa
-
 void send(httplib::Response& res, const Json& j) { res.set_content(j.dump(), "application/json"); }
 
-// The binary serving over stdio, its data directory holding the given sign-ins.
-struct Binary {
-  TempDir tmp;
-  std::filesystem::path data = tmp.path / "data";
-  std::unique_ptr<ChildProcess> proc;
-  int next = 1;
-
-  // `sign_ins`: (fake, service, account) as `concierge auth login` leaves them.
-  Binary(const std::vector<std::tuple<FakeUpstream*, std::string, std::string>>& sign_ins, std::vector<std::string> env) {
-    {
-      store::Store store(data);
-      providers::auth::TokenStore tokens(store, providers::auth::Sealer(std::string(32, char(0xaa))));
-      for (auto& [fake, service, account] : sign_ins) fake->sign_in(tokens, store.user_id("local"), service, account);
-    }
-    std::vector<std::string> argv{"/usr/bin/env", "CONCIERGE_CONFIG=" + (tmp.path / "none.json").string(), "CONCIERGE_TOKEN_KEY=" + kKeyHex};
-    argv.insert(argv.end(), env.begin(), env.end());
-    for (const char* a : {CONCIERGE_BINARY, "--data-dir"}) argv.push_back(a);
-    argv.push_back(data.string());
-    argv.push_back("serve");
-    proc = std::make_unique<ChildProcess>(argv);
-    Json init = request("initialize", Json{{"protocolVersion", "2025-11-25"}, {"capabilities", Json::object()}, {"clientInfo", {{"name", "t"}, {"version", "1"}}}});
-    REQUIRE(init.contains("result"));
-    REQUIRE(proc->write_line(R"({"jsonrpc":"2.0","method":"notifications/initialized"})"));
-  }
-  ~Binary() {
-    proc->close_stdin();
-    proc->wait_exit(15s);
-  }
-  Json request(const std::string& method, Json params) { return rpc_request(*proc, next++, method, std::move(params)); }
-  // The structured result of a tool call that must succeed.
-  Json ok(const std::string& tool, Json args) {
-    Json r = request("tools/call", Json{{"name", tool}, {"arguments", std::move(args)}});
-    INFO(tool << " -> " << r.dump() << "\nstderr:\n" << proc->stderr_text());
-    REQUIRE(r.contains("result"));
-    REQUIRE_FALSE(r["result"].value("isError", false));
-    return r["result"]["structuredContent"];
-  }
+// The binary serving over stdio, its data directory holding the given sign-ins: (fake, service,
+// account) as `concierge auth login` leaves them.
+using SignIns = std::vector<std::tuple<FakeUpstream*, std::string, std::string>>;
+struct Binary : ServedBinary {
+  Binary(const SignIns& sign_ins, const std::vector<std::string>& env)
+      : ServedBinary(env, [&](const std::filesystem::path& data) {
+          store::Store store(data);
+          providers::auth::TokenStore tokens(store, providers::auth::Sealer(std::string(32, char(0xaa))));
+          for (auto& [fake, service, account] : sign_ins) fake->sign_in(tokens, store.user_id("local"), service, account);
+        }) {}
 };
 
 }  // namespace
