@@ -628,7 +628,6 @@ TEST_CASE("calcom oauth: sign-in listens on Cal.com's own port and says which re
   auth::Token t = auth::login(client, s.user, o, out, -1);
   browser.join();
   CHECK_FALSE(t.access_token.empty());
-  std::string said = printed.wait_line("register");
   CHECK_THAT(printed.text, Catch::Contains("register\n\n  " + redirect + "\n"));
   CHECK_THAT(printed.text, Catch::Contains("app.cal.com/settings/developer/oauth"));
   CHECK(printed.text.find("redirect_uri=" + std::string("http%3A%2F%2F127.0.0.1%3A") + std::to_string(config.loopback_port)) != std::string::npos);
