@@ -4,16 +4,18 @@
 // `cal-api-version` header that, as on Cal.com, selects another (older) behaviour when missing or
 // wrong. The booking scenario runs through the tools; then faults, secrets and bad input.
 #include <atomic>
+#include <condition_variable>
 #include <catch2/catch.hpp>
 #include <map>
 #include <thread>
 
 #include "providers/auth/credentials.hpp"
+#include "providers/auth/login.hpp"
 #include "providers/booking/calcom.hpp"
 #include "providers/error.hpp"
 #include "store/history.hpp"
 #include "support/app_fixture.hpp"
-#include "support/fake_upstream.hpp"
+#include "support/calcom_fake.hpp"
 #include "support/harness.hpp"
 #include "support/log_capture.hpp"
 
@@ -41,252 +43,8 @@ struct TestClock : http::Clock {
   }
 };
 
-std::string iso(Millis t) {
-  return date::format("%FT%TZ", date::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(t)));
-}
-Millis day_start(Millis t) { return t - t % kDay; }
-
-// Cal.com, as far as these endpoints go. Event types 101 "intro-call" (15 min) and 102
-// "consultation" (30 min), open 09:00-12:00 UTC every day; a slot overlapping an accepted
-// booking is not offered.
-struct FakeCalcom {
-  std::mutex m;
-  struct Type {
-    int64_t id;
-    std::string slug, title;
-    int length;
-  };
-  std::vector<Type> types{{101, "intro-call", "Intro call", 15}, {102, "consultation", "Consultation", 30}};
-  struct Rec {
-    int64_t id;
-    std::string uid;
-    int64_t type;
-    Millis start, end;
-    std::string name, email, tz, notes, status = "accepted", cancel_reason, resched_reason, from_uid, to_uid;
-    Millis created;
-  };
-  std::map<std::string, Rec> bookings;
-  int64_t next_id = 1;
-  std::vector<std::pair<std::string, std::string>> versions_seen;  // "GET /slots" -> header
-  std::atomic<int> posts{0}, fail_posts{0};
-  // Last, so it goes first: its server's threads (a stalled request still in a handler) end
-  // before the state they use.
-  FakeUpstream up;
-
-  static void error(httplib::Response& res, int status, const std::string& code, const std::string& message, const std::string& path) {
-    res.status = status;
-    res.set_content(Json{{"status", "error"}, {"timestamp", "2026-01-01T00:00:00.000Z"}, {"path", "/v2" + path},
-                         {"error", {{"code", code}, {"message", message}}}}.dump(),
-                    "application/json");
-  }
-  static void ok(httplib::Response& res, Json data, int status = 200, Json extra = Json::object()) {
-    res.status = status;
-    Json j{{"status", "success"}, {"data", std::move(data)}};
-    j.update(extra);
-    res.set_content(j.dump(), "application/json");
-  }
-  const Type* type(int64_t id) {
-    for (auto& t : types)
-      if (t.id == id) return &t;
-    return nullptr;
-  }
-  Json type_json(const Type& t) {
-    return {{"id", t.id}, {"ownerId", 7}, {"lengthInMinutes", t.length}, {"title", t.title}, {"slug", t.slug},
-            {"description", t.title + ", by phone"}, {"locations", {{{"type", "phone"}, {"phone", "+49301234567"}}}},
-            {"bookingFields", Json::array()}, {"disableGuests", false}, {"slotInterval", nullptr}, {"minimumBookingNotice", 0},
-            {"beforeEventBuffer", 0}, {"afterEventBuffer", 0}, {"recurrence", nullptr}, {"metadata", Json::object()},
-            {"requiresConfirmation", false}, {"price", 0}, {"currency", "usd"}, {"lockTimeZoneToggleOnBookingPage", false},
-            {"seatsPerTimeSlot", nullptr}, {"isInstantEvent", false}, {"scheduleId", 55}, {"users", Json::array()}};
-  }
-  Json booking_json(const Rec& b) {
-    const Type* t = type(b.type);
-    Json j{{"id", b.id}, {"uid", b.uid}, {"title", t->title + " between Host and " + b.name}, {"description", b.notes},
-           {"hosts", {{{"id", 7}, {"name", "Host"}, {"timeZone", "Europe/Berlin"}}}}, {"status", b.status},
-           {"start", iso(b.start)}, {"end", iso(b.end)}, {"duration", t->length}, {"eventTypeId", t->id},
-           {"eventType", {{"id", t->id}, {"slug", t->slug}}}, {"location", "+49301234567"}, {"absentHost", false},
-           {"attendees", {{{"name", b.name}, {"email", b.email}, {"timeZone", b.tz}, {"language", "en"}, {"absent", false}}}},
-           {"guests", Json::array()}, {"bookingFieldsResponses", {{"name", b.name}, {"email", b.email}, {"notes", b.notes}}},
-           {"createdAt", iso(b.created)}, {"updatedAt", iso(b.created)}};
-    if (!b.cancel_reason.empty()) j["cancellationReason"] = b.cancel_reason;
-    if (!b.resched_reason.empty()) j["reschedulingReason"] = b.resched_reason;
-    if (!b.from_uid.empty()) j["rescheduledFromUid"] = b.from_uid;
-    if (!b.to_uid.empty()) {
-      j["rescheduled"] = true;
-      j["rescheduledToUid"] = b.to_uid;
-    }
-    return j;
-  }
-  bool busy(Millis s, Millis e, const std::string& except) {
-    for (auto& [uid, b] : bookings)
-      if (b.status == "accepted" && uid != except && b.start < e && b.end > s) return true;
-    return false;
-  }
-  // Whether `s` is a start the type offers at all.
-  bool offered(const Type& t, Millis s) {
-    Millis into = s - day_start(s);
-    return s > now_ms() && into >= 9 * kHour && into + t.length * kMinute <= 12 * kHour && into % (t.length * kMinute) == 0;
-  }
-  // The version check Cal.com does by controller; false: answered the old way already.
-  bool version(const httplib::Request& req, const std::string& family, const std::string& want) {
-    std::string got = req.get_header_value("cal-api-version");
-    {
-      std::lock_guard l(m);
-      versions_seen.emplace_back(req.method + " " + family, got);
-    }
-    return got == want;
-  }
-  Millis time_param(const std::string& s) { return parse_time(s, nullptr, "start"); }
-
-  FakeCalcom() {
-    auto& s = up.server;
-    s.Get("/event-types", [this](const httplib::Request& req, httplib::Response& res) {
-      if (!version(req, "/event-types", "2024-06-14")) {
-        // Before 2024-06-14 the list came grouped by profile.
-        return ok(res, {{"eventTypeGroups", {{{"eventTypes", Json::array()}}}}});
-      }
-      std::lock_guard l(m);
-      Json all = Json::array();
-      for (auto& t : types) all.push_back(type_json(t));
-      ok(res, all);
-    });
-    s.Get(R"(/event-types/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
-      if (!version(req, "/event-types", "2024-06-14")) return ok(res, {{"eventType", Json::object()}});
-      std::lock_guard l(m);
-      const Type* t = type(std::stoll(req.matches[1]));
-      if (!t) return error(res, 404, "NotFoundException", "Event type with id=" + std::string(req.matches[1]) + " not found", req.path);
-      ok(res, type_json(*t));
-    });
-    s.Get("/slots", [this](const httplib::Request& req, httplib::Response& res) {
-      if (!version(req, "/slots", "2024-09-04"))
-        // The older controller's shape: {"slots": {date: [{"time": ...}]}}.
-        return ok(res, {{"slots", {{"2050-01-01", {{{"time", "2050-01-01T09:00:00.000Z"}}}}}}});
-      std::lock_guard l(m);
-      if (!req.has_param("eventTypeId") || !req.has_param("start") || !req.has_param("end"))
-        return error(res, 400, "BadRequestException", "eventTypeId, start and end are required", req.path);
-      const Type* t = type(std::stoll(req.get_param_value("eventTypeId")));
-      if (!t) return error(res, 404, "NotFoundException", "Event type not found", req.path);
-      Millis from = time_param(req.get_param_value("start")), to = time_param(req.get_param_value("end"));
-      bool range = req.get_param_value("format") == "range";
-      Json days = Json::object();
-      for (Millis d = day_start(from); d < to; d += kDay)
-        for (Millis st = d + 9 * kHour; st + t->length * kMinute <= d + 12 * kHour; st += t->length * kMinute) {
-          Millis en = st + t->length * kMinute;
-          if (st < from || st >= to || !offered(*t, st) || busy(st, en, "")) continue;
-          std::string start = iso(st);
-          start.replace(start.size() - 1, 1, "+00:00");  // in the requested zone (UTC here), with its offset
-          Json slot{{"start", start}};
-          if (range) slot["end"] = iso(en);
-          days[date::format("%F", date::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(st)))].push_back(slot);
-        }
-      ok(res, days);
-    });
-    s.Post("/bookings", [this](const httplib::Request& req, httplib::Response& res) {
-      ++posts;
-      if (fail_posts > 0) {
-        --fail_posts;
-        return error(res, 500, "InternalServerErrorException", "Internal server error", req.path);
-      }
-      // The 2024-04-15 controller wants end, responses{name,email}, timeZone, language...
-      if (!version(req, "/bookings", "2024-08-13"))
-        return error(res, 400, "BadRequestException", "responses must be an object; end must be a valid ISO 8601 date string", req.path);
-      Json b = Json::parse(req.body, nullptr, false);
-      if (b.is_discarded() || !b.contains("start") || !b.contains("eventTypeId") || !b.contains("attendee"))
-        return error(res, 400, "BadRequestException", "start, eventTypeId and attendee are required", req.path);
-      const Json& a = b["attendee"];
-      if (!a.contains("timeZone") || !a.contains("email") || !a.contains("name"))
-        return error(res, 400, "BadRequestException", "attendee.timeZone, attendee.name and attendee.email are required", req.path);
-      std::lock_guard l(m);
-      const Type* t = type(b["eventTypeId"].get<int64_t>());
-      if (!t) return error(res, 404, "NotFoundException", "Event type not found", req.path);
-      Millis st = time_param(b["start"].get<std::string>());
-      Millis en = st + t->length * kMinute;
-      if (!offered(*t, st)) return error(res, 400, "BadRequestException", "booking_time_out_of_bounds_error", req.path);
-      if (busy(st, en, "")) return error(res, 400, "BadRequestException", "User either already has booking at this time or is not available", req.path);
-      Rec r{next_id, "uid" + std::to_string(next_id) + "x", t->id, st, en, a["name"].get<std::string>(), a["email"].get<std::string>(),
-              a["timeZone"].get<std::string>()};
-      ++next_id;
-      if (b.contains("bookingFieldsResponses")) r.notes = b["bookingFieldsResponses"].value("notes", "");
-      r.created = now_ms();
-      bookings[r.uid] = r;
-      ok(res, booking_json(r), 201);
-    });
-    s.Get("/bookings", [this](const httplib::Request& req, httplib::Response& res) {
-      if (!version(req, "/bookings", "2024-08-13"))
-        return ok(res, {{"bookings", Json::array()}, {"recurringInfo", Json::array()}, {"nextCursor", nullptr}});
-      std::lock_guard l(m);
-      std::string status = req.get_param_value("status");
-      size_t take = req.has_param("take") ? std::stoul(req.get_param_value("take")) : 100;
-      std::vector<const Rec*> hits;
-      for (auto& [uid, b] : bookings) {
-        bool cancelled = b.status == "cancelled", past = b.end <= now_ms();
-        if ((status == "upcoming" && (cancelled || past)) || (status == "past" && (cancelled || !past)) ||
-            (status == "cancelled" && !cancelled))
-          continue;
-        hits.push_back(&b);
-      }
-      std::sort(hits.begin(), hits.end(), [](auto* x, auto* y) { return x->start < y->start; });
-      Json data = Json::array();
-      for (size_t i = 0; i < hits.size() && i < take; ++i) data.push_back(booking_json(*hits[i]));
-      ok(res, data, 200,
-         {{"pagination", {{"totalItems", hits.size()}, {"remainingItems", hits.size() - data.size()}, {"returnedItems", data.size()},
-                          {"itemsPerPage", take}, {"currentPage", 1}, {"totalPages", 1}, {"hasNextPage", false}, {"hasPreviousPage", false}}}});
-    });
-    s.Get(R"(/bookings/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
-      // The older controller answered with startTime/endTime and no uid at the top.
-      if (!version(req, "/bookings", "2024-08-13")) return ok(res, {{"startTime", "2050-01-01T09:00:00Z"}});
-      std::lock_guard l(m);
-      auto it = bookings.find(req.matches[1]);
-      if (it == bookings.end()) return error(res, 404, "NotFoundException", "Booking with uid=" + std::string(req.matches[1]) + " not found", req.path);
-      ok(res, booking_json(it->second));
-    });
-    s.Post(R"(/bookings/([^/]+)/reschedule)", [this](const httplib::Request& req, httplib::Response& res) {
-      ++posts;
-      if (!version(req, "/bookings", "2024-08-13"))
-        return error(res, 400, "BadRequestException", "Cannot POST /v2/bookings/reschedule", req.path);
-      Json b = Json::parse(req.body, nullptr, false);
-      std::lock_guard l(m);
-      auto it = bookings.find(req.matches[1]);
-      if (it == bookings.end()) return error(res, 404, "NotFoundException", "Booking with uid=" + std::string(req.matches[1]) + " not found", req.path);
-      Rec& old = it->second;
-      if (old.status == "cancelled") return error(res, 400, "BadRequestException", "Can't reschedule a cancelled booking", req.path);
-      const Type* t = type(old.type);
-      Millis st = time_param(b.at("start").get<std::string>()), en = st + t->length * kMinute;
-      if (!offered(*t, st)) return error(res, 400, "BadRequestException", "booking_time_out_of_bounds_error", req.path);
-      if (busy(st, en, old.uid)) return error(res, 400, "BadRequestException", "User either already has booking at this time or is not available", req.path);
-      Rec r = old;
-      r.id = next_id;
-      r.uid = "uid" + std::to_string(next_id++) + "x";
-      r.start = st;
-      r.end = en;
-      r.from_uid = old.uid;
-      r.resched_reason = b.value("reschedulingReason", "");
-      old.status = "cancelled";
-      old.to_uid = r.uid;
-      bookings[r.uid] = r;
-      ok(res, booking_json(r), 201);
-    });
-    s.Post(R"(/bookings/([^/]+)/cancel)", [this](const httplib::Request& req, httplib::Response& res) {
-      ++posts;
-      if (!version(req, "/bookings", "2024-08-13"))
-        return error(res, 400, "BadRequestException", "Cannot POST /v2/bookings/cancel", req.path);
-      Json b = Json::parse(req.body, nullptr, false);
-      std::lock_guard l(m);
-      auto it = bookings.find(req.matches[1]);
-      if (it == bookings.end()) return error(res, 404, "NotFoundException", "Booking with uid=" + std::string(req.matches[1]) + " not found", req.path);
-      if (it->second.status == "cancelled") return error(res, 400, "BadRequestException", "This booking has already been cancelled.", req.path);
-      it->second.status = "cancelled";
-      if (b.is_object()) it->second.cancel_reason = b.value("cancellationReason", "");
-      ok(res, booking_json(it->second));
-    });
-  }
-  std::set<std::string> versions_for(const std::string& family) {
-    std::lock_guard l(m);
-    std::set<std::string> out;
-    for (auto& [f, v] : versions_seen)
-      if (f.find(" " + family) != std::string::npos) out.insert(v);
-    return out;
-  }
-};
+std::string iso(Millis t) { return calcom_iso(t); }
+Millis day_start(Millis t) { return calcom_day_start(t); }
 
 // One account on the fake: a Cal.com API key (a live token the fake accepts).
 struct Setup {
@@ -296,8 +54,8 @@ struct Setup {
   std::shared_ptr<http::Client> client;
   std::shared_ptr<CalcomBooking> adapter;
   explicit Setup(CalcomVersions versions = {}, int max_attempts = 0) {
-    key = cal.up.issue().first;
-    auto policy = cal.up.policy("calcom");
+    key = cal.up.api_key();
+    auto policy = cal.up.policy();
     if (max_attempts) policy.max_attempts = max_attempts;
     client = std::make_shared<http::Client>(policy, clock);
     auto creds = std::make_shared<auth::StaticCredentials>("calcom", "default", "Bearer " + key,
@@ -349,13 +107,24 @@ TEST_CASE("calcom: policy and OAuth settings", "[calcom]") {
   CHECK(p.cache_ttl.count() == 0);
   auto ro = calcom_oauth(true), rw = calcom_oauth(false);
   CHECK(ro.authorize_url == "https://app.cal.com/auth/oauth2/authorize");
-  CHECK(ro.token_url == "https://app.cal.com/api/auth/oauth/token");
+  // One documented endpoint for the code exchange and the refresh, on the API (a self-hosted
+  // API v2 has its own).
+  CHECK(ro.token_url == "https://api.cal.com/v2/auth/oauth2/token");
+  CHECK(calcom_oauth(false, "https://cal.example.org/api/v2").token_url == "https://cal.example.org/api/v2/auth/oauth2/token");
+  // Cal.com matches redirect URIs exactly: a fixed loopback port, and where to register it.
+  CHECK(kCalcomLoopbackPort == 53218);
+  CHECK(ro.loopback_port == kCalcomLoopbackPort);
+  CHECK_THAT(rw.register_redirect_at, Catch::Contains("https://app.cal.com/settings/developer/oauth"));
   CHECK(ro.scopes == std::vector<std::string>{"EVENT_TYPE_READ", "BOOKING_READ"});
   CHECK(rw.scopes == std::vector<std::string>{"EVENT_TYPE_READ", "BOOKING_READ", "BOOKING_WRITE"});
   CalcomVersions v;
-  CHECK(v.bookings == "2024-08-13");
+  CHECK(v.bookings == "2026-02-25");
   CHECK(v.slots == "2024-09-04");
   CHECK(v.event_types == "2024-06-14");
+  auto set = calcom_versions({{"bookings", "2027-01-01"}});
+  CHECK(set.bookings == "2027-01-01");
+  CHECK(set.slots == "2024-09-04");
+  CHECK_THROWS_WITH(calcom_versions({{"webhooks", "2024-06-14"}}), Catch::StartsWith("webhooks:"));
 }
 
 TEST_CASE("calcom: find, book, gone from slots, reschedule (a new uid), cancel with a reason, back, through the tools", "[calcom]") {
@@ -448,7 +217,7 @@ TEST_CASE("calcom: find, book, gone from slots, reschedule (a new uid), cancel w
   // Every call carried its family's version.
   CHECK(s.cal.versions_for("/event-types") == std::set<std::string>{"2024-06-14"});
   CHECK(s.cal.versions_for("/slots") == std::set<std::string>{"2024-09-04"});
-  CHECK(s.cal.versions_for("/bookings") == std::set<std::string>{"2024-08-13"});
+  CHECK(s.cal.versions_for("/bookings") == std::set<std::string>{"2026-02-25"});
 }
 
 TEST_CASE("calcom: numeric event type ids work as well as slugs", "[calcom]") {
@@ -552,7 +321,7 @@ TEST_CASE("calcom faults: 429 with Retry-After, 500, stall, malformed JSON", "[c
     CHECK(s.adapter->list(0, {.now = now_ms()}).empty());
   }
   SECTION("a stall past the timeout: the service did not answer") {
-    auto p = s.cal.up.policy("calcom");
+    auto p = s.cal.up.policy();
     p.max_attempts = 1;
     auto client = std::make_shared<http::Client>(p, s.clock);
     CalcomBooking once(client, std::make_shared<auth::StaticCredentials>("calcom", "default", "Bearer " + s.key, "fix"));
@@ -567,17 +336,49 @@ TEST_CASE("calcom faults: 429 with Retry-After, 500, stall, malformed JSON", "[c
   }
 }
 
-TEST_CASE("calcom faults: expired OAuth token refreshed once, revoked grant names the sign-in command, a refused key", "[calcom][faults]") {
+namespace {
+
+// Cal.com's own OAuth endpoints (calcom_oauth's defaults) moved onto the fake: same paths.
+auth::OAuthConfig on_fake(auth::OAuthConfig c, const CalcomUpstream& up) {
+  for (auto* u : {&c.authorize_url, &c.token_url}) *u = up.url(u->substr(u->find('/', u->find("://") + 3)));
+  c.client_id = up.client_id;
+  return c;
+}
+
+// A store, an OAuth client on the fake's clock, and account "work" signed in through the code
+// exchange on calcom_oauth's token endpoint.
+struct OAuthSetup {
   FakeCalcom cal;
   TestClock clock;
   TempDir dir;
   store::Store store{dir.path / "data"};
   auth::TokenStore tokens{store, auth::Sealer(std::string(32, 'K'))};
   int64_t user = store.user_id("local");
-  cal.up.sign_in(tokens, user, "calcom", "work");
-  auto oauth = std::make_shared<auth::OAuthClient>(cal.up.oauth("calcom"), tokens, cal.up.policy("calcom"));
-  auto client = std::make_shared<http::Client>(cal.up.policy("calcom"), clock);
-  CalcomBooking adapter(client, std::make_shared<auth::OAuthCredentials>(oauth, "calcom", "work"));
+  std::shared_ptr<auth::OAuthClient> oauth;
+  std::shared_ptr<http::Client> client;
+  OAuthSetup() {
+    oauth = std::make_shared<auth::OAuthClient>(on_fake(calcom_oauth(false), cal.up), tokens, cal.up.policy(), [this] { return cal.up.now(); });
+    client = std::make_shared<http::Client>(cal.up.policy(), clock);
+  }
+  auth::Token sign_in(const std::string& account, const std::string& cal_user) {
+    auto pkce = auth::Pkce::make();
+    const std::string redirect = "http://127.0.0.1:1/callback";
+    return oauth->exchange(user, account, cal.up.approve(cal_user, redirect, pkce.challenge), redirect, pkce);
+  }
+  std::shared_ptr<CalcomBooking> adapter(const std::string& account) {
+    return std::make_shared<CalcomBooking>(client, std::make_shared<auth::OAuthCredentials>(oauth, "calcom", account));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("calcom faults: expired OAuth token refreshed once, revoked grant names the sign-in command, a refused key", "[calcom][faults]") {
+  OAuthSetup s;
+  auto& cal = s.cal;
+  const int64_t user = s.user;
+  cal.up.sign_in(s.tokens, user, "work");
+  auto owned = s.adapter("work");
+  auto& adapter = *owned;
   CHECK(adapter.event_types(user).size() == 2);
 
   cal.up.inject({Fault::Expired});
@@ -590,7 +391,7 @@ TEST_CASE("calcom faults: expired OAuth token refreshed once, revoked grant name
   CHECK_THAT(e, Catch::StartsWith("account:") && Catch::Contains("concierge auth login calcom --account work"));
 
   // An API key Cal.com refuses: replace the key, it says (no refresh for a fixed key).
-  auto keyed = std::make_shared<http::Client>(cal.up.policy("calcom"), clock);
+  auto keyed = std::make_shared<http::Client>(cal.up.policy(), s.clock);
   CalcomBooking bad(keyed, std::make_shared<auth::StaticCredentials>("calcom", "default", "Bearer cal_live_wrong", "set a new Cal.com API key"));
   CHECK_THAT(error_of([&] { bad.event_types(user); }), Catch::StartsWith("account:") && Catch::Contains("set a new Cal.com API key"));
 }
@@ -598,12 +399,12 @@ TEST_CASE("calcom faults: expired OAuth token refreshed once, revoked grant name
 TEST_CASE("calcom faults: the breaker opens after repeated failures and recovers", "[calcom][faults]") {
   FakeCalcom cal;
   TestClock clock;
-  auto p = cal.up.policy("calcom");
+  auto p = cal.up.policy();
   p.max_attempts = 1;
   p.breaker_threshold = 3;
   p.breaker_cooldown = 10s;
   auto client = std::make_shared<http::Client>(p, clock);
-  CalcomBooking adapter(client, std::make_shared<auth::StaticCredentials>("calcom", "default", "Bearer " + cal.up.issue().first, "fix"));
+  CalcomBooking adapter(client, std::make_shared<auth::StaticCredentials>("calcom", "default", "Bearer " + cal.up.api_key(), "fix"));
   for (int i = 0; i < 3; ++i) cal.up.inject({Fault::Status500});
   for (int i = 0; i < 3; ++i) CHECK_THAT(error_of([&] { adapter.event_types(0); }), Catch::Contains("HTTP 500"));
   CHECK(client->breaker() == http::BreakerState::Open);
@@ -670,4 +471,164 @@ TEST_CASE("calcom: bad input names the field", "[calcom]") {
              Catch::StartsWith("start: Cal.com refused it"));
   CHECK_THAT(error_of([&] { s.adapter->list(0, {.status = "someday"}); }), Catch::StartsWith("status:"));
   CHECK(s.cal.bookings.empty());
+}
+
+
+TEST_CASE("calcom oauth: the code exchange and the refresh both go to the documented v2 token endpoint", "[calcom][oauth]") {
+  OAuthSetup s;
+  auth::Token t = s.sign_in("work", "host");
+  // Cal.com documents 1800 s access tokens; the expiry is kept from expires_in.
+  CHECK(t.expires_at - s.cal.up.now() > 1790'000);
+  CHECK(t.expires_at - s.cal.up.now() <= 1800'000);
+  CHECK(t.scopes == std::vector<std::string>{"EVENT_TYPE_READ", "BOOKING_READ", "BOOKING_WRITE"});
+  auto adapter = s.adapter("work");
+  CHECK(adapter->event_types(s.user).size() == 2);
+  CHECK(s.cal.up.refreshes == 0);
+
+  // Past the lifetime: refreshed ahead of the call, on the same endpoint, and the call goes on.
+  s.cal.up.advance(std::chrono::seconds(1801));
+  CHECK(adapter->event_types(s.user).size() == 2);
+  CHECK(s.cal.up.refreshes == 1);
+  CHECK(s.cal.up.old_endpoint_refreshes == 0);
+  {
+    std::lock_guard l(s.cal.up.m);
+    REQUIRE(s.cal.up.token_requests.size() == 2);
+    CHECK(s.cal.up.token_requests[0]["grant_type"] == "authorization_code");
+    CHECK(s.cal.up.token_requests[1]["grant_type"] == "refresh_token");
+  }
+  // The rotated refresh token works the next time too.
+  s.cal.up.advance(std::chrono::seconds(1801));
+  CHECK(adapter->event_types(s.user).size() == 2);
+  CHECK(s.cal.up.refreshes == 2);
+}
+
+TEST_CASE("calcom oauth: a dead grant says sign in again with the command, not unavailable", "[calcom][oauth]") {
+  OAuthSetup s;
+  s.sign_in("work", "host");
+  auto adapter = s.adapter("work");
+  SECTION("the refresh token is refused (invalid_grant)") {
+    s.cal.up.revoked = true;
+    s.cal.up.advance(std::chrono::seconds(1801));
+  }
+  SECTION("a token endpoint that refuses refreshes (the old code-only one, configured by hand)") {
+    auto c = on_fake(calcom_oauth(false), s.cal.up);
+    c.token_url = s.cal.up.url("/api/auth/oauth/token");
+    s.oauth = std::make_shared<auth::OAuthClient>(c, s.tokens, s.cal.up.policy(), [&] { return s.cal.up.now(); });
+    adapter = s.adapter("work");
+    s.cal.up.advance(std::chrono::seconds(1801));
+  }
+  std::string e = error_of([&] { adapter->event_types(s.user); });
+  CHECK_THAT(e, Catch::StartsWith("account:") && Catch::Contains("needs signing in again") &&
+                    Catch::Contains("concierge auth login calcom --account work"));
+  CHECK_THAT(e, !Catch::Contains("unavailable") && !Catch::Contains("try again later"));
+}
+
+TEST_CASE("calcom oauth: a token acts as the account that granted it", "[calcom][oauth]") {
+  OAuthSetup s;
+  s.sign_in("work", "host");
+  s.sign_in("home", "other");
+  auto work = s.adapter("work"), home = s.adapter("home");
+  Millis from = window_start();
+  auto b = work->create(s.user, {.event_type_id = "consultation", .start = from + 9 * kHour, .attendee = {"Ada", "ada@example.com", "UTC"}});
+  CHECK(work->list(s.user, {.now = now_ms()}).size() == 1);
+  CHECK(home->list(s.user, {.now = now_ms()}).empty());
+  CHECK_THAT(error_of([&] { home->get(s.user, b.id); }), Catch::StartsWith("booking_id:"));
+  // The same slot is still free on the other user's calendar.
+  CHECK(home->slots(s.user, "consultation", from, from + kDay).size() == 6);
+  // A token the fake never issued, or one past its lifetime, is refused with 401.
+  httplib::Client raw("127.0.0.1", s.cal.up.port);
+  auto r = raw.Get("/v2/event-types", {{"Authorization", "Bearer cal-access-999-x9"}, {"cal-api-version", "2024-06-14"}});
+  REQUIRE(r);
+  CHECK(r->status == 401);
+}
+
+TEST_CASE("calcom fake: the token endpoint takes JSON or form bodies only, and no unknown fields", "[calcom][oauth]") {
+  FakeCalcom cal;
+  httplib::Client raw("127.0.0.1", cal.up.port);
+  auto post = [&](const std::string& body, const std::string& type) {
+    auto r = raw.Post("/v2/auth/oauth2/token", body, type.c_str());
+    REQUIRE(r);
+    return std::make_pair(r->status, Json::parse(r->body, nullptr, false));
+  };
+  auto [s1, j1] = post(R"({"client_id":"test-client","grant_type":"refresh_token","refresh_token":"nope"})", "application/json");
+  CHECK(s1 == 400);
+  CHECK(j1["error"] == "invalid_grant");
+  auto [s2, j2] = post("client_id=test-client&grant_type=refresh_token&refresh_token=nope", "application/x-www-form-urlencoded");
+  CHECK(s2 == 400);
+  CHECK(j2["error"] == "invalid_grant");
+  auto [s3, j3] = post("client_id=test-client&grant_type=refresh_token&refresh_token=nope", "text/plain");
+  CHECK(s3 == 400);
+  CHECK(j3["error_description"] == "client_id is required");
+  auto [s4, j4] = post(R"({"client_id":"test-client","grant_type":"refresh_token","refresh_token":"x","scope":"a"})", "application/json");
+  CHECK(s4 == 400);
+  CHECK(j4["error"] == "invalid_request");
+  auto [s5, j5] = post(R"({"client_id":"someone","grant_type":"refresh_token","refresh_token":"x"})", "application/json");
+  CHECK(s5 == 401);
+  CHECK(j5["error"] == "invalid_client");
+  auto r = raw.Post("/api/auth/oauth/token", "client_id=test-client&grant_type=refresh_token&refresh_token=x", "application/x-www-form-urlencoded");
+  REQUIRE(r);
+  CHECK(r->status == 400);
+  CHECK(Json::parse(r->body)["error"] == "invalid_request");
+}
+
+namespace {
+
+// What login() prints, readable while it still runs (it blocks until the redirect arrives).
+struct Printed : std::streambuf {
+  std::mutex m;
+  std::condition_variable cv;
+  std::string text;
+  int_type overflow(int_type c) override {
+    if (c != traits_type::eof()) xsputn(reinterpret_cast<const char*>(&c), 1);
+    return c;
+  }
+  std::streamsize xsputn(const char* p, std::streamsize n) override {
+    {
+      std::lock_guard l(m);
+      text.append(p, size_t(n));
+    }
+    cv.notify_all();
+    return n;
+  }
+  // The first line holding `what`, once it is complete.
+  std::string wait_line(const std::string& what) {
+    std::unique_lock l(m);
+    std::string line;
+    cv.wait_for(l, 20s, [&] {
+      auto at = text.find(what);
+      auto end = at == std::string::npos ? at : text.find('\n', at);
+      if (end == std::string::npos) return false;
+      line = text.substr(at, end - at);
+      return true;
+    });
+    return line;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("calcom oauth: sign-in listens on Cal.com's own port and says which redirect URI to register", "[calcom][oauth]") {
+  OAuthSetup s;
+  auto config = on_fake(calcom_oauth(false), s.cal.up);
+  CHECK(config.loopback_port == kCalcomLoopbackPort);
+  config.loopback_port = unused_port();  // a free one here; Cal.com's is fixed, so the URI can be registered
+  const std::string redirect = "http://127.0.0.1:" + std::to_string(config.loopback_port) + "/callback";
+  auth::OAuthClient client(config, s.tokens, s.cal.up.policy());
+  Printed printed;
+  std::ostream out(&printed);
+  std::thread browser([&] {
+    std::string url = printed.wait_line(s.cal.up.url("/auth/oauth2/authorize"));
+    std::string code = s.cal.up.approve("host", query_param(url, "redirect_uri"), query_param(url, "code_challenge"));
+    httplib::Client back("127.0.0.1", config.loopback_port);
+    back.Get(("/callback?code=" + code + "&state=" + query_param(url, "state")).c_str());
+  });
+  auth::LoginOptions o;
+  o.account = "work";
+  o.timeout = 20s;
+  auth::Token t = auth::login(client, s.user, o, out, -1);
+  browser.join();
+  CHECK_FALSE(t.access_token.empty());
+  CHECK_THAT(printed.text, Catch::Contains("register\n\n  " + redirect + "\n"));
+  CHECK_THAT(printed.text, Catch::Contains("app.cal.com/settings/developer/oauth"));
+  CHECK(printed.text.find("redirect_uri=" + std::string("http%3A%2F%2F127.0.0.1%3A") + std::to_string(config.loopback_port)) != std::string::npos);
 }

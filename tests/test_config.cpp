@@ -161,3 +161,31 @@ TEST_CASE("config: allow_plaintext for IMAP and SMTP, from the file or the envir
   env.set("CONCIERGE_SMTP_ALLOW_PLAINTEXT", "1");
   CHECK_THROWS_WITH(providers::Config::load(), Catch::Contains("CONCIERGE_SMTP_ALLOW_PLAINTEXT: expected true or false"));
 }
+
+TEST_CASE("config: Cal.com's cal-api-version per endpoint family, from the file or the environment", "[config][calcom]") {
+  TempDir tmp;
+  Env env;
+  auto file = tmp.path / "config.json";
+  env.set("CONCIERGE_CONFIG", file.string());
+  env.set("CONCIERGE_CALCOM_BOOKINGS_VERSION", std::nullopt);
+  env.set("CONCIERGE_CALCOM_SLOTS_VERSION", std::nullopt);
+  write(file, R"({"services": {"calcom": {"bookings_version": "2026-02-25", "event_types_version": "2024-06-14"}}})");
+  auto c = providers::Config::load();
+  CHECK(c.services["calcom"].api_versions == std::map<std::string, std::string>{{"bookings", "2026-02-25"}, {"event_types", "2024-06-14"}});
+  CHECK(c.redacted()["services"]["calcom"]["bookings_version"] == "2026-02-25");
+  env.set("CONCIERGE_CALCOM_BOOKINGS_VERSION", "2027-01-01");
+  env.set("CONCIERGE_CALCOM_SLOTS_VERSION", "2024-09-04");
+  c = providers::Config::load();
+  CHECK(c.services["calcom"].api_versions["bookings"] == "2027-01-01");
+  CHECK(c.services["calcom"].api_versions["slots"] == "2024-09-04");
+  env.set("CONCIERGE_CALCOM_SLOTS_VERSION", "latest");
+  CHECK_THROWS_WITH(providers::Config::load(), Catch::StartsWith("CONCIERGE_CALCOM_SLOTS_VERSION: expected an API version date"));
+  env.set("CONCIERGE_CALCOM_SLOTS_VERSION", std::nullopt);
+  write(file, R"({"services": {"calcom": {"bookings_version": "soon"}}})");
+  CHECK_THROWS_WITH(providers::Config::load(), Catch::Contains("services.calcom.bookings_version: expected an API version date"));
+  write(file, R"({"services": {"google": {"bookings_version": "2026-02-25"}}})");
+  CHECK_THROWS_WITH(providers::Config::load(), Catch::Contains("services.google.bookings_version: unknown setting"));
+  write(file, R"({"services": {"calcom": {"webhooks_version": "2026-02-25"}}})");
+  CHECK_THROWS_WITH(providers::Config::load(), Catch::Contains("services.calcom.webhooks_version: unknown setting") &&
+                                                   Catch::Contains("bookings_version, slots_version, event_types_version"));
+}

@@ -1,6 +1,7 @@
 #include "providers/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -22,7 +23,31 @@ std::string upper(std::string s) {
 const std::vector<std::string> kServices{"google", "spotify", "calcom", "caldav", "imap", "smtp", "mpd"};
 const std::vector<std::string> kSecretKeys{"client_secret", "api_key", "password", "token", "refresh_token"};
 
+// An API version as the services date them (YYYY-MM-DD); `where` names the setting at fault.
+std::string checked_version(const std::string& v, const std::string& where) {
+  bool ok = v.size() == 10 && v[4] == '-' && v[7] == '-';
+  for (size_t i = 0; ok && i < v.size(); ++i) ok = i == 4 || i == 7 || std::isdigit(static_cast<unsigned char>(v[i]));
+  if (!ok) throw std::runtime_error(where + ": expected an API version date like 2026-02-25, got '" + v + "'");
+  return v;
+}
+
+// "bookings_version" -> "bookings" when `service` has that family, else "".
+std::string version_family(const std::string& service, const std::string& key) {
+  auto it = api_version_families().find(service);
+  const std::string suffix = "_version";
+  if (it == api_version_families().end() || key.size() <= suffix.size() || key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return "";
+  std::string family = key.substr(0, key.size() - suffix.size());
+  return std::find(it->second.begin(), it->second.end(), family) != it->second.end() ? family : "";
+}
+
 }  // namespace
+
+const std::map<std::string, std::vector<std::string>>& api_version_families() {
+  // Cal.com picks each endpoint family's controller by the cal-api-version header.
+  static const std::map<std::string, std::vector<std::string>> all{{"calcom", {"bookings", "slots", "event_types"}}};
+  return all;
+}
 
 const std::map<std::string, std::vector<std::string>>& providers_by_domain() {
   static const std::map<std::string, std::vector<std::string>> all{
@@ -84,16 +109,22 @@ Config Config::load() {
               continue;
             }
             if (!v.is_string()) fail(where + ": expected a string");
-            if (k == "client_id") sc.client_id = v;
+            if (auto family = version_family(service, k); !family.empty())
+              sc.api_versions[family] = checked_version(v, c.path.string() + ": " + where);
+            else if (k == "client_id") sc.client_id = v;
             else if (k == "base_url") sc.base_url = v;
             else if (k == "redirect_base") sc.redirect_base = v;
             else if (k == "authorize_url") sc.authorize_url = v;
             else if (k == "token_url") sc.token_url = v;
             else if (k == "username") sc.username = v;
             else if (k == "from") sc.from = v;
-            else
-              fail(where + ": unknown setting (client_id, base_url, redirect_base, authorize_url, token_url, username, from" +
+            else {
+              std::string versions;
+              if (auto f = api_version_families().find(service); f != api_version_families().end())
+                for (auto& family : f->second) versions += ", " + family + "_version";
+              fail(where + ": unknown setting (client_id, base_url, redirect_base, authorize_url, token_url, username, from" + versions +
                    (service == "imap" || service == "smtp" ? ", allow_plaintext)" : ")"));
+            }
           }
         }
       } else {
@@ -119,6 +150,10 @@ Config Config::load() {
     if (auto v = env(prefix + "USERNAME"); !v.empty()) sc.username = v;
     if (auto v = env(prefix + "PASSWORD"); !v.empty()) sc.password = v;
     if (auto v = env(prefix + "FROM"); !v.empty()) sc.from = v;
+    if (auto f = api_version_families().find(service); f != api_version_families().end())
+      for (auto& family : f->second)
+        if (auto v = env(prefix + upper(family) + "_VERSION"); !v.empty())
+          sc.api_versions[family] = checked_version(v, prefix + upper(family) + "_VERSION");
     if (service == "imap" || service == "smtp")
       if (auto v = env(prefix + "ALLOW_PLAINTEXT"); !v.empty()) {
         if (v != "true" && v != "false") throw std::runtime_error(prefix + "ALLOW_PLAINTEXT: expected true or false, got '" + v + "'");
@@ -140,6 +175,7 @@ Json Config::redacted() const {
     if (!s.username.empty()) j["username"] = s.username;
     if (!s.from.empty()) j["from"] = s.from;
     if (s.allow_plaintext) j["allow_plaintext"] = true;
+    for (auto& [family, version] : s.api_versions) j[family + "_version"] = version;
     if (!s.password.empty()) j["password"] = "(set)";
     if (!s.client_secret.empty()) j["client_secret"] = "(set)";
     if (!s.api_key.empty()) j["api_key"] = "(set)";

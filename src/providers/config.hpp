@@ -11,7 +11,9 @@
 //   CONCIERGE_<DOMAIN>_PROVIDER  e.g. CONCIERGE_CALENDAR_PROVIDER=caldav
 //   CONCIERGE_<SERVICE>_CLIENT_ID / _CLIENT_SECRET / _API_KEY / _BASE_URL / _REDIRECT_BASE /
 //   _AUTHORIZE_URL / _TOKEN_URL / _USERNAME / _PASSWORD / _FROM; CONCIERGE_IMAP_ALLOW_PLAINTEXT /
-//   CONCIERGE_SMTP_ALLOW_PLAINTEXT=true|false
+//   CONCIERGE_SMTP_ALLOW_PLAINTEXT=true|false; for services whose API selects its version by
+//   endpoint family (Cal.com's cal-api-version), CONCIERGE_<SERVICE>_<FAMILY>_VERSION, in the
+//   file "<family>_version" (e.g. CONCIERGE_CALCOM_BOOKINGS_VERSION, "bookings_version")
 #include <filesystem>
 #include <map>
 #include <string>
@@ -29,6 +31,8 @@ struct ServiceConfig {
   std::string username, password, from;
   // IMAP and SMTP only: go on without TLS (a test server on this machine; refused for others).
   bool allow_plaintext = false;
+  // Family -> API version, where set (see api_version_families).
+  std::map<std::string, std::string> api_versions;
 };
 
 struct Config {
@@ -43,6 +47,10 @@ struct Config {
   // For `concierge config show`: secrets as "(set)".
   Json redacted() const;
 };
+
+// The endpoint families whose API version a service lets be set (calcom: bookings, slots,
+// event_types); none for the others.
+const std::map<std::string, std::vector<std::string>>& api_version_families();
 
 // The providers each domain can use ("local" first).
 const std::map<std::string, std::vector<std::string>>& providers_by_domain();

@@ -105,7 +105,10 @@ auth::OAuthConfig oauth_config(const std::string& service, const Config& config,
   } else if (service == "spotify") {
     c = music::spotify_oauth(read_only);
   } else if (service == "calcom") {
-    c = booking::calcom_oauth(read_only);
+    // Cal.com's token endpoint is part of API v2: a configured (self-hosted) base URL has its own.
+    auto it = config.services.find("calcom");
+    const bool based = it != config.services.end() && !it->second.base_url.empty();
+    c = based ? booking::calcom_oauth(read_only, trim_slash(it->second.base_url)) : booking::calcom_oauth(read_only);
   } else {
     throw std::invalid_argument(service + " does not sign in with OAuth");
   }
@@ -223,7 +226,8 @@ void connect(Providers& p, Connections& c, const Config& config, StatusBoard* st
           live(domain, provider, name, client, true);
         } else if (domain == "booking") {
           auto client = client_for("calcom", booking::calcom_policy(), "calcom");
-          add(p.booking, name, std::make_shared<booking::CalcomBooking>(client, creds));
+          auto versions = booking::calcom_versions(service_config("calcom").api_versions);
+          add(p.booking, name, std::make_shared<booking::CalcomBooking>(client, creds, versions));
           live(domain, provider, name, client, !api_key);
         }
       }

@@ -55,11 +55,14 @@ Token login(OAuthClient& client, int64_t user, const LoginOptions& o, std::ostre
   std::optional<LoopbackReceiver> receiver;
   std::string redirect_uri;
   if (o.redirect_base.empty()) {
-    receiver.emplace(state, o.port);
+    receiver.emplace(state, o.port ? o.port : config.loopback_port);
     redirect_uri = receiver->redirect_uri();
   } else {
     redirect_uri = trim_slash(o.redirect_base) + "/callback";
   }
+  if (!config.register_redirect_at.empty())
+    out << config.service << " accepts only the redirect URI registered for the OAuth client, exactly: register\n\n  " << redirect_uri
+        << "\n\nas its redirect URI (" << config.register_redirect_at << ").\n\n";
   out << "Sign in to " << config.service << " (account '" << o.account << "') by opening this URL in a browser:\n\n  "
       << authorization_url(config, redirect_uri, state, pkce) << "\n\n";
   if (receiver)

@@ -14,7 +14,7 @@ namespace concierge::providers::auth {
 struct LoginOptions {
   std::string account = "default";
   std::string redirect_base;  // e.g. https://host.example/concierge: the redirect goes to <base>/callback
-  int port = 0;               // the loopback listener's port (0: a free one)
+  int port = 0;               // the loopback listener's port (0: the service's own, else a free one)
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
 };
 

@@ -102,8 +102,13 @@ Token OAuthClient::grant(const std::vector<std::pair<std::string, std::string>>&
   auto resp = http_.send(r);
   Json j = resp.json(config_.service);
   if (resp.status >= 400) {
-    std::string error = j.value("error", "");
-    if (error == "invalid_grant" || resp.status == 401) throw NeedsReauth(config_.service, account, error.empty() ? "unauthorized" : error);
+    std::string error = j.is_object() && j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>() : "";
+    // A refresh the endpoint refuses (400/401) cannot succeed by trying again: only a new
+    // sign-in gives a new grant (e.g. an endpoint that exchanges codes only answers
+    // invalid_request), so it is "sign in again", not "unavailable".
+    const bool refreshing = previous != nullptr;
+    if (error == "invalid_grant" || resp.status == 401 || (refreshing && resp.status == 400))
+      throw NeedsReauth(config_.service, account, error.empty() ? "HTTP " + std::to_string(resp.status) : error);
     // error_description may echo what was sent; only the error code is repeated.
     throw http::UpstreamError(http::UpstreamError::Kind::Status, config_.service,
                               config_.service + " refused the token request (" + (error.empty() ? "HTTP " + std::to_string(resp.status) : error) + ")",

@@ -3,7 +3,7 @@
 // receiver on 127.0.0.1 with a free port for the redirect, the code exchanged for tokens that go
 // straight into the sealed token store, access tokens refreshed ahead of expiry (concurrent
 // callers for one account share one refresh), rotated refresh tokens saved, and invalid_grant
-// turned into "sign in again" with the exact command.
+// (or any refusal of a refresh) turned into "sign in again" with the exact command.
 #include <functional>
 #include <map>
 #include <memory>
@@ -22,6 +22,10 @@ struct OAuthConfig {
   std::string authorize_url, token_url;
   std::string client_id, client_secret;  // the secret may be empty (public clients)
   std::vector<std::string> scopes;
+  // For services that match the redirect URI exactly (Cal.com): the loopback port sign-in
+  // listens on unless --port says otherwise (0: a free one), and where the user registers it.
+  int loopback_port = 0;
+  std::string register_redirect_at;
 };
 
 struct Pkce {

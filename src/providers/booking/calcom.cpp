@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
 
 #include "providers/error.hpp"
 
@@ -14,7 +15,7 @@ const char* kName = "Cal.com";
 http::Policy policy_defaults() {
   http::Policy p;
   p.service = "calcom";  // also the `concierge auth login calcom` service id
-  p.base_url = "https://api.cal.com/v2";
+  p.base_url = kCalcomApi;
   // Cal.com: 120 requests per 60 s per API key, a fixed window (X-RateLimit-*-Default headers).
   // A burst of 10 and 1.8/s refill spend at most 10 + 108 = 118 in any minute.
   p.rate_per_second = 1.8;
@@ -149,14 +150,29 @@ void decode(const http::Response& r, const http::Request& req) {
 
 http::Policy calcom_policy() { return policy_defaults(); }
 
-auth::OAuthConfig calcom_oauth(bool read_only) {
+auth::OAuthConfig calcom_oauth(bool read_only, const std::string& api_base) {
   auth::OAuthConfig c;
   c.service = "calcom";
   c.authorize_url = "https://app.cal.com/auth/oauth2/authorize";
-  c.token_url = "https://app.cal.com/api/auth/oauth/token";
+  // One endpoint for both grants (oauth.mdx, "Exchange Token" and "Refresh Token").
+  c.token_url = api_base + "/auth/oauth2/token";
   c.scopes = {"EVENT_TYPE_READ", "BOOKING_READ"};
   if (!read_only) c.scopes.push_back("BOOKING_WRITE");
+  c.loopback_port = kCalcomLoopbackPort;
+  c.register_redirect_at = "Cal.com settings, Developer, OAuth: https://app.cal.com/settings/developer/oauth";
   return c;
+}
+
+CalcomVersions calcom_versions(const std::map<std::string, std::string>& overrides) {
+  CalcomVersions v;
+  const std::map<std::string, std::string CalcomVersions::*> fields{
+      {"bookings", &CalcomVersions::bookings}, {"slots", &CalcomVersions::slots}, {"event_types", &CalcomVersions::event_types}};
+  for (auto& [family, version] : overrides) {
+    auto f = fields.find(family);
+    if (f == fields.end()) throw std::invalid_argument(family + ": no such Cal.com endpoint family (bookings, slots, event_types)");
+    v.*(f->second) = version;
+  }
+  return v;
 }
 
 CalcomBooking::CalcomBooking(std::shared_ptr<http::Client> client, std::shared_ptr<auth::Credentials> credentials, CalcomVersions versions)

@@ -10,6 +10,21 @@
 // cancelled). Cal.com does not expose the host's calendar event, so calendar_event_id is empty;
 // availability lives in Cal.com schedules, so EventType::availability is empty (the slots come
 // from Cal.com, which applies it).
+//
+// Documentation followed (calcom/cal.com, docs/api-reference/v2/, published at
+// https://cal.com/docs/api-reference/v2/):
+//  - OAuth: https://cal.com/docs/api-reference/v2/oauth (oauth.mdx). Authorize at
+//    app.cal.com/auth/oauth2/authorize; BOTH the code exchange and the refresh are
+//    POST https://api.cal.com/v2/auth/oauth2/token (JSON, or form-urlencoded, which it "also
+//    accepts"); the reply is {access_token, refresh_token, token_type, expires_in: 1800, scope};
+//    a dead refresh token is 400 invalid_grant. The redirect_uri "must exactly match the
+//    registered redirect URI", so sign-in listens on a fixed loopback port (kCalcomLoopbackPort).
+//    The old app.cal.com/api/auth/oauth/token exchanges codes only: refreshes there are refused.
+//  - cal-api-version per endpoint, from the OpenAPI (docs/api-reference/v2/openapi.json):
+//    bookings 2026-02-25 (https://cal.com/docs/api-reference/v2/bookings/get-all-bookings), slots
+//    2024-09-04 (https://cal.com/docs/api-reference/v2/slots/get-available-slots), event types
+//    2024-06-14 (https://cal.com/docs/api-reference/v2/event-types/get-all-event-types).
+#include <map>
 #include <memory>
 #include <string>
 
@@ -24,22 +39,31 @@ namespace concierge::providers::booking {
 // The `cal-api-version` header each endpoint family is called with. Cal.com selects the
 // controller by this header, and a missing or unknown value silently falls back to an OLDER
 // version with other parameters and response shapes, so every call sends its family's value.
-// Defaults: the versions whose shapes this adapter reads (Cal.com's API v2 reference,
-// packages/platform/constants: VERSION_2024_08_13, VERSION_2024_09_04, VERSION_2024_06_14).
-// Cal.com has since published a newer bookings version (2026-02-25); the 2024-08-13 shapes read
-// here remain served under their header.
+// Defaults: the versions Cal.com's current OpenAPI documents for each family. Bookings
+// 2026-02-25 answers in the same shapes as 2024-08-13 (its controller returns the 2024_08_13
+// outputs; only a cancelled seated booking now lists its attendees). Each is configurable
+// (`<family>_version` under services.calcom, or CONCIERGE_CALCOM_<FAMILY>_VERSION).
 struct CalcomVersions {
-  std::string bookings = "2024-08-13";     // /bookings, /bookings/{uid}, .../reschedule, .../cancel
+  std::string bookings = "2026-02-25";     // /bookings, /bookings/{uid}, .../reschedule, .../cancel
   std::string slots = "2024-09-04";        // /slots (data keyed by date)
   std::string event_types = "2024-06-14";  // /event-types, /event-types/{id}
 };
+// The defaults with `overrides` (family -> version: bookings, slots, event_types) applied;
+// std::invalid_argument for another family.
+CalcomVersions calcom_versions(const std::map<std::string, std::string>& overrides);
+
+// Cal.com matches the redirect URI exactly, so sign-in listens on this loopback port
+// (http://127.0.0.1:53218/callback) unless --port says otherwise; the user registers that URI.
+constexpr int kCalcomLoopbackPort = 53218;
+constexpr const char* kCalcomApi = "https://api.cal.com/v2";
 
 // https://api.cal.com/v2. Rate: Cal.com documents 120 requests per 60 seconds per API key (500 for
 // OAuth access tokens) over a fixed window; 1.8/s with a burst of 10 keeps any 60 s under 120.
 http::Policy calcom_policy();
-// Cal.com OAuth (app.cal.com/auth/oauth2/authorize, app.cal.com/api/auth/oauth/token). Scopes:
-// EVENT_TYPE_READ and BOOKING_READ; BOOKING_WRITE too unless read_only. Slots are public.
-auth::OAuthConfig calcom_oauth(bool read_only);
+// Cal.com OAuth: authorize at app.cal.com/auth/oauth2/authorize, tokens (code and refresh) at
+// <api_base>/auth/oauth2/token, so a self-hosted API v2 gets its own. Scopes: EVENT_TYPE_READ and
+// BOOKING_READ; BOOKING_WRITE too unless read_only. Slots are public.
+auth::OAuthConfig calcom_oauth(bool read_only, const std::string& api_base = kCalcomApi);
 
 class CalcomBooking : public BookingProvider {
  public:
