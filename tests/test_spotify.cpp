@@ -950,7 +950,7 @@ TEST_CASE("spotify: pause when paused and resume when playing are no failure, ho
   CHECK_THAT(e, !Catch::Contains("sign in"));
 }
 
-TEST_CASE("spotify: a show plays without an offset; offset goes with albums and playlists only", "[spotify][player]") {
+TEST_CASE("spotify: a show plays without an offset, and an offset goes with albums and playlists only", "[spotify][player]") {
   Fixture f;
   auto& show = f.spot.shows.begin()->second;
   Json p = f.ok("music_playback", {{"action", "play"}, {"context_uri", "spotify:show:" + show.id}, {"device_id", f.laptop()}});

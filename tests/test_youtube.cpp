@@ -512,7 +512,7 @@ TEST_CASE("youtube: faults: 429 and 500 retried, a stall, malformed JSON, the br
   for (auto& t : x.yt.up.seen_tokens) CHECK(logs.find(t) == std::string::npos);
 }
 
-TEST_CASE("youtube: search.list spends its own bucket; when it is spent only searches stop", "[youtube][quota]") {
+TEST_CASE("youtube: search.list spends its own bucket, and when it is spent only searches stop", "[youtube][quota]") {
   YouTubeFixture x;
   {
     std::lock_guard l(x.yt.m);
