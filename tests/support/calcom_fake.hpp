@@ -72,12 +72,7 @@ inline std::string calcom_iso(providers::Millis t) {
 inline providers::Millis calcom_day_start(providers::Millis t) { return t - t % providers::kDay; }
 
 // The OAuth and API-key side: who a bearer token is, and the token endpoints.
-struct CalcomUpstream {
-  httplib::Server server;
-  std::thread thread;
-  int port = 0;
-  std::mutex m;
-  std::deque<Fault> faults;
+struct CalcomUpstream : LoopbackFake {
   struct Access {
     std::string user;
     providers::Millis expires;
@@ -188,37 +183,17 @@ struct CalcomUpstream {
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (req.path == "/v2/auth/oauth2/token" || req.path == "/api/auth/oauth/token") return httplib::Server::HandlerResponse::Unhandled;
       ++api_calls;
-      std::optional<Fault> f;
-      {
+      auto f = next_fault();
+      if (f && answer_fault(*f, res, [](httplib::Response& r, int status) {
+            if (status == 429) envelope_error(r, 429, "TooManyRequestsException", "Too many requests");
+            else envelope_error(r, 500, "InternalServerErrorException", "Internal server error");
+          }, "{\"status\": \"success\", \"data\": ["))
+        return httplib::Server::HandlerResponse::Handled;
+      if (f && f->kind == Fault::Expired) {
         std::lock_guard l(m);
-        if (!faults.empty()) {
-          f = faults.front();
-          faults.pop_front();
-        }
+        live_access.clear();  // every access token dies before its expiry
+        api_keys.clear();
       }
-      if (f) switch (f->kind) {
-          case Fault::Status429:
-            res.status = 429;
-            res.set_header("Retry-After", std::to_string(f->retry_after_s));
-            envelope_error(res, 429, "TooManyRequestsException", "Too many requests");
-            return httplib::Server::HandlerResponse::Handled;
-          case Fault::Status500:
-            envelope_error(res, 500, "InternalServerErrorException", "Internal server error");
-            return httplib::Server::HandlerResponse::Handled;
-          case Fault::Stall:
-            std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past a test client's 300 ms timeout
-            break;
-          case Fault::Malformed:
-            res.status = 200;
-            res.set_content("{\"status\": \"success\", \"data\": [", "application/json");
-            return httplib::Server::HandlerResponse::Handled;
-          case Fault::Expired: {
-            std::lock_guard l(m);
-            live_access.clear();  // every access token dies before its expiry
-            api_keys.clear();
-            break;
-          }
-        }
       if (user_of(req).empty()) {
         envelope_error(res, 401, "UnauthorizedException", "ApiAuthStrategy - Invalid access token");
         return httplib::Server::HandlerResponse::Handled;
@@ -231,19 +206,9 @@ struct CalcomUpstream {
       }
       return httplib::Server::HandlerResponse::Unhandled;
     });
-    port = server.bind_to_any_port("127.0.0.1");
-    REQUIRE(port > 0);
-    thread = std::thread([this] { server.listen_after_bind(); });
+    start();
   }
-  ~CalcomUpstream() {
-    server.stop();
-    thread.join();
-  }
-  std::string url(const std::string& path = "") const { return "http://127.0.0.1:" + std::to_string(port) + path; }
-  void inject(Fault f) {
-    std::lock_guard l(m);
-    faults.push_back(f);
-  }
+  ~CalcomUpstream() { stop(); }
   // The Cal.com user a request acts as; "" when its bearer is unknown or expired.
   std::string user_of(const httplib::Request& req) {
     auto h = req.get_header_value("Authorization");
@@ -283,20 +248,7 @@ struct CalcomUpstream {
     t.scopes = {"EVENT_TYPE_READ", "BOOKING_READ", "BOOKING_WRITE"};
     tokens.save(store_user, "calcom", account, t);
   }
-  // A client policy for tests: short timeouts and backoff so faults cost milliseconds.
-  providers::http::Policy policy() const {
-    providers::http::Policy p;
-    p.service = "calcom";
-    p.base_url = url("/v2");
-    p.timeout = std::chrono::milliseconds(300);
-    p.connect_timeout = std::chrono::milliseconds(300);
-    p.backoff_base = std::chrono::milliseconds(1);
-    p.backoff_max = std::chrono::milliseconds(5);
-    p.max_retry_after = std::chrono::milliseconds(5000);
-    p.rate_per_second = 1000;
-    p.burst = 1000;
-    return p;
-  }
+  providers::http::Policy policy() const { return fast_policy("calcom", url("/v2")); }
 
  private:
   std::pair<std::string, std::string> issue_locked(const std::string& user, providers::Millis expires) {

@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <httplib.h>
@@ -34,12 +35,82 @@ struct Fault {
   int retry_after_s = 1;
 };
 
-struct FakeUpstream {
+// What every fake service shares: an httplib server on 127.0.0.1 (port 0) and the faults queued
+// for its next API calls. A derived fake registers its routes, then calls start(); its destructor
+// calls stop() first, so no handler runs on its members while they are destroyed.
+struct LoopbackFake {
   httplib::Server server;
   std::thread thread;
   int port = 0;
   std::mutex m;
-  std::deque<Fault> faults;           // taken one per API call, first in first out
+  std::deque<Fault> faults;  // taken one per API call, first in first out
+
+  void start() {
+    port = server.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    thread = std::thread([this] { server.listen_after_bind(); });
+  }
+  void stop() {
+    server.stop();
+    if (thread.joinable()) thread.join();
+  }
+  ~LoopbackFake() { stop(); }
+  // A client policy for tests: short timeouts and backoff so faults cost milliseconds.
+  static providers::http::Policy fast_policy(const std::string& service, const std::string& base_url) {
+    providers::http::Policy p;
+    p.service = service;
+    p.base_url = base_url;
+    p.timeout = std::chrono::milliseconds(300);
+    p.connect_timeout = std::chrono::milliseconds(300);
+    p.backoff_base = std::chrono::milliseconds(1);
+    p.backoff_max = std::chrono::milliseconds(5);
+    p.max_retry_after = std::chrono::milliseconds(5000);
+    p.rate_per_second = 1000;
+    p.burst = 1000;
+    return p;
+  }
+  std::string url(const std::string& path = "") const { return "http://127.0.0.1:" + std::to_string(port) + path; }
+  void inject(Fault f) {
+    std::lock_guard l(m);
+    faults.push_back(f);
+  }
+  std::optional<Fault> next_fault() {
+    std::lock_guard l(m);
+    if (faults.empty()) return std::nullopt;
+    Fault f = faults.front();
+    faults.pop_front();
+    return f;
+  }
+  // Answers a 429, 500 or malformed fault the way the service does (`error` writes its error
+  // body, `malformed` is a cut-off success body); a stall only waits. True when `res` is the
+  // answer. Expired is the fake's own: it knows its tokens.
+  static bool answer_fault(const Fault& f, httplib::Response& res, const std::function<void(httplib::Response&, int)>& error,
+                           const std::string& malformed) {
+    switch (f.kind) {
+      case Fault::Status429:
+        error(res, 429);
+        res.status = 429;
+        res.set_header("Retry-After", std::to_string(f.retry_after_s));
+        return true;
+      case Fault::Status500:
+        error(res, 500);
+        res.status = 500;
+        return true;
+      case Fault::Stall:
+        std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past a test client's 300 ms timeout
+        return false;
+      case Fault::Malformed:
+        res.status = 200;
+        res.set_content(malformed, "application/json");
+        return true;
+      case Fault::Expired:
+        return false;
+    }
+    return false;
+  }
+};
+
+struct FakeUpstream : LoopbackFake {
   std::set<std::string> live_access;  // access tokens the API accepts
   std::set<std::string> live_refresh;
   std::atomic<int> issued{0}, refreshes{0}, api_calls{0};
@@ -76,37 +147,16 @@ struct FakeUpstream {
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (req.path == "/oauth/token") return httplib::Server::HandlerResponse::Unhandled;
       ++api_calls;
-      std::optional<Fault> f;
-      {
+      auto f = next_fault();
+      if (f && answer_fault(*f, res, [](httplib::Response& r, int status) {
+            r.set_content(Json{{"error", {{"status", status}, {"message", status == 429 ? "API rate limit exceeded" : "Internal error"}}}}.dump(),
+                          "application/json");
+          }, "{\"items\": ["))
+        return httplib::Server::HandlerResponse::Handled;
+      if (f && f->kind == Fault::Expired) {
         std::lock_guard l(m);
-        if (!faults.empty()) {
-          f = faults.front();
-          faults.pop_front();
-        }
+        live_access.clear();  // every access token dies before its expiry
       }
-      if (f) switch (f->kind) {
-          case Fault::Status429:
-            res.status = 429;
-            res.set_header("Retry-After", std::to_string(f->retry_after_s));
-            res.set_content(Json{{"error", {{"status", 429}, {"message", "API rate limit exceeded"}}}}.dump(), "application/json");
-            return httplib::Server::HandlerResponse::Handled;
-          case Fault::Status500:
-            res.status = 500;
-            res.set_content(Json{{"error", {{"status", 500}, {"message", "Internal error"}}}}.dump(), "application/json");
-            return httplib::Server::HandlerResponse::Handled;
-          case Fault::Stall:
-            std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past a test client's 300 ms timeout
-            break;
-          case Fault::Malformed:
-            res.status = 200;
-            res.set_content("{\"items\": [", "application/json");
-            return httplib::Server::HandlerResponse::Handled;
-          case Fault::Expired: {
-            std::lock_guard l(m);
-            live_access.clear();  // every access token dies before its expiry
-            break;
-          }
-        }
       if (!authorized(req)) {
         res.status = 401;
         res.set_content(Json{{"error", {{"status", 401}, {"message", "The access token expired"}}}}.dump(), "application/json");
@@ -124,19 +174,9 @@ struct FakeUpstream {
       }
       return httplib::Server::HandlerResponse::Unhandled;
     });
-    port = server.bind_to_any_port("127.0.0.1");
-    REQUIRE(port > 0);
-    thread = std::thread([this] { server.listen_after_bind(); });
+    start();
   }
-  ~FakeUpstream() {
-    server.stop();
-    thread.join();
-  }
-  std::string url(const std::string& path = "") const { return "http://127.0.0.1:" + std::to_string(port) + path; }
-  void inject(Fault f) {
-    std::lock_guard l(m);
-    faults.push_back(f);
-  }
+  ~FakeUpstream() { stop(); }
   static std::string bearer(const httplib::Request& req) {
     auto h = req.get_header_value("Authorization");
     return h.rfind("Bearer ", 0) == 0 ? h.substr(7) : "";
@@ -190,20 +230,7 @@ struct FakeUpstream {
   providers::auth::OAuthConfig oauth(const std::string& service) const {
     return {service, url("/oauth/authorize"), url("/oauth/token"), "test-client", "", {}};
   }
-  // A client policy for tests: short timeouts and backoff so faults cost milliseconds.
-  providers::http::Policy policy(const std::string& service) const {
-    providers::http::Policy p;
-    p.service = service;
-    p.base_url = url();
-    p.timeout = std::chrono::milliseconds(300);
-    p.connect_timeout = std::chrono::milliseconds(300);
-    p.backoff_base = std::chrono::milliseconds(1);
-    p.backoff_max = std::chrono::milliseconds(5);
-    p.max_retry_after = std::chrono::milliseconds(5000);
-    p.rate_per_second = 1000;
-    p.burst = 1000;
-    return p;
-  }
+  providers::http::Policy policy(const std::string& service) const { return fast_policy(service, url()); }
 
  private:
   std::pair<std::string, std::string> issue_locked(const std::string& account) {
