@@ -57,6 +57,13 @@ icalrecurrencetype parse_rule(const std::string& rrule, const date::time_zone* t
   return r;
 }
 
+// How many occurrences a walk over one series may visit: enough for a daily rule over 270
+// years; a rule whose walk would go on (a huge COUNT, a start centuries back, a rule that never
+// matches) stops there instead of holding a thread for seconds.
+constexpr size_t kMaxSteps = 100'000;
+// The largest COUNT a rule we store may have (a daily event for 27 years).
+constexpr int kMaxCount = 10'000;
+
 struct IterFree {
   void operator()(icalrecur_iterator* it) const { icalrecur_iterator_free(it); }
 };
@@ -77,6 +84,7 @@ std::string normalize_rrule(const std::string& text, const std::string& field) {
   if (r.freq == ICAL_SECONDLY_RECURRENCE || r.freq == ICAL_MINUTELY_RECURRENCE)
     throw Error(field, "repeating more often than hourly is not supported");
   if (r.interval < 1) throw Error(field, "INTERVAL must be at least 1");
+  if (r.count > kMaxCount) throw Error(field, "COUNT must be at most " + std::to_string(kMaxCount));
   return s;
 }
 
@@ -92,7 +100,7 @@ std::vector<Millis> expand(const Series& s, Millis from, Millis to, size_t limit
   }
   size_t guard = 0;
   for (icaltimetype t = icalrecur_iterator_next(it.get()); !icaltime_is_null_time(t); t = icalrecur_iterator_next(it.get())) {
-    if (++guard > 200000) break;  // a rule that never reaches the window (e.g. BYMONTHDAY=31;BYMONTH=2)
+    if (++guard > kMaxSteps) break;  // e.g. BYMONTHDAY=31;BYMONTH=2 never reaches the window
     Millis start = to_utc(from_ical(t), s.tz);
     if (start >= to) break;
     if (start + std::max<Millis>(s.duration, 1) <= from) continue;
@@ -112,9 +120,15 @@ std::optional<Millis> series_end(const Series& s) {
     return to_utc(until, s.tz) + s.duration;
   }
   std::unique_ptr<icalrecur_iterator, IterFree> it(icalrecur_iterator_new(r, to_ical(date::floor<seconds>(s.start))));
+  if (!it) return std::nullopt;
   Millis last = to_utc(s.start, s.tz);
-  for (icaltimetype t = icalrecur_iterator_next(it.get()); !icaltime_is_null_time(t); t = icalrecur_iterator_next(it.get()))
+  size_t steps = 0;
+  for (icaltimetype t = icalrecur_iterator_next(it.get()); !icaltime_is_null_time(t); t = icalrecur_iterator_next(it.get())) {
+    // A server's COUNT may be far beyond ours: past the walk's limit the series counts as open
+    // (it is then expanded per window, which is bounded too).
+    if (++steps > kMaxSteps) return std::nullopt;
     last = to_utc(from_ical(t), s.tz);
+  }
   return last + s.duration;
 }
 

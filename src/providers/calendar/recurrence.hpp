@@ -19,13 +19,16 @@ struct Series {
 };
 
 // "RRULE:FREQ=..." or "FREQ=..." → the rule without the prefix, upper-cased. Error naming
-// `field` when libical can't read it or it repeats more often than hourly.
+// `field` when libical can't read it, it repeats more often than hourly or its COUNT is over
+// 10,000.
 std::string normalize_rrule(const std::string& text, const std::string& field = "recurrence");
 
-// UTC starts of the occurrences that overlap [from, to), in order, at most `limit`.
+// UTC starts of the occurrences that overlap [from, to), in order, at most `limit`; the walk
+// visits at most 100,000 occurrences from the start (or from just before `from` without COUNT).
 std::vector<Millis> expand(const Series& s, Millis from, Millis to, size_t limit = 5000);
 
-// The UTC end of the series' last occurrence, or nullopt when it never ends.
+// The UTC end of the series' last occurrence, or nullopt when it never ends (or has more
+// occurrences than one walk visits: 100,000; such a series is treated as open-ended).
 std::optional<Millis> series_end(const Series& s);
 
 // The rule ending before the occurrence starting at `before` (UTC): COUNT/UNTIL replaced by an
