@@ -1155,7 +1155,9 @@ std::vector<Summary> ImapMail::modify(int64_t user, const std::vector<std::strin
     // (Someone marking one between this check and the EXPUNGE is not excluded; RFC 4315 exists
     // for that.)
     if (!s.offers("MOVE") && !s.offers("UIDPLUS"))
-      for (auto& [box, uids] : by_box) {
+      for (auto& entry : by_box) {  // not a structured binding: clang 14 can't capture one in the lambda below
+        const auto& box = entry.first;
+        const auto& uids = entry.second;
         if (dest_of(box).empty()) continue;
         s.open(box, true);
         auto marked = s.search("DELETED");
