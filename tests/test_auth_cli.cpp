@@ -8,8 +8,9 @@
 #include <sys/stat.h>
 #include <thread>
 
+#include "common/base64.hpp"
 #include "providers/auth/oauth.hpp"
-#include "server/json.hpp"
+#include "common/json.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -47,7 +48,7 @@ struct FakeAuthorizationServer {
       std::lock_guard l(m);
       auto it = codes.find(req.get_param_value("code"));
       bool ok = it != codes.end() &&
-                providers::auth::base64url(providers::auth::sha256(req.get_param_value("code_verifier"))) == it->second.first &&
+                base64url_encode(providers::auth::sha256(req.get_param_value("code_verifier"))) == it->second.first &&
                 req.get_param_value("redirect_uri") == it->second.second;
       if (!ok) {
         res.status = 400;

@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "providers/auth/tokens.hpp"
-#include "server/json.hpp"
+#include "common/json.hpp"
 #include "store/store.hpp"
 #include "support/fake_upstream.hpp"
 #include "support/process.hpp"

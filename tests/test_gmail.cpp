@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "common/base64.hpp"
 #include "providers/auth/tokens.hpp"
 #include "providers/error.hpp"
 #include "providers/mail/gmail.hpp"
@@ -33,7 +34,7 @@ std::string lower(std::string s) {
 }
 bool contains_ci(const std::string& hay, const std::string& needle) { return lower(hay).find(lower(needle)) != std::string::npos; }
 
-std::string b64url(const std::string& s) { return auth::base64url(s); }
+std::string b64url(const std::string& s) { return base64url_encode(s); }
 
 struct Unref {
   void operator()(gpointer p) const {

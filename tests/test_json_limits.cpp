@@ -4,8 +4,8 @@
 #include <csignal>
 #include <regex>
 
-#include "server/json.hpp"
-#include "server/json_parse.hpp"
+#include "common/json.hpp"
+#include "common/json_parse.hpp"
 #include "server/jsonrpc.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"

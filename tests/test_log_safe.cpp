@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/log_text.hpp"
-#include "server/json.hpp"
+#include "common/json.hpp"
 #include "support/app_fixture.hpp"
 #include "support/harness.hpp"
 #include "support/log_capture.hpp"

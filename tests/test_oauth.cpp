@@ -8,6 +8,7 @@
 #include <httplib.h>
 #include <thread>
 
+#include "common/base64.hpp"
 #include "providers/auth/oauth.hpp"
 #include "store/store.hpp"
 #include "support/temp_dir.hpp"
@@ -45,7 +46,7 @@ struct FakeAuthServer {
         auto code = req.get_param_value("code");
         auto it = challenges.find(code);
         if (it == challenges.end()) return fail("invalid_grant");
-        if (base64url(sha256(req.get_param_value("code_verifier"))) != it->second) {
+        if (base64url_encode(sha256(req.get_param_value("code_verifier"))) != it->second) {
           last_verifier_check = "mismatch";
           return fail("invalid_grant");
         }
@@ -123,8 +124,8 @@ TEST_CASE("oauth: PKCE values and the authorization URL", "[auth][oauth]") {
   auto p = Pkce::make();
   CHECK(p.verifier.size() >= 43);
   CHECK(p.verifier.size() <= 128);
-  CHECK(p.challenge == base64url(sha256(p.verifier)));
-  CHECK(base64url(sha256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");  // RFC 7636 B
+  CHECK(p.challenge == base64url_encode(sha256(p.verifier)));
+  CHECK(base64url_encode(sha256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");  // RFC 7636 B
   CHECK(Pkce::make().verifier != p.verifier);
   auto url = authorization_url({"google", "https://accounts.example/auth", "", "cid", "", {"a", "b c"}}, "http://127.0.0.1:5/callback", "st", p);
   CHECK_THAT(url, Catch::Contains("code_challenge_method=S256") && Catch::Contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A5%2Fcallback") &&

@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "providers/auth/tokens.hpp"
-#include "server/json.hpp"
+#include "common/json.hpp"
 #include "store/store.hpp"
 #include "support/fake_upstream.hpp"
 #include "support/process.hpp"

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "server/json.hpp"
+#include "common/json.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 

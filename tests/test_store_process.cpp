@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <thread>
 
-#include "server/json.hpp"
+#include "common/json.hpp"
 #include "store/history.hpp"
 #include "store/store.hpp"
 #include "support/process.hpp"

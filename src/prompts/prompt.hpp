@@ -4,7 +4,7 @@
 #include <string>
 
 #include "server/registry.hpp"
-#include "store/app.hpp"
+#include "tools/app.hpp"
 
 namespace concierge::prompts {
 

@@ -1,4 +1,5 @@
 #include "providers/config.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -13,11 +14,6 @@ namespace {
 std::string env(const std::string& name) {
   const char* v = std::getenv(name.c_str());
   return v ? v : "";
-}
-
-std::string upper(std::string s) {
-  for (auto& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
-  return s;
 }
 
 const std::vector<std::string> kServices{"google", "spotify", "calcom", "caldav", "imap", "smtp", "mpd"};

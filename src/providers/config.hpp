@@ -18,7 +18,7 @@
 #include <map>
 #include <string>
 
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 namespace concierge::providers {
 

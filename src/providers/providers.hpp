@@ -9,7 +9,7 @@
 #include "providers/mail/provider.hpp"
 #include "providers/music/provider.hpp"
 #include "providers/video/provider.hpp"
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 namespace concierge::store {
 class Store;

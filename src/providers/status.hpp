@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 namespace concierge::store {
 class Store;

@@ -1,7 +1,7 @@
 #pragma once
 // The resources, one function per file, registered in resources/builtin.cpp.
 #include "server/core.hpp"
-#include "store/app.hpp"
+#include "tools/app.hpp"
 
 namespace concierge::resources {
 

@@ -13,8 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "server/cancellation.hpp"
-#include "server/json.hpp"
+#include "common/cancellation.hpp"
+#include "common/json.hpp"
 #include "server/revision.hpp"
 
 namespace concierge {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "server/context.hpp"
-#include "server/json.hpp"
+#include "common/json.hpp"
 #include "server/jsonrpc.hpp"
 #include "server/registry.hpp"
 #include "server/request_state.hpp"

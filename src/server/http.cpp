@@ -20,7 +20,7 @@
 #include <unordered_set>
 
 #include "common/log_text.hpp"
-#include "server/json_parse.hpp"
+#include "common/json_parse.hpp"
 #include "server/request_state.hpp"
 
 namespace concierge {

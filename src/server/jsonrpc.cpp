@@ -1,5 +1,5 @@
 #include "server/jsonrpc.hpp"
-#include "server/json_parse.hpp"
+#include "common/json_parse.hpp"
 
 namespace concierge::rpc {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 namespace concierge::rpc {
 

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "server/json.hpp"
+#include "common/json.hpp"
 #include "server/jsonrpc.hpp"
 
 namespace concierge {

@@ -8,8 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "common/error.hpp"  // ToolError, FieldError: what a tool throws for an isError result
 #include "server/context.hpp"
-#include "server/json.hpp"
+#include "common/json.hpp"
 #include "server/schema.hpp"
 
 namespace concierge {
@@ -37,11 +38,6 @@ struct ToolResult {
   // CreateTaskResult; otherwise `rest` runs at once, with the same context, and its result is the
   // call's. `rest` must own what it uses (capture by value): the handler's frame is gone by then.
   static ToolResult deferred(std::function<ToolResult(RequestContext&)> rest);
-};
-
-// Thrown inside a tool for a failure the model should see and can act on (isError result).
-struct ToolError : std::runtime_error {
-  using std::runtime_error::runtime_error;
 };
 
 using ToolHandler = std::function<ToolResult(const Json& arguments, RequestContext& ctx)>;

@@ -6,13 +6,10 @@
 #include <optional>
 #include <string>
 
-#include "server/json.hpp"
+#include "common/base64.hpp"
+#include "common/json.hpp"
 
 namespace concierge {
-
-std::string base64url_encode(std::string_view bytes);
-std::optional<std::string> base64url_decode(std::string_view text);
-std::string random_bytes(size_t n);  // CSPRNG
 
 class RequestStateSealer {
  public:

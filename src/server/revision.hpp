@@ -4,7 +4,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 namespace concierge {
 

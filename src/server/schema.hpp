@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 namespace concierge {
 

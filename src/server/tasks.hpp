@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "server/context.hpp"
-#include "server/json.hpp"
+#include "common/json.hpp"
 #include "server/registry.hpp"
 
 namespace concierge {

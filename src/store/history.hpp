@@ -26,7 +26,7 @@
 #include <thread>
 #include <vector>
 
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 namespace concierge::store {
 

@@ -5,7 +5,7 @@
 #include <date/tz.h>
 #include <regex>
 
-#include "server/json.hpp"
+#include "common/json.hpp"
 #include "store/store.hpp"
 
 namespace concierge::store {

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "providers/error.hpp"
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 namespace concierge::tools {
 

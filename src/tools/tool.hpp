@@ -5,7 +5,7 @@
 // input before the task starts) on the definition define() returns; see registry.hpp
 // (TaskSupport, ToolResult::deferred) and server/tasks.hpp.
 #include "server/registry.hpp"
-#include "store/app.hpp"
+#include "tools/app.hpp"
 
 namespace concierge::tools {
 

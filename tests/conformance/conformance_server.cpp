@@ -24,6 +24,7 @@
 #include "server/core.hpp"
 #include "server/http.hpp"
 #include "server/registry.hpp"
+#include "server/serve.hpp"
 
 using namespace concierge;
 using namespace std::chrono_literals;
@@ -584,13 +585,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("conformance"));
   spdlog::set_level(spdlog::level::info);
 
-  // Signals are taken by one thread, which stops the transport.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts
-  std::signal(SIGPIPE, SIG_IGN);
+  StopSignals stop;  // before any thread starts
 
   ServerOptions options;
   options.name = "concierge-conformance";
@@ -606,29 +601,9 @@ int main(int argc, char** argv) {
 
   HttpOptions http_options;
   http_options.port = port;
-  HttpServer http(server, http_options);
-  int bound;
-  try {
-    bound = http.bind();
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
-  }
-  std::printf("PORT %d\n", bound);
-  std::fflush(stdout);
-  spdlog::info("conformance fixture listening on http://127.0.0.1:{}/mcp", bound);
-
-  std::thread([set, &http] {
-    int sig = 0;
-    sigwait(&set, &sig);
-    spdlog::info("stopping on signal {}", sig);
-    http.stop();
-  }).detach();
-  http.run();
-  server.cancel_all();
-  if (!server.wait_idle(std::chrono::seconds(1))) {
-    spdlog::default_logger()->flush();
-    std::_Exit(0);
-  }
-  return 0;
+  return serve_http_until_stopped(server, http_options, stop, [](int bound) {
+    std::printf("PORT %d\n", bound);
+    std::fflush(stdout);
+    spdlog::info("conformance fixture listening on http://127.0.0.1:{}/mcp", bound);
+  });
 }

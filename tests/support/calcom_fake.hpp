@@ -29,11 +29,12 @@
 #include <thread>
 #include <unistd.h>
 
+#include "common/base64.hpp"
 #include "providers/auth/oauth.hpp"
 #include "providers/auth/tokens.hpp"
 #include "providers/http/client.hpp"
 #include "providers/time.hpp"
-#include "server/json.hpp"
+#include "common/json.hpp"
 #include "support/fake_upstream.hpp"  // Fault
 
 namespace concierge::test {
@@ -145,7 +146,7 @@ struct CalcomUpstream : LoopbackFake {
           return oauth_error(res, 400, "invalid_request", "code, redirect_uri and code_verifier are required");
         auto it = codes.find(str("code"));
         if (it == codes.end() || it->second.redirect_uri != str("redirect_uri") ||
-            it->second.challenge != providers::auth::base64url(providers::auth::sha256(str("code_verifier"))))
+            it->second.challenge != base64url_encode(providers::auth::sha256(str("code_verifier"))))
           return oauth_error(res, 400, "invalid_grant", "code_invalid_or_expired");
         user = it->second.user;
         codes.erase(it);

@@ -26,7 +26,7 @@
 #include "providers/auth/oauth.hpp"
 #include "providers/auth/tokens.hpp"
 #include "providers/http/client.hpp"
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 namespace concierge::test {
 

@@ -32,7 +32,7 @@
 #include <utility>
 #include <vector>
 
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 namespace concierge::test::http {
 

@@ -46,7 +46,7 @@
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
 
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 #ifndef CONCIERGE_SPEC_DIR
 #error "CONCIERGE_SPEC_DIR must name the directory holding <rev>/schema.json"

@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 
-#include "server/json.hpp"
+#include "common/json.hpp"
 #include "support/process.hpp"
 
 namespace concierge::test {

@@ -1,5 +1,7 @@
 #include "providers/auth/oauth.hpp"
 
+#include "common/base64.hpp"
+
 #include <condition_variable>
 #include <curl/curl.h>
 #include <httplib.h>
@@ -11,12 +13,6 @@
 namespace concierge::providers::auth {
 
 namespace {
-
-std::string random_bytes(size_t n) {
-  std::string b(n, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(b.data()), int(n)) != 1) throw std::runtime_error("no randomness");
-  return b;
-}
 
 std::string form_escape(const std::string& s) {
   char* e = curl_easy_escape(nullptr, s.c_str(), int(s.size()));
@@ -39,15 +35,6 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
 
 }  // namespace
 
-std::string base64url(const std::string& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(bytes.data()), int(bytes.size()));
-  out.resize(size_t(n));
-  for (auto& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  return out;
-}
-
 std::string sha256(const std::string& data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -57,12 +44,12 @@ std::string sha256(const std::string& data) {
 
 Pkce Pkce::make() {
   Pkce p;
-  p.verifier = base64url(random_bytes(48));  // 64 characters, within RFC 7636's 43-128
-  p.challenge = base64url(sha256(p.verifier));
+  p.verifier = base64url_encode(random_bytes(48));  // 64 characters, within RFC 7636's 43-128
+  p.challenge = base64url_encode(sha256(p.verifier));
   return p;
 }
 
-std::string random_state() { return base64url(random_bytes(24)); }
+std::string random_state() { return base64url_encode(random_bytes(24)); }
 
 std::string authorization_url(const OAuthConfig& c, const std::string& redirect_uri, const std::string& state, const Pkce& pkce) {
   return c.authorize_url + (c.authorize_url.find('?') == std::string::npos ? "?" : "&") +

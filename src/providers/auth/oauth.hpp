@@ -33,7 +33,6 @@ struct Pkce {
   static Pkce make();
 };
 std::string random_state();
-std::string base64url(const std::string& bytes);
 std::string sha256(const std::string& data);
 
 std::string authorization_url(const OAuthConfig& c, const std::string& redirect_uri, const std::string& state, const Pkce& pkce);

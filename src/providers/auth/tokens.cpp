@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server/json.hpp"
+#include "common/json.hpp"
 #include "store/store.hpp"
 
 namespace concierge::providers::auth {

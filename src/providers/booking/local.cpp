@@ -5,7 +5,7 @@
 #include "providers/booking/slots.hpp"
 #include "providers/error.hpp"
 #include "providers/ids.hpp"
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 namespace concierge::providers::booking {
 

@@ -1,4 +1,5 @@
 #include "providers/calendar/caldav.hpp"
+#include "common/text.hpp"
 
 #include <libical/ical.h>
 #include <libxml/parser.h>
@@ -34,11 +35,6 @@ std::string trim(std::string s) {
   size_t i = 0;
   while (i < s.size() && sp(static_cast<unsigned char>(s[i]))) ++i;
   return s.substr(i);
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 // "https://host:8443/dav/alice/" -> {"https://host:8443", "/dav/alice/"}.

@@ -6,7 +6,8 @@
 #include "providers/calendar/recurrence.hpp"
 #include "providers/error.hpp"
 #include "providers/ids.hpp"
-#include "server/json_parse.hpp"
+#include "common/base64.hpp"
+#include "common/json_parse.hpp"
 
 namespace concierge::providers::calendar {
 
@@ -146,35 +147,6 @@ auto naming(const std::string& field, F&& f) {
     if (!e.field.empty()) throw;
     throw NotFound(field, e.what());
   }
-}
-
-// Our page token: where each calendar's listing goes on (Google's page token and how many of
-// that page were already shown), base64url of JSON so it stays one opaque string.
-std::string b64(const std::string& in) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned v = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    v = (v << 8) | c;
-    bits += 8;
-    while (bits >= 6) out += t[(v >> (bits -= 6)) & 63];
-  }
-  if (bits) out += t[(v << (6 - bits)) & 63];
-  return out;
-}
-std::optional<std::string> unb64(const std::string& in) {
-  std::string out;
-  unsigned v = 0;
-  int bits = 0;
-  for (char c : in) {
-    int d = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52 : c == '-' ? 62 : c == '_' ? 63 : -1;
-    if (d < 0) return std::nullopt;
-    v = (v << 6) | unsigned(d);
-    bits += 6;
-    if (bits >= 8) out += char((v >> (bits -= 8)) & 255);
-  }
-  return out;
 }
 
 }  // namespace
@@ -346,7 +318,7 @@ EventPage GoogleCalendar::events(int64_t user, const EventQuery& query) {
     }
     if (state.empty())
       throw Error("page_token", "not a page token from a recent listing (they last while the server runs); list again without it");
-    Json t = parse_json(unb64(state).value_or(""));
+    Json t = parse_json(base64url_decode(state).value_or(""));
     if (!t.is_array()) throw Error("page_token", "not a page token from a previous listing");
     for (auto& s : t) {
       if (!s.is_array() || s.size() != 3 || !s[0].is_string() || !s[1].is_string() || !s[2].is_number_unsigned())
@@ -412,7 +384,9 @@ EventPage GoogleCalendar::events(int64_t user, const EventQuery& query) {
     // the oldest go first).
     std::string handle = "p" + random_id(16);
     std::lock_guard l(m_);
-    pages_[handle] = {user, b64(token.dump())};
+    // Where each calendar's listing goes on (Google's page token and how many of that page were
+    // already shown), base64url of JSON so it stays one opaque string.
+    pages_[handle] = {user, base64url_encode(token.dump())};
     page_order_.push_back(handle);
     while (page_order_.size() > 2000) {
       pages_.erase(page_order_.front());

@@ -6,7 +6,7 @@
 #include "providers/calendar/recurrence.hpp"
 #include "providers/error.hpp"
 #include "providers/ids.hpp"
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 namespace concierge::providers::calendar {
 

@@ -1,5 +1,5 @@
 #include "providers/http/client.hpp"
-#include "server/json_parse.hpp"
+#include "common/json_parse.hpp"
 
 #include "providers/http/url.hpp"
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 namespace concierge::providers::http {
 

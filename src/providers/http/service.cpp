@@ -1,5 +1,5 @@
 #include "providers/http/service.hpp"
-#include "server/json_parse.hpp"
+#include "common/json_parse.hpp"
 
 namespace concierge::providers::http {
 

@@ -1,4 +1,5 @@
 #include "providers/http/url.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -7,12 +8,6 @@
 namespace concierge::providers::http {
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }

@@ -1,4 +1,5 @@
 #include "providers/mail/gmail.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -6,8 +7,8 @@
 
 #include "providers/ids.hpp"
 #include "providers/mail/query.hpp"
-#include "server/json_parse.hpp"
-#include "server/request_state.hpp"
+#include "common/json_parse.hpp"
+#include "common/base64.hpp"
 
 namespace concierge::providers::mail {
 
@@ -20,15 +21,6 @@ constexpr size_t kMaxMessage = 2 * 1024 * 1024;
 // Our system labels, in the order the local mailbox lists them.
 const std::vector<std::string> kShown{"INBOX", "SENT", "DRAFT", "TRASH", "SPAM"};
 const std::vector<std::string> kListed{"INBOX", "SENT", "DRAFT", "TRASH", "SPAM", "STARRED"};
-
-std::string upper(std::string s) {
-  for (auto& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-std::string lower(std::string s) {
-  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // Ids come from the model: one path segment, whatever they contain.
 std::string seg(const std::string& s) {
@@ -411,7 +403,7 @@ Summary GmailMail::compose(int64_t user, const Outgoing& mail, bool send) {
   m.message_id = random_id(24) + "@" + domain;
   std::string raw = build(m);
   if (raw.size() > kMaxMessage) throw Error(m.html.size() > m.text.size() ? "html" : "text", "the message is larger than 2 MB");
-  Json message{{"raw", auth::base64url(raw)}};
+  Json message{{"raw", base64url_encode(raw)}};
   if (!thread_id.empty()) message["threadId"] = thread_id;  // Gmail threads by this and matching Subject/References
   std::string id;
   if (send) id = str(post(user, "messages/send", message), "id");

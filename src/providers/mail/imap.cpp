@@ -1,4 +1,6 @@
 #include "providers/mail/imap.hpp"
+#include "common/base64.hpp"
+#include "common/text.hpp"
 
 #include <curl/curl.h>
 
@@ -22,15 +24,6 @@ namespace {
 
 constexpr size_t kMaxMessage = 2 * 1024 * 1024;
 const char* kSummaryFields = "FROM TO CC SUBJECT DATE MESSAGE-ID IN-REPLY-TO REFERENCES CONTENT-TYPE CONTENT-TRANSFER-ENCODING MIME-VERSION";
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-std::string upper(std::string s) {
-  for (auto& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
 
 }  // namespace
 
@@ -274,27 +267,6 @@ std::string to_crlf(const std::string& s) {
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) out += '\r';
     out += s[i];
-  }
-  return out;
-}
-
-std::string base64url_decode(const std::string& in) {
-  std::string out;
-  int val = 0, bits = -8;
-  for (unsigned char c : in) {
-    int d;
-    if (c >= 'A' && c <= 'Z') d = c - 'A';
-    else if (c >= 'a' && c <= 'z') d = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') d = c - '0' + 52;
-    else if (c == '-') d = 62;
-    else if (c == '_') d = 63;
-    else throw std::invalid_argument("not base64url");
-    val = (val << 6) | d;
-    bits += 6;
-    if (bits >= 0) {
-      out += char((val >> bits) & 0xFF);
-      bits -= 8;
-    }
   }
   return out;
 }
@@ -611,8 +583,8 @@ std::optional<std::string> find_box(const std::vector<Box>& boxes, const std::st
 
 std::string thread_of(const MimeMessage& m, const std::string& fallback_id) {
   std::string root = !m.references.empty() ? m.references.front() : !m.in_reply_to.empty() ? m.in_reply_to : m.message_id;
-  if (root.empty()) return "m" + auth::base64url(fallback_id);
-  return "t" + auth::base64url(root);
+  if (root.empty()) return "m" + base64url_encode(fallback_id);
+  return "t" + base64url_encode(root);
 }
 
 bool has_flag(const std::map<std::string, Node>& data, const char* flag) {
@@ -953,7 +925,7 @@ std::vector<Message> ImapMail::thread(int64_t user, const std::string& id) {
   bool single = false;
   try {
     if (id.size() < 2 || (id[0] != 't' && id[0] != 'm')) throw std::invalid_argument("prefix");
-    root = base64url_decode(id.substr(1));
+    root = base64url_decode(id.substr(1)).value();  // bad_optional_access: not ours
     single = id[0] == 'm';
   } catch (const std::exception&) {
     throw NotFound("thread_id", "no thread '" + id + "'");

@@ -1,4 +1,5 @@
 #include "providers/mail/local.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 #include <map>
@@ -6,7 +7,7 @@
 #include "providers/error.hpp"
 #include "providers/ids.hpp"
 #include "providers/mail/query.hpp"
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 namespace concierge::providers::mail {
 
@@ -138,11 +139,6 @@ std::optional<Message> find(SQLite::Database& db, int64_t user, const std::strin
   q.bind(2, uid);
   if (!q.executeStep()) return std::nullopt;
   return read_message(q);
-}
-
-std::string upper(std::string s) {
-  for (auto& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
-  return s;
 }
 
 // A label as it is stored: system labels in capitals, the user's as they named them.

@@ -1,4 +1,5 @@
 #include "providers/mail/query.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 
@@ -9,11 +10,6 @@ namespace concierge::providers::mail {
 namespace {
 
 const std::vector<std::string> kOps{"from", "to", "subject", "is", "has", "label", "in", "before", "after"};
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 std::string like(const std::string& v) {
   std::string out = "%";

@@ -1,4 +1,5 @@
 #include "providers/music/mpd.hpp"
+#include "common/text.hpp"
 
 #include <mpd/client.h>
 
@@ -23,11 +24,6 @@ struct Lost {
   mpd_error code;
   std::string message;
 };
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // The server keeps no stored playlists (no playlist_directory). `why` without the field, for a
 // search's note.

@@ -1,4 +1,5 @@
 #include "providers/music/spotify.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -8,7 +9,7 @@
 #include <thread>
 
 #include "providers/error.hpp"
-#include "server/json_parse.hpp"
+#include "common/json_parse.hpp"
 
 namespace concierge::providers::music {
 
@@ -144,11 +145,6 @@ PlayerState state_from(const Json& j) {
   s.shuffle = flag(j, "shuffle_state");
   std::string repeat = str(j, "repeat_state");
   if (!repeat.empty()) s.repeat = repeat;
-  return s;
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 

@@ -4,7 +4,7 @@
 
 #include "providers/error.hpp"
 #include "providers/ids.hpp"
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 namespace concierge::providers::video {
 

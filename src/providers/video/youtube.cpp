@@ -1,10 +1,11 @@
 #include "providers/video/youtube.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 #include <set>
 
 #include "providers/error.hpp"
-#include "server/json_parse.hpp"
+#include "common/json_parse.hpp"
 
 namespace concierge::providers::video {
 
@@ -22,10 +23,6 @@ constexpr int kMaxItems = 200;  // pages of 50 read for one playlist
 std::string str(const Json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-std::string lower(std::string s) {
-  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 int64_t number(const Json& j, const char* key) {  // the API sends counts as strings
   std::string s = str(j, key);

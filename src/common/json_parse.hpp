@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <string_view>
 
-#include "server/json.hpp"
+#include "common/json.hpp"
 
 namespace concierge {
 

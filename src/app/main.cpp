@@ -1,8 +1,6 @@
 // concierge: the command line.
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -11,29 +9,17 @@
 #include <iostream>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <thread>
 #include <unistd.h>
 
 #include <date/date.h>
 #include <fstream>
 #include <sstream>
 
-#include "prompts/prompt.hpp"
+#include "app/app.hpp"
 #include "providers/auth/login.hpp"
-#include "providers/config.hpp"
-#include "providers/connect.hpp"
-#include "providers/providers.hpp"
-#include "providers/status.hpp"
-#include "resources/resource.hpp"
-#include "server/core.hpp"
-#include "server/http.hpp"
+#include "server/serve.hpp"
 #include "server/stdio.hpp"
-#include "store/app.hpp"
-#include "store/history.hpp"
-#include "store/preferences.hpp"
 #include "store/start_lock.hpp"
-#include "store/store.hpp"
-#include "tools/tool.hpp"
 
 using namespace concierge;
 
@@ -54,112 +40,25 @@ void setup_logging(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
-// The store and what lives in it, for one process.
-struct AppState {
-  std::filesystem::path dir;
-  store::Store store;
-  store::Preferences preferences{store};
-  store::History history;
-  providers::StatusBoard status{store};
-  providers::Providers providers;
-  App app{store, preferences, history, status, providers};
-  std::unique_ptr<providers::Connections> connections;  // only when a service is used
-  AppState(const std::filesystem::path& d, store::HistoryOptions h) : dir(d), store(d), history(store, h) {
-    providers::add_local(providers, store, &status);
-  }
-  providers::Connections& connect() {
-    if (!connections) connections = std::make_unique<providers::Connections>(store, dir);
-    return *connections;
-  }
-};
-
-struct StoreOptions {
-  std::string data_dir;
-  int retention_days = 90;
-  int history_max_mb = store::HistoryOptions{}.max_mb;
-  bool in_memory = false;  // no data directory at all (listing the tools)
-  bool record_history = true;
-  bool demo = false;  // fill empty domains with the demo dataset first
-  tools::ToolSelection tools;
-};
-
-// The demo dataset is the stdio/HTTP user's ("local": there are no other users before auth).
-void seed_demo(AppState& state) {
-  const std::string user = "local";
-  auto added = providers::seed_demo(state.providers, state.store.user_id(user), state.preferences.time_zone(user));
-  spdlog::info("demo data: {}", added.dump());
-}
-
-std::unique_ptr<AppState> open_app(const StoreOptions& o, const providers::Config* config = nullptr) {
-  auto dir = o.in_memory ? std::filesystem::path() : store::resolve_data_dir(o.data_dir);
-  std::unique_ptr<AppState> state;
-  {
-    // Creating or migrating the database and the demo fill: one process at a time (store.hpp).
-    std::optional<store::StartLock> lock;
-    if (!o.in_memory) lock.emplace(dir);
-    state = std::make_unique<AppState>(dir, store::HistoryOptions{.retention_days = o.retention_days, .max_mb = o.history_max_mb});
-    if (o.demo) seed_demo(*state);
-  }
-  spdlog::debug("data directory {}", o.in_memory ? "(none: in memory)" : dir.string());
-  // The configured services' adapters, ahead of the local providers.
-  if (config && std::any_of(config->providers.begin(), config->providers.end(), [](auto& p) { return p.second != "local"; }))
-    providers::connect(state->providers, state->connect(), *config, &state->status);
-  return state;
-}
-
-std::unique_ptr<Server> make_server(AppState& state, bool record_history, const tools::ToolSelection& selection) {
-  ServerOptions options;
-  options.instructions =
-      "Concierge manages the user's calendar, mail, music, video and bookings. Times are RFC 3339 with "
-      "offset; ask before anything destructive. The user's preferences are in concierge://preferences and what was "
-      "done for them in concierge://history.";
-  auto server = std::make_unique<Server>(options);
-  tools::register_builtin(server->tools(), &state.app, selection);
-  resources::register_builtin(*server, state.app);
-  prompts::register_builtin(server->prompts(), state.app);
-  if (record_history) resources::record_calls(*server, state.app);
-  return server;
-}
-
 struct ServeOptions {
-  StoreOptions store;
+  app::StoreOptions store;
   StdioOptions stdio;
   std::string http;  // [HOST:]PORT; empty = stdio
   HttpOptions http_options;
 };
 
 int serve(const ServeOptions& o, const providers::Config& config) {
-  const StdioOptions& stdio_options = o.stdio;
-  // Signals are taken by one thread and turned into a byte on a pipe the transport polls, so
-  // shutdown runs on the normal path rather than inside a handler.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts
-  std::signal(SIGPIPE, SIG_IGN);
-  int stop_pipe[2];
-  if (::pipe(stop_pipe) != 0) return 1;
-  std::thread([set, fd = stop_pipe[1]] {
-    int sig = 0;
-    sigwait(&set, &sig);
-    char b = 1;
-    [[maybe_unused]] auto n = ::write(fd, &b, 1);
-  }).detach();
-
-  std::unique_ptr<AppState> state;
+  StopSignals stop;  // before any thread starts
+  std::unique_ptr<app::AppState> state;
   try {
-    state = open_app(o.store, &config);
+    state = app::open_app(o.store, &config);
   } catch (const std::exception& e) {
     spdlog::error("cannot start: {}", e.what());
     return 1;
   }
   std::unique_ptr<Server> server;
-  tools::ToolSelection selection = o.store.tools;
-  for (auto& [domain, provider] : config.providers)
-    if (provider != "local") selection.open_world.push_back(domain);
   try {
-    server = make_server(*state, o.store.record_history, selection);
+    server = app::make_server(*state, app::default_server_options(), o.store.record_history, o.store.tools, &config);
   } catch (const std::invalid_argument& e) {
     spdlog::error("{}", e.what());
     return 2;
@@ -176,37 +75,13 @@ int serve(const ServeOptions& o, const providers::Config& config) {
       spdlog::error("--http takes [HOST:]PORT, got '{}'", o.http);
       return 2;
     }
-    HttpServer http(*server, ho);
-    int bound;
-    try {
-      bound = http.bind();
-    } catch (const std::exception& e) {
-      spdlog::error("{}", e.what());
-      return 1;
-    }
-    std::string shown = ho.host.find(':') != std::string::npos ? "[" + ho.host + "]" : ho.host;
-    spdlog::info("concierge {} listening on http://{}:{}/mcp (legacy HTTP+SSE at /sse)", CONCIERGE_VERSION, shown, bound);
-    std::thread stopper([&http, fd = stop_pipe[0]] {
-      char b;
-      [[maybe_unused]] auto n = ::read(fd, &b, 1);
-      spdlog::info("stopping on signal");
-      http.stop();
+    return serve_http_until_stopped(*server, ho, stop, [&](int bound) {
+      std::string shown = ho.host.find(':') != std::string::npos ? "[" + ho.host + "]" : ho.host;
+      spdlog::info("concierge {} listening on http://{}:{}/mcp (legacy HTTP+SSE at /sse)", CONCIERGE_VERSION, shown, bound);
     });
-    http.run();
-    // run() returns after a signal (the stopper has finished) or a listener failure.
-    char b = 1;
-    [[maybe_unused]] auto n = ::write(stop_pipe[1], &b, 1);
-    stopper.join();
-    server->cancel_all();
-    if (!server->wait_idle(std::chrono::seconds(1))) {
-      spdlog::default_logger()->flush();
-      std::_Exit(0);
-    }
-    return 0;
   }
   spdlog::info("concierge {} serving MCP on stdio", CONCIERGE_VERSION);
-  bool clean = serve_stdio(*server, STDIN_FILENO, STDOUT_FILENO, stop_pipe[0], stdio_options);
-  if (!clean) {
+  if (!serve_stdio(*server, STDIN_FILENO, STDOUT_FILENO, stop.fd(), o.stdio)) {
     // A handler ignored cancellation: don't let it hold the process past the grace period.
     spdlog::default_logger()->flush();
     std::_Exit(0);
@@ -246,6 +121,133 @@ void print_auth_status(std::ostream& out, providers::Connections& c, providers::
   if (accounts.empty()) out << "No account is signed in. Sign in with: concierge auth login <service> [--account NAME]\n";
 }
 
+
+// ---- One function per subcommand ------------------------------------------------------------
+
+// Opens the store for a command that is not serving; logs and returns null when it can't.
+std::unique_ptr<app::AppState> open_for_command(const app::StoreOptions& options, const providers::Config* config = nullptr) {
+  try {
+    return app::open_app(options, config);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot open the store: {}", e.what());
+    return nullptr;
+  }
+}
+
+enum class AuthAction { Login, Logout, Status };
+struct AuthArgs {
+  std::string service, account, user;
+  bool read_only = false;
+  providers::auth::LoginOptions login;
+};
+
+// `concierge auth login|logout|status`.
+int auth_command(AuthAction action, AuthArgs a, const app::StoreOptions& store_options, providers::Config& config) {
+  auto state = open_for_command(store_options);
+  if (!state) return 1;
+  auto& connections = state->connect();
+  int64_t user = state->store.user_id(a.user);
+  try {
+    switch (action) {
+      case AuthAction::Login: {
+        a.login.account = a.account;
+        a.login.redirect_base = config.services[a.service].redirect_base;
+        auto oauth = connections.oauth_client(a.service, config, a.read_only);
+        providers::auth::login(*oauth, user, a.login, std::cout, STDIN_FILENO);
+        return 0;
+      }
+      case AuthAction::Logout:
+        if (!connections.tokens.remove(user, a.service, a.account)) {
+          std::cerr << "no " << a.service << " account '" << a.account << "' is signed in\n";
+          return 1;
+        }
+        std::cout << "Signed out: " << a.service << " account '" << a.account << "' (its tokens are deleted here; "
+                  << "revoke the app's access in the service's account settings to end it there too)\n";
+        return 0;
+      case AuthAction::Status:
+        print_auth_status(std::cout, connections, state->status, config, a.user, user);
+        return 0;
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+  }
+  return 1;
+}
+
+// `concierge tools`: the registered tools, as `serve` with the same options would list them.
+int tools_command(app::StoreOptions options, const providers::Config& config) {
+  options.in_memory = true;  // listing needs no database: create none
+  auto state = open_for_command(options, &config);
+  if (!state) return 1;
+  std::unique_ptr<Server> server;
+  try {
+    server = app::make_server(*state, app::default_server_options(), false, options.tools);
+  } catch (const std::invalid_argument& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  for (const auto* t : server->tools().list()) std::cout << t->def.name << "\t" << t->def.description << "\n";
+  return 0;
+}
+
+// `concierge demo`.
+int demo_command(const app::StoreOptions& options) {
+  auto state = open_for_command(options);
+  if (!state) return 1;
+  store::StartLock lock(state->dir);  // as `serve --demo`: one process fills at a time
+  for (auto& [domain, did] : app::seed_demo(*state).items())
+    std::cout << domain << ": " << (did.get<bool>() ? "demo data added" : "already has data, left alone") << "\n";
+  return 0;
+}
+
+// `concierge history export`: JSON Lines to stdout or a file only the person can read.
+int history_export(const app::StoreOptions& options, const std::string& user, const std::string& out_path) {
+  auto state = open_for_command(options);
+  if (!state) return 1;
+  std::ofstream file;
+  if (!out_path.empty()) {
+    // The person's data: created 0600 (and a file that was there made so), before anything
+    // is in it. Not a device such as /dev/stdout: its mode is the system's.
+    int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0 || (S_ISREG(st.st_mode) && ::fchmod(fd, 0600) != 0)) {
+      spdlog::error("cannot write {}: {}", out_path, std::strerror(errno));
+      if (fd >= 0) ::close(fd);
+      return 1;
+    }
+    ::close(fd);
+    file.open(out_path, std::ios::out | std::ios::trunc);
+    if (!file) {
+      spdlog::error("cannot write {}", out_path);
+      return 1;
+    }
+  }
+  size_t n = state->history.export_jsonl(user, out_path.empty() ? std::cout : file);
+  std::cout.flush();
+  spdlog::info("exported {} calls", n);
+  return 0;
+}
+
+// `concierge history purge [--before YYYY-MM-DD]`.
+int history_purge(const app::StoreOptions& options, const std::string& user, const std::string& purge_before) {
+  std::optional<int64_t> before;
+  if (!purge_before.empty()) {
+    std::istringstream in(purge_before);
+    date::sys_days day;
+    in >> date::parse("%F", day);
+    if (in.fail() || purge_before.size() != 10) {
+      spdlog::error("--before takes YYYY-MM-DD, got '{}'", purge_before);
+      return 2;
+    }
+    before = std::chrono::duration_cast<std::chrono::milliseconds>(day.time_since_epoch()).count();
+  }
+  auto state = open_for_command(options);
+  if (!state) return 1;
+  size_t n = state->history.purge(user, before);
+  std::cout << "purged " << n << " calls" << (before ? " before " + purge_before : std::string()) << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -257,7 +259,7 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
 
   ServeOptions serve_options;
-  StoreOptions& store_options = serve_options.store;
+  app::StoreOptions& store_options = serve_options.store;
   // Accepted before or after the subcommand (fallthrough): `concierge --data-dir D serve` or
   // `concierge serve --data-dir D`.
   app.fallthrough();
@@ -398,108 +400,15 @@ int run(int argc, char** argv) {
   }
 
   if (*auth_cmd) {
-    std::unique_ptr<AppState> state;
-    try {
-      state = open_app(store_options);
-    } catch (const std::exception& e) {
-      spdlog::error("cannot open the store: {}", e.what());
-      return 1;
-    }
-    auto& connections = state->connect();
-    int64_t user = state->store.user_id(auth_user);
-    try {
-      if (*login_cmd) {
-        login_options.account = auth_account;
-        login_options.redirect_base = config.services[auth_service].redirect_base;
-        login_options.timeout = std::chrono::seconds(auth_timeout_s);
-        auto oauth = connections.oauth_client(auth_service, config, auth_read_only);
-        providers::auth::login(*oauth, user, login_options, std::cout, STDIN_FILENO);
-        return 0;
-      }
-      if (*logout_cmd) {
-        if (!connections.tokens.remove(user, auth_service, auth_account)) {
-          std::cerr << "no " << auth_service << " account '" << auth_account << "' is signed in\n";
-          return 1;
-        }
-        std::cout << "Signed out: " << auth_service << " account '" << auth_account << "' (its tokens are deleted here; "
-                  << "revoke the app's access in the service's account settings to end it there too)\n";
-        return 0;
-      }
-      print_auth_status(std::cout, connections, state->status, config, auth_user, user);
-      return 0;
-    } catch (const std::exception& e) {
-      spdlog::error("{}", e.what());
-      return 1;
-    }
+    AuthArgs a{.service = auth_service, .account = auth_account, .user = auth_user, .read_only = auth_read_only, .login = login_options};
+    a.login.timeout = std::chrono::seconds(auth_timeout_s);
+    const AuthAction action = *login_cmd ? AuthAction::Login : *logout_cmd ? AuthAction::Logout : AuthAction::Status;
+    return auth_command(action, a, store_options, config);
   }
-
-  if (*tools_cmd || *history_cmd || *demo_cmd) {
-    store_options.in_memory = bool(*tools_cmd);  // listing needs no database: create none
-    std::unique_ptr<AppState> state;
-    try {
-      state = open_app(store_options, *tools_cmd ? &config : nullptr);
-    } catch (const std::exception& e) {
-      spdlog::error("cannot open the store: {}", e.what());
-      return 1;
-    }
-    if (*tools_cmd) {
-      std::unique_ptr<Server> server;
-      try {
-        server = make_server(*state, false, store_options.tools);
-      } catch (const std::invalid_argument& e) {
-        spdlog::error("{}", e.what());
-        return 2;
-      }
-      for (const auto* t : server->tools().list()) std::cout << t->def.name << "\t" << t->def.description << "\n";
-      return 0;
-    }
-    if (*demo_cmd) {
-      store::StartLock lock(state->dir);  // as `serve --demo`: one process fills at a time
-      const std::string user = "local";
-      auto added = providers::seed_demo(state->providers, state->store.user_id(user), state->preferences.time_zone(user));
-      for (auto& [domain, did] : added.items())
-        std::cout << domain << ": " << (did.get<bool>() ? "demo data added" : "already has data, left alone") << "\n";
-      return 0;
-    }
-    if (*export_cmd) {
-      std::ofstream file;
-      if (!history_out.empty()) {
-        // The person's data: created 0600 (and a file that was there made so), before anything
-        // is in it. Not a device such as /dev/stdout: its mode is the system's.
-        int fd = ::open(history_out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        struct stat st {};
-        if (fd < 0 || ::fstat(fd, &st) != 0 || (S_ISREG(st.st_mode) && ::fchmod(fd, 0600) != 0)) {
-          spdlog::error("cannot write {}: {}", history_out, std::strerror(errno));
-          if (fd >= 0) ::close(fd);
-          return 1;
-        }
-        ::close(fd);
-        file.open(history_out, std::ios::out | std::ios::trunc);
-        if (!file) {
-          spdlog::error("cannot write {}", history_out);
-          return 1;
-        }
-      }
-      size_t n = state->history.export_jsonl(history_user, history_out.empty() ? std::cout : file);
-      std::cout.flush();
-      spdlog::info("exported {} calls", n);
-      return 0;
-    }
-    std::optional<int64_t> before;
-    if (!purge_before.empty()) {
-      std::istringstream in(purge_before);
-      date::sys_days day;
-      in >> date::parse("%F", day);
-      if (in.fail() || purge_before.size() != 10) {
-        spdlog::error("--before takes YYYY-MM-DD, got '{}'", purge_before);
-        return 2;
-      }
-      before = std::chrono::duration_cast<std::chrono::milliseconds>(day.time_since_epoch()).count();
-    }
-    size_t n = state->history.purge(history_user, before);
-    std::cout << "purged " << n << " calls" << (before ? " before " + purge_before : std::string()) << "\n";
-    return 0;
-  }
+  if (*tools_cmd) return tools_command(store_options, config);
+  if (*demo_cmd) return demo_command(store_options);
+  if (*export_cmd) return history_export(store_options, history_user, history_out);
+  if (*purge_cmd) return history_purge(store_options, history_user, purge_before);
   if (*serve_cmd) {
     serve_options.http_options.session_idle_timeout = std::chrono::seconds(idle_seconds);
     auto ms = [](double seconds) { return std::chrono::milliseconds(static_cast<long long>(seconds * 1000)); };

@@ -1,4 +1,4 @@
-#include "server/json_parse.hpp"
+#include "common/json_parse.hpp"
 
 namespace concierge {
 

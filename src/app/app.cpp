@@ -1,0 +1,67 @@
+#include "app/app.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <spdlog/spdlog.h>
+
+#include "prompts/prompt.hpp"
+#include "resources/resource.hpp"
+#include "store/start_lock.hpp"
+
+namespace concierge::app {
+
+AppState::AppState(const std::filesystem::path& d, store::HistoryOptions h) : dir(d), store(d), history(store, h) {
+  providers::add_local(providers, store, &status);
+}
+
+providers::Connections& AppState::connect() {
+  if (!connections) connections = std::make_unique<providers::Connections>(store, dir);
+  return *connections;
+}
+
+// The demo dataset is the stdio/HTTP user's ("local": there are no other users before auth).
+Json seed_demo(AppState& state) {
+  const std::string user = "local";
+  return providers::seed_demo(state.providers, state.store.user_id(user), state.preferences.time_zone(user));
+}
+
+std::unique_ptr<AppState> open_app(const StoreOptions& o, const providers::Config* config) {
+  auto dir = o.in_memory ? std::filesystem::path() : store::resolve_data_dir(o.data_dir);
+  std::unique_ptr<AppState> state;
+  {
+    // Creating or migrating the database and the demo fill: one process at a time (store.hpp).
+    std::optional<store::StartLock> lock;
+    if (!o.in_memory) lock.emplace(dir);
+    state = std::make_unique<AppState>(dir, store::HistoryOptions{.retention_days = o.retention_days, .max_mb = o.history_max_mb});
+    if (o.demo) spdlog::info("demo data: {}", seed_demo(*state).dump());
+  }
+  spdlog::debug("data directory {}", o.in_memory ? "(none: in memory)" : dir.string());
+  // The configured services' adapters, ahead of the local providers.
+  if (config && std::any_of(config->providers.begin(), config->providers.end(), [](auto& p) { return p.second != "local"; }))
+    providers::connect(state->providers, state->connect(), *config, &state->status);
+  return state;
+}
+
+ServerOptions default_server_options() {
+  ServerOptions options;
+  options.instructions =
+      "Concierge manages the user's calendar, mail, music, video and bookings. Times are RFC 3339 with "
+      "offset; ask before anything destructive. The user's preferences are in concierge://preferences and what was "
+      "done for them in concierge://history.";
+  return options;
+}
+
+std::unique_ptr<Server> make_server(AppState& state, ServerOptions options, bool record_history, tools::ToolSelection selection,
+                                    const providers::Config* config) {
+  if (config)
+    for (auto& [domain, provider] : config->providers)
+      if (provider != "local") selection.open_world.push_back(domain);
+  auto server = std::make_unique<Server>(std::move(options));
+  tools::register_builtin(server->tools(), &state.app, selection);
+  resources::register_builtin(*server, state.app);
+  prompts::register_builtin(server->prompts(), state.app);
+  if (record_history) resources::record_calls(*server, state.app);
+  return server;
+}
+
+}  // namespace concierge::app

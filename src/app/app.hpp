@@ -1,0 +1,67 @@
+#pragma once
+// The application as one process assembles it: the store and what lives in it, the providers
+// (local ones, then the configured services' adapters), and a protocol Server with every tool,
+// resource and prompt registered. The binary, the test fixture and the benchmarks all build it
+// here, so what tests exercise is what users run.
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "providers/config.hpp"
+#include "providers/connect.hpp"
+#include "providers/providers.hpp"
+#include "providers/status.hpp"
+#include "server/core.hpp"
+#include "store/history.hpp"
+#include "store/preferences.hpp"
+#include "store/store.hpp"
+#include "tools/app.hpp"
+#include "tools/tool.hpp"
+
+namespace concierge::app {
+
+// The store and what lives in it, for one process.
+struct AppState {
+  AppState(const std::filesystem::path& dir, store::HistoryOptions history_options = {});
+
+  std::filesystem::path dir;  // empty: in memory
+  store::Store store;
+  store::Preferences preferences{store};
+  store::History history;
+  providers::StatusBoard status{store};
+  providers::Providers providers;
+  App app{store, preferences, history, status, providers};
+  std::unique_ptr<providers::Connections> connections;  // only when a service is used
+
+  // The services' tokens and clients, made on first use.
+  providers::Connections& connect();
+};
+
+struct StoreOptions {
+  std::string data_dir;
+  int retention_days = 90;
+  int history_max_mb = store::HistoryOptions{}.max_mb;
+  bool in_memory = false;  // no data directory at all (listing the tools)
+  bool record_history = true;
+  bool demo = false;  // fill empty domains with the demo dataset first
+  tools::ToolSelection tools;
+};
+
+// Opens (creating or migrating) the store, fills it with the demo dataset when asked, and, given
+// a configuration, connects the configured services' adapters ahead of the local providers.
+// Throws what the store or the configuration refuses.
+std::unique_ptr<AppState> open_app(const StoreOptions& options, const providers::Config* config = nullptr);
+
+// Fills the local user's empty domains with the demo dataset; {domain: added?}.
+Json seed_demo(AppState& state);
+
+// What the server says of itself in initialize / server/discover.
+ServerOptions default_server_options();
+
+// A Server with the built-in tools (as `selection` and the configuration choose: a domain served
+// by an outside service is marked open-world), resources and prompts; history recorded when asked.
+// Throws std::invalid_argument for an unknown tool domain.
+std::unique_ptr<Server> make_server(AppState& state, ServerOptions options, bool record_history, tools::ToolSelection selection,
+                                    const providers::Config* config = nullptr);
+
+}  // namespace concierge::app
