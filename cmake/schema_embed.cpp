@@ -92,6 +92,7 @@ class Resolver {
     auto def = defs_.find(name);
     if (name.empty() || name[0] == '$' || def == defs_.end())
       throw Failure(file_ + ": " + where + ": $ref " + ref.dump() + " names no definition in schemas/" + kDefsFile);
+    if (!def->is_object()) throw Failure("schemas/" + kDefsFile + ": definition '" + name + "' is not a schema object");
     if (!active_.insert(name).second) throw Failure(file_ + ": " + where + ": definition '" + name + "' refers to itself");
     used_.insert(name);
     Json out = resolve(*def, kRefPrefix + name);
