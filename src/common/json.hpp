@@ -12,6 +12,14 @@ inline std::string dump(const Json& j) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+// A string member of what a service sent, "" when it is absent, not a string, or j is not an
+// object: upstream bodies are read leniently, field by field.
+inline std::string json_string(const Json& j, const char* key) {
+  if (!j.is_object()) return "";
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 // The JSON Schema name of a value's type, for error messages.
 inline std::string json_kind(const Json& v) {
   switch (v.type()) {

@@ -16,4 +16,23 @@ std::string upper(std::string_view s) {
   return out;
 }
 
+std::string snippet(std::string_view text, size_t max_bytes) {
+  std::string out;
+  bool space = false;
+  for (unsigned char c : text) {
+    if (std::isspace(c)) {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += char(c);
+    if (out.size() >= max_bytes) break;
+  }
+  // Never cut a UTF-8 sequence in half.
+  while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
+  if (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0xC0) out.pop_back();
+  return out;
+}
+
 }  // namespace concierge

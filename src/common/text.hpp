@@ -1,5 +1,6 @@
 #pragma once
 // Small text helpers every layer uses.
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -8,5 +9,9 @@ namespace concierge {
 // ASCII case folding (protocol keywords, header names, hosts): never locale-dependent.
 std::string lower(std::string_view s);
 std::string upper(std::string_view s);
+
+// The start of a text for a one-line preview: runs of whitespace become one space, cut after
+// about max_bytes, never inside a UTF-8 sequence.
+std::string snippet(std::string_view text, size_t max_bytes = 160);
 
 }  // namespace concierge

@@ -1,4 +1,5 @@
 #include "providers/calendar/caldav.hpp"
+#include "providers/calendar/busy.hpp"
 #include "common/text.hpp"
 
 #include <libical/ical.h>
@@ -1196,13 +1197,7 @@ std::vector<Interval> CaldavCalendar::busy(int64_t user, const std::vector<std::
   for (auto& l : collect(user, cals, from, to, "calendars"))
     if (!l.event.all_day && !l.transparent && l.event.end > l.event.start)
       spans.push_back({std::max(l.event.start, from), std::min(l.event.end, to)});
-  std::sort(spans.begin(), spans.end(), [](auto& a, auto& b) { return a.start < b.start; });
-  std::vector<Interval> merged;
-  for (auto& s : spans) {
-    if (!merged.empty() && s.start <= merged.back().end) merged.back().end = std::max(merged.back().end, s.end);
-    else merged.push_back(s);
-  }
-  return merged;
+  return merge_busy(std::move(spans));
 }
 
 }  // namespace concierge::providers::calendar

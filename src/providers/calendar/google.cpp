@@ -1,4 +1,5 @@
 #include "providers/calendar/google.hpp"
+#include "providers/calendar/busy.hpp"
 
 #include <algorithm>
 #include <set>
@@ -587,13 +588,7 @@ std::vector<Interval> GoogleCalendar::busy(int64_t user, const std::vector<std::
       throw Unavailable(std::string("Google Calendar sent free/busy times Concierge cannot read (") + x.what() + ")");
     }
   }
-  std::sort(spans.begin(), spans.end(), [](auto& a, auto& b) { return a.start < b.start; });
-  std::vector<Interval> merged;
-  for (auto& s : spans) {
-    if (!merged.empty() && s.start <= merged.back().end) merged.back().end = std::max(merged.back().end, s.end);
-    else merged.push_back(s);
-  }
-  return merged;
+  return merge_busy(std::move(spans));
 }
 
 }  // namespace concierge::providers::calendar

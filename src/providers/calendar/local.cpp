@@ -1,4 +1,5 @@
 #include "providers/calendar/local.hpp"
+#include "providers/calendar/busy.hpp"
 
 #include <algorithm>
 #include <set>
@@ -565,13 +566,7 @@ std::vector<Interval> LocalCalendar::busy(int64_t user, const std::vector<std::s
     // marked on the day); timed events are busy.
     for (auto& e : collect(db, user, calendar_keys(db, user, cals), from, to, ""))
       if (!e.all_day) spans.push_back({std::max(e.start, from), std::min(e.end, to)});
-    std::sort(spans.begin(), spans.end(), [](auto& a, auto& b) { return a.start < b.start; });
-    std::vector<Interval> merged;
-    for (auto& s : spans) {
-      if (!merged.empty() && s.start <= merged.back().end) merged.back().end = std::max(merged.back().end, s.end);
-      else merged.push_back(s);
-    }
-    return merged;
+    return merge_busy(std::move(spans));
   });
 }
 

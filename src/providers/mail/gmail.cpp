@@ -37,10 +37,6 @@ std::string seg(const std::string& s) {
   return out;
 }
 
-std::string str(const Json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
 
 // Gmail's reasons: error.errors[].reason (v1 style) or error.details[].reason (ErrorInfo).
 std::string reason(const Json& body) {
@@ -48,11 +44,11 @@ std::string reason(const Json& body) {
   const Json& e = body["error"];
   if (e.contains("errors") && e["errors"].is_array())
     for (auto& x : e["errors"])
-      if (x.is_object() && !str(x, "reason").empty()) return str(x, "reason");
+      if (x.is_object() && !json_string(x, "reason").empty()) return json_string(x, "reason");
   if (e.contains("details") && e["details"].is_array())
     for (auto& x : e["details"])
-      if (x.is_object() && !str(x, "reason").empty()) return str(x, "reason");
-  return str(e, "status");
+      if (x.is_object() && !json_string(x, "reason").empty()) return json_string(x, "reason");
+  return json_string(e, "status");
 }
 
 void decode(const http::Response& r, const http::Request& req) {
@@ -107,7 +103,7 @@ MimeMessage headers_of(const Json& payload) {
   std::string block;
   if (payload.contains("headers"))
     for (auto& h : payload["headers"]) {
-      std::string name = str(h, "name"), value = str(h, "value");
+      std::string name = json_string(h, "name"), value = json_string(h, "value");
       if (std::find(kKeep.begin(), kKeep.end(), lower(name)) == kKeep.end()) continue;
       std::replace(value.begin(), value.end(), '\r', ' ');
       std::replace(value.begin(), value.end(), '\n', ' ');
@@ -123,11 +119,11 @@ MimeMessage headers_of(const Json& payload) {
 
 // A part's text in UTF-8, from the charset its Content-Type names.
 std::string text_of(const Json& part) {
-  std::string data = b64url_decode(str(part.value("body", Json::object()), "data"));
+  std::string data = b64url_decode(json_string(part.value("body", Json::object()), "data"));
   std::string charset;
   for (auto& h : part.value("headers", Json::array())) {
-    if (lower(str(h, "name")) != "content-type") continue;
-    std::string v = lower(str(h, "value"));
+    if (lower(json_string(h, "name")) != "content-type") continue;
+    std::string v = lower(json_string(h, "value"));
     auto at = v.find("charset=");
     if (at == std::string::npos) break;
     charset = v.substr(at + 8);
@@ -144,7 +140,7 @@ std::string text_of(const Json& part) {
 }
 
 void walk(const Json& part, Message& m) {
-  std::string type = lower(str(part, "mimeType")), filename = str(part, "filename");
+  std::string type = lower(json_string(part, "mimeType")), filename = json_string(part, "filename");
   const Json body = part.value("body", Json::object());
   if (type.rfind("multipart/", 0) == 0) {
     for (auto& p : part.value("parts", Json::array())) walk(p, m);
@@ -162,13 +158,13 @@ void walk(const Json& part, Message& m) {
 }
 
 bool has_attachment_parts(const Json& part) {
-  std::string type = lower(str(part, "mimeType"));
+  std::string type = lower(json_string(part, "mimeType"));
   if (type.rfind("multipart/", 0) == 0) {
     for (auto& p : part.value("parts", Json::array()))
       if (has_attachment_parts(p)) return true;
     return false;
   }
-  return !str(part, "filename").empty() || (!type.empty() && type.rfind("text/", 0) != 0);
+  return !json_string(part, "filename").empty() || (!type.empty() && type.rfind("text/", 0) != 0);
 }
 
 }  // namespace
@@ -233,7 +229,7 @@ std::vector<GmailMail::LabelInfo> GmailMail::label_list(int64_t user, bool fresh
   }
   Json j = get(user, "labels", {});
   std::vector<LabelInfo> out;
-  for (auto& l : j.value("labels", Json::array())) out.push_back({str(l, "id"), str(l, "name"), lower(str(l, "type"))});
+  for (auto& l : j.value("labels", Json::array())) out.push_back({json_string(l, "id"), json_string(l, "name"), lower(json_string(l, "type"))});
   std::lock_guard l(m_);
   labels_[user] = {std::chrono::steady_clock::now(), out};
   return out;
@@ -244,7 +240,7 @@ std::string GmailMail::my_address(int64_t user) {
     std::lock_guard l(m_);
     if (auto it = me_.find(user); it != me_.end()) return it->second;
   }
-  std::string email = str(get(user, "profile", {}), "emailAddress");
+  std::string email = json_string(get(user, "profile", {}), "emailAddress");
   std::lock_guard l(m_);
   me_[user] = email;
   return email;
@@ -252,11 +248,11 @@ std::string GmailMail::my_address(int64_t user) {
 
 Summary GmailMail::summary_of(int64_t user, const Json& m) {
   Summary s;
-  s.id = str(m, "id");
-  s.thread_id = str(m, "threadId");
-  s.snippet = unescape(str(m, "snippet"));
+  s.id = json_string(m, "id");
+  s.thread_id = json_string(m, "threadId");
+  s.snippet = unescape(json_string(m, "snippet"));
   try {
-    s.date = std::stoll(str(m, "internalDate"));
+    s.date = std::stoll(json_string(m, "internalDate"));
   } catch (const std::exception&) {
   }
   const Json payload = m.value("payload", Json::object());
@@ -270,7 +266,7 @@ Summary GmailMail::summary_of(int64_t user, const Json& m) {
   // message that is one non-text part) is what carries attachments.
   if (payload.contains("parts")) s.has_attachments = has_attachment_parts(payload);
   else {
-    std::string type = lower(str(payload, "mimeType"));
+    std::string type = lower(json_string(payload, "mimeType"));
     s.has_attachments = type == "multipart/mixed" || (!type.empty() && type.rfind("text/", 0) != 0 && type.rfind("multipart/", 0) != 0);
   }
   std::vector<std::string> ids = m.value("labelIds", std::vector<std::string>{});
@@ -348,10 +344,10 @@ SearchPage GmailMail::search(int64_t user, const std::string& query, int max_res
   if (!page_token.empty()) params.emplace_back("pageToken", page_token);
   Json list = get(user, "messages", params);
   SearchPage page;
-  page.next_page_token = str(list, "nextPageToken");
+  page.next_page_token = json_string(list, "nextPageToken");
   for (auto& ref : list.value("messages", Json::array())) {
     try {
-      page.messages.push_back(metadata(user, str(ref, "id")));
+      page.messages.push_back(metadata(user, json_string(ref, "id")));
     } catch (const NotFound&) {
       // deleted between the list and the get: not there any more
     }
@@ -406,8 +402,8 @@ Summary GmailMail::compose(int64_t user, const Outgoing& mail, bool send) {
   Json message{{"raw", base64url_encode(raw)}};
   if (!thread_id.empty()) message["threadId"] = thread_id;  // Gmail threads by this and matching Subject/References
   std::string id;
-  if (send) id = str(post(user, "messages/send", message), "id");
-  else id = str(post(user, "drafts", Json{{"message", message}}).value("message", Json::object()), "id");
+  if (send) id = json_string(post(user, "messages/send", message), "id");
+  else id = json_string(post(user, "drafts", Json{{"message", message}}).value("message", Json::object()), "id");
   if (id.empty()) throw http::Unavailable("Gmail accepted the message but did not say its id");
   return metadata(user, id);
 }
@@ -445,7 +441,7 @@ std::vector<Summary> GmailMail::modify(int64_t user, const std::vector<std::stri
     if (id.empty()) id = user_label(l);
     if (id.empty()) {  // as the local mailbox does: a new label comes into being
       Json made = post(user, "labels", Json{{"name", l}, {"labelListVisibility", "labelShow"}, {"messageListVisibility", "show"}});
-      id = str(made, "id");
+      id = json_string(made, "id");
       known = label_list(user, true);
     }
     add.push_back(id);

@@ -271,24 +271,6 @@ std::string to_crlf(const std::string& s) {
   return out;
 }
 
-std::string snippet_of(const std::string& text) {
-  std::string out;
-  bool space = false;
-  for (unsigned char c : text) {
-    if (std::isspace(c)) {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    out += char(c);
-    if (out.size() >= 160) break;
-  }
-  while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
-  if (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0xC0) out.pop_back();
-  return out;
-}
-
 // ---- one IMAP connection through curl -------------------------------------------------------
 
 void curl_init_once() {
@@ -620,7 +602,7 @@ Summary summary_of(const Ref& ref, const Roles& roles, const std::map<std::strin
   s.to = m.to;
   s.cc = m.cc;
   s.subject = m.subject;
-  s.snippet = snippet_of(m.text.empty() ? m.html : m.text);
+  s.snippet = snippet(m.text.empty() ? m.html : m.text);
   s.date = m.date ? m.date : internal_date(data);
   s.unread = !has_flag(data, "\\SEEN");
   s.starred = has_flag(data, "\\FLAGGED");

@@ -71,25 +71,6 @@ std::vector<Address> addresses_of(const std::string& text) {
   return out;
 }
 
-std::string snippet_of(const std::string& text) {
-  std::string out;
-  bool space = false;
-  for (unsigned char c : text) {
-    if (std::isspace(c)) {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    out += char(c);
-    if (out.size() >= 160) break;
-  }
-  // Never cut a UTF-8 sequence in half.
-  while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
-  if (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0xC0) out.pop_back();
-  return out;
-}
-
 #define SUMMARY_COLS                                                                                                      \
   "SELECT m.uid, m.thread_id, m.from_name, m.from_email, m.to_addrs, m.cc_addrs, m.subject, m.snippet, m.date_ms, m.unread, " \
   "m.starred, m.has_attachment, (SELECT group_concat(label, ',') FROM mail_message_labels l WHERE l.message_id = m.id)"
@@ -202,7 +183,7 @@ std::string LocalMail::deliver(int64_t user, const std::string& raw, const std::
     ins.bind(7, addresses_json(m.to).dump());
     ins.bind(8, addresses_json(m.cc).dump());
     ins.bind(9, m.subject);
-    ins.bind(10, snippet_of(m.text.empty() ? m.html : m.text));
+    ins.bind(10, snippet(m.text.empty() ? m.html : m.text));
     ins.bind(11, m.text.substr(0, 10000));
     ins.bind(12, m.date);
     ins.bind(13, unread ? 1 : 0);

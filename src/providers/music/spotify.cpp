@@ -49,11 +49,6 @@ namespace {
 // ---- reading Spotify's JSON tolerantly: fields can be null or missing (local files, episodes,
 // restricted devices, removed catalogue items) ----
 
-std::string str(const Json& j, const char* key) {
-  if (!j.is_object()) return "";
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
 int num(const Json& j, const char* key, int fallback = 0) {
   if (!j.is_object()) return fallback;
   auto it = j.find(key);
@@ -80,7 +75,7 @@ const Json& arr(const Json& j, const char* key) {
 std::string artists_of(const Json& j) {
   std::string out;
   for (auto& a : arr(j, "artists")) {
-    std::string n = str(a, "name");
+    std::string n = json_string(a, "name");
     if (!n.empty()) out += (out.empty() ? "" : ", ") + n;
   }
   return out;
@@ -98,28 +93,28 @@ std::string unescape(std::string s) {
 
 Track track_from(const Json& t) {
   Track out;
-  out.uri = str(t, "uri");
-  out.title = str(t, "name");
+  out.uri = json_string(t, "uri");
+  out.title = json_string(t, "name");
   out.duration_ms = num(t, "duration_ms");
-  if (str(t, "type") == "episode") {  // a podcast episode in a playlist or the queue
+  if (json_string(t, "type") == "episode") {  // a podcast episode in a playlist or the queue
     const Json& show = obj(t, "show");
-    out.artist = str(show, "publisher");
-    out.album = str(show, "name");
-    out.album_uri = str(show, "uri");
+    out.artist = json_string(show, "publisher");
+    out.album = json_string(show, "name");
+    out.album_uri = json_string(show, "uri");
     return out;
   }
   out.artist = artists_of(t);
   const Json& album = obj(t, "album");
-  out.album = str(album, "name");
-  out.album_uri = str(album, "uri");
+  out.album = json_string(album, "name");
+  out.album_uri = json_string(album, "uri");
   out.track_number = num(t, "track_number");
   return out;
 }
 
 Album album_from(const Json& a) {
-  std::string date = str(a, "release_date");  // "2019-05-03", "2019-05" or "2019"
+  std::string date = json_string(a, "release_date");  // "2019-05-03", "2019-05" or "2019"
   int year = date.size() >= 4 && std::all_of(date.begin(), date.begin() + 4, [](unsigned char c) { return std::isdigit(c); }) ? std::stoi(date.substr(0, 4)) : 0;
-  return {str(a, "uri"), str(a, "name"), artists_of(a), year, num(a, "total_tracks")};
+  return {json_string(a, "uri"), json_string(a, "name"), artists_of(a), year, num(a, "total_tracks")};
 }
 
 // The playlist's item count: `items.total` since February 2026, `tracks.total` before (and for
@@ -129,7 +124,7 @@ int item_total(const Json& p) {
   return items.is_object() ? num(items, "total") : num(obj(p, "tracks"), "total");
 }
 
-Playlist playlist_from(const Json& p) { return {str(p, "uri"), str(p, "name"), unescape(str(p, "description")), item_total(p)}; }
+Playlist playlist_from(const Json& p) { return {json_string(p, "uri"), json_string(p, "name"), unescape(json_string(p, "description")), item_total(p)}; }
 
 PlayerState state_from(const Json& j) {
   PlayerState s;
@@ -138,12 +133,12 @@ PlayerState state_from(const Json& j) {
   if (item.is_object()) s.track = track_from(item);
   s.playing = flag(j, "is_playing");
   s.position_ms = num(j, "progress_ms");
-  s.context_uri = str(obj(j, "context"), "uri");
+  s.context_uri = json_string(obj(j, "context"), "uri");
   const Json& device = obj(j, "device");
-  s.device_id = str(device, "id");
+  s.device_id = json_string(device, "id");
   s.volume_percent = num(device, "volume_percent", s.volume_percent);
   s.shuffle = flag(j, "shuffle_state");
-  std::string repeat = str(j, "repeat_state");
+  std::string repeat = json_string(j, "repeat_state");
   if (!repeat.empty()) s.repeat = repeat;
   return s;
 }
@@ -213,7 +208,7 @@ struct SpotifyError {
 SpotifyError parse_error(const http::Response& r) {
   Json j = parse_json(r.body);
   const Json& e = obj(j, "error");
-  SpotifyError out{str(e, "message"), str(e, "reason")};
+  SpotifyError out{json_string(e, "message"), json_string(e, "reason")};
   if (out.message.size() > 200) out.message = out.message.substr(0, 200) + "...";
   return out;
 }
@@ -339,7 +334,7 @@ SearchResult SpotifyMusic::search(int64_t user, const std::string& query, const 
     for (auto& a : arr(obj(j, "albums"), "items"))
       if (a.is_object()) r.albums.push_back(album_from(a));
     for (auto& a : arr(obj(j, "artists"), "items"))
-      if (a.is_object()) r.artists.push_back({str(a, "uri"), str(a, "name"), 0});  // Spotify gives no album count here
+      if (a.is_object()) r.artists.push_back({json_string(a, "uri"), json_string(a, "name"), 0});  // Spotify gives no album count here
     for (auto& p : arr(obj(j, "playlists"), "items"))
       if (p.is_object()) r.playlists.push_back(playlist_from(p));
     return r;
@@ -351,7 +346,7 @@ std::vector<Device> SpotifyMusic::devices(int64_t user) {
     Json j = call(user, {.method = "GET", .path = "/me/player/devices"});
     std::vector<Device> out;
     for (auto& d : arr(j, "devices"))
-      out.push_back({str(d, "id"), str(d, "name"), lower(str(d, "type")), flag(d, "is_active")});
+      out.push_back({json_string(d, "id"), json_string(d, "name"), lower(json_string(d, "type")), flag(d, "is_active")});
     return out;
   });
 }

@@ -20,12 +20,8 @@ const std::string kWatchLaterNote = "Saved for later with Concierge (YouTube's o
 constexpr int kRead = 1, kWrite = 50;
 constexpr int kMaxItems = 200;  // pages of 50 read for one playlist
 
-std::string str(const Json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
 int64_t number(const Json& j, const char* key) {  // the API sends counts as strings
-  std::string s = str(j, key);
+  std::string s = json_string(j, key);
   try {
     return s.empty() ? (j.contains(key) && j[key].is_number() ? j[key].get<int64_t>() : 0) : std::stoll(s);
   } catch (const std::exception&) {
@@ -43,10 +39,10 @@ std::string reason(const Json& body) {
   const Json& e = body["error"];
   if (e.contains("errors") && e["errors"].is_array())
     for (auto& x : e["errors"])
-      if (x.is_object() && !str(x, "reason").empty()) return str(x, "reason");
+      if (x.is_object() && !json_string(x, "reason").empty()) return json_string(x, "reason");
   if (e.contains("details") && e["details"].is_array())
     for (auto& x : e["details"])
-      if (x.is_object() && !str(x, "reason").empty()) return str(x, "reason");
+      if (x.is_object() && !json_string(x, "reason").empty()) return json_string(x, "reason");
   return "";
 }
 
@@ -210,15 +206,15 @@ std::vector<Video> YouTubeVideo::fetch(int64_t user, const std::vector<std::stri
       const Json sn = it.value("snippet", Json::object()), cd = it.value("contentDetails", Json::object()),
                  st = it.value("statistics", Json::object());
       Video v;
-      v.id = str(it, "id");
-      v.title = str(sn, "title");
-      v.channel = str(sn, "channelTitle");
-      v.description = str(sn, "description");
+      v.id = json_string(it, "id");
+      v.title = json_string(sn, "title");
+      v.channel = json_string(sn, "channelTitle");
+      v.description = json_string(sn, "description");
       try {
-        v.published = parse_time(str(sn, "publishedAt"), nullptr, "publishedAt");
+        v.published = parse_time(json_string(sn, "publishedAt"), nullptr, "publishedAt");
       } catch (const std::exception&) {
       }
-      v.duration_seconds = iso8601_seconds(str(cd, "duration"));
+      v.duration_seconds = iso8601_seconds(json_string(cd, "duration"));
       v.views = number(st, "viewCount");
       v.likes = number(st, "likeCount");  // absent when the owner hides it
       if (sn.contains("tags") && sn["tags"].is_array())
@@ -260,9 +256,9 @@ std::vector<Video> YouTubeVideo::search(int64_t user, const VideoQuery& query) {
   std::vector<std::string> ids;
   for (auto& it : j.value("items", Json::array())) {
     const Json id = it.value("id", Json::object());
-    std::string vid = str(id, "videoId");
+    std::string vid = json_string(id, "videoId");
     if (vid.empty()) continue;
-    if (!query.channel.empty() && !channel_id && lower(str(it.value("snippet", Json::object()), "channelTitle")) != lower(query.channel)) continue;
+    if (!query.channel.empty() && !channel_id && lower(json_string(it.value("snippet", Json::object()), "channelTitle")) != lower(query.channel)) continue;
     ids.push_back(vid);
   }
   auto videos = ids.empty() ? std::vector<Video>{} : fetch(user, ids, false);  // gone since the search: left out
@@ -287,10 +283,10 @@ std::vector<Playlist> YouTubeVideo::mine(int64_t user) {
     Json j = call(user, "GET", "playlists", q, kRead);
     for (auto& p : j.value("items", Json::array())) {
       const Json sn = p.value("snippet", Json::object());
-      out.push_back({str(p, "id"), str(sn, "title"), str(sn, "description"),
+      out.push_back({json_string(p, "id"), json_string(sn, "title"), json_string(sn, "description"),
                      int(p.value("contentDetails", Json::object()).value("itemCount", 0))});
     }
-    token = str(j, "nextPageToken");
+    token = json_string(j, "nextPageToken");
     if (token.empty()) break;
   }
   return out;
@@ -308,7 +304,7 @@ std::string YouTubeVideo::watch_later_id(int64_t user, bool create) {
       break;
     }
   if (id.empty() && create)
-    id = str(call(user, "POST", "playlists", {{"part", "snippet,status"}}, kWrite,
+    id = json_string(call(user, "POST", "playlists", {{"part", "snippet,status"}}, kWrite,
                   Json{{"snippet", {{"title", kWatchLaterTitle}, {"description", kWatchLaterNote}}}, {"status", {{"privacyStatus", "private"}}}}),
              "id");
   if (!id.empty()) {
@@ -334,8 +330,8 @@ std::vector<YouTubeVideo::Item> YouTubeVideo::list_items(int64_t user, const std
       std::vector<std::pair<std::string, std::string>> q{{"part", "contentDetails"}, {"playlistId", real_id}, {"maxResults", "50"}};
       if (!token.empty()) q.emplace_back("pageToken", token);
       Json j = call(user, "GET", "playlistItems", q, kRead);
-      for (auto& it : j.value("items", Json::array())) out.push_back({str(it, "id"), str(it.value("contentDetails", Json::object()), "videoId")});
-      token = str(j, "nextPageToken");
+      for (auto& it : j.value("items", Json::array())) out.push_back({json_string(it, "id"), json_string(it.value("contentDetails", Json::object()), "videoId")});
+      token = json_string(j, "nextPageToken");
       if (token.empty()) break;
     }
   } catch (const NotFound&) {
@@ -380,7 +376,7 @@ Playlist YouTubeVideo::create_playlist(int64_t user, const std::string& name, co
   Json p = call(user, "POST", "playlists", {{"part", "snippet,status"}}, kWrite,
                 Json{{"snippet", {{"title", name}, {"description", description}}}, {"status", {{"privacyStatus", "private"}}}});
   const Json sn = p.value("snippet", Json::object());
-  return {str(p, "id"), str(sn, "title").empty() ? name : str(sn, "title"), str(sn, "description"), 0};
+  return {json_string(p, "id"), json_string(sn, "title").empty() ? name : json_string(sn, "title"), json_string(sn, "description"), 0};
 }
 
 int YouTubeVideo::add(int64_t user, const std::string& playlist_id, const std::vector<std::string>& video_ids) {
