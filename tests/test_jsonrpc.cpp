@@ -73,15 +73,18 @@ TEST_CASE("revisions parse and list newest first", "[revision]") {
 
 TEST_CASE("downgrades drop what a revision does not define", "[revision]") {
   Json tool{{"name", "t"}, {"title", "T"}, {"inputSchema", {{"type", "object"}}}, {"outputSchema", {{"type", "object"}}},
-            {"annotations", {{"readOnlyHint", true}}}, {"icons", Json::array()}, {"execution", Json::object()}};
+            {"annotations", {{"readOnlyHint", true}, {"title", "T"}}}, {"icons", Json::array()}, {"execution", Json::object()}};
   Json t1 = tool; adapt_tool(t1, Revision::V2024_11_05);
   CHECK(t1.size() == 2);
   Json t2 = tool; adapt_tool(t2, Revision::V2025_03_26);
   CHECK(t2.contains("annotations"));
   CHECK_FALSE(t2.contains("title"));
+  CHECK(t2["annotations"].value("title", "") == "T");  // the only title a 2025-03-26 client sees
   Json t3 = tool; adapt_tool(t3, Revision::V2025_06_18);
   CHECK(t3.contains("outputSchema"));
   CHECK_FALSE(t3.contains("icons"));
+  CHECK(t3["title"] == "T");
+  CHECK_FALSE(t3["annotations"].contains("title"));  // said once, by Tool.title
   Json t4 = tool; adapt_tool(t4, Revision::V2025_11_25);
   CHECK(t4.contains("icons"));
   CHECK(t4.contains("execution"));

@@ -120,10 +120,19 @@ class RequestContext {
   // Several at once: every response, or (modern) one InputRequired naming all that are missing.
   std::map<std::string, Json> inputs(std::vector<InputRequest> requests);
 
+  // For work that outlives its request (a task body): a copy with the request's identity,
+  // capabilities and progress token, but its own cancellation and sink, none of the request's
+  // multi-round-trip answers, and `hook` answering ctx.input() instead.
+  using InputHook = std::function<std::map<std::string, Json>(RequestContext&, std::vector<InputRequest>)>;
+  std::shared_ptr<RequestContext> detached(CancelToken cancel, std::shared_ptr<Sink> sink, InputHook hook) const;
+  bool is_detached() const { return bool(input_hook_); }
+  const std::shared_ptr<Session>& session() const { return conn_.session; }
+  // Sends a message on this request's own stream (e.g. a server->client request it waits on).
+  void send(const Json& message) const { conn_.sink->send(message); }
+
  private:
   friend class Server;
   friend class Responder;
-  friend class TaskManager;
   void check_capability(const InputRequest& r) const;
   Json ask_client(const InputRequest& r);
 
@@ -144,7 +153,7 @@ class RequestContext {
   std::map<std::string, Json> input_responses_;  // modern: from requestState + inputResponses
   // Set on a task's context only (tasks.hpp): inputs() hands its requests here instead, to park
   // the task (2026-07-28) or route them through tasks/result (2025-11-25).
-  std::function<std::map<std::string, Json>(RequestContext&, std::vector<InputRequest>)> input_hook_;
+  InputHook input_hook_;
 };
 
 }  // namespace concierge

@@ -70,6 +70,15 @@ std::string_view to_string(LogLevel l) { return kLevels[static_cast<size_t>(l)];
 
 // ---- RequestContext -------------------------------------------------------------------------
 
+std::shared_ptr<RequestContext> RequestContext::detached(CancelToken cancel, std::shared_ptr<Sink> sink, InputHook hook) const {
+  auto copy = std::make_shared<RequestContext>(*this);
+  copy->cancel_ = std::move(cancel);
+  copy->conn_.sink = std::move(sink);
+  copy->input_responses_.clear();  // a task's input keys are its own
+  copy->input_hook_ = std::move(hook);
+  return copy;
+}
+
 void RequestContext::log(LogLevel level, const Json& data, std::string_view logger) const {
   if (cancel_.cancelled()) return;
   if (modern()) {

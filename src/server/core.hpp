@@ -15,6 +15,7 @@
 #include "server/context.hpp"
 #include "common/json.hpp"
 #include "server/jsonrpc.hpp"
+#include "server/protocol.hpp"
 #include "server/registry.hpp"
 #include "server/request_state.hpp"
 #include "server/tasks.hpp"
@@ -104,12 +105,13 @@ class Server {
 
   // Typed binding: P is parsed from params by `P parse_params(const Json&, std::type_identity<P>)`
   // (found by ADL); a parse failure is -32602 before the handler runs.
+  // The protocol methods bind this way (methods.cpp, protocol.hpp).
   template <class P>
-  void bind(std::string method, Eras eras, std::function<Json(const P&, RequestContext&)> fn) {
+  void bind(std::string method, Eras eras, std::function<Json(const P&, RequestContext&)> fn, bool run_inline = false) {
     bind_async(std::move(method), eras, [fn = std::move(fn)](const Json& params, std::shared_ptr<Responder> r) {
       P p = parse_params(params, std::type_identity<P>{});
       r->reply(fn(p, r->context()));
-    });
+    }, run_inline);
   }
   void bind_async(std::string method, Eras eras, AsyncHandler fn, bool run_inline = false);
 
@@ -140,7 +142,6 @@ class Server {
  private:
   friend class Responder;
   friend class RequestContext;
-  friend class TaskManager;  // runs task bodies on pool_
   struct Method {
     unsigned eras;
     AsyncHandler fn;
@@ -160,14 +161,14 @@ class Server {
   void register_protocol_methods();
 
   // Handlers of the protocol methods.
-  Json list_tools(const Json& params, RequestContext& ctx);
-  Json call_tool(const Json& params, RequestContext& ctx);
-  Json list_resources(const Json& params, RequestContext& ctx);
-  Json list_resource_templates(const Json& params, RequestContext& ctx);
-  Json read_resource(const Json& params, RequestContext& ctx);
-  Json list_prompts(const Json& params, RequestContext& ctx);
-  Json get_prompt(const Json& params, RequestContext& ctx);
-  Json complete(const Json& params, RequestContext& ctx);
+  Json list_tools(const PageParams& page, RequestContext& ctx);
+  Json call_tool(const CallToolParams& params, RequestContext& ctx);
+  Json list_resources(const PageParams& page, RequestContext& ctx);
+  Json list_resource_templates(const PageParams& page, RequestContext& ctx);
+  Json read_resource(const UriParams& params, RequestContext& ctx);
+  Json list_prompts(const PageParams& page, RequestContext& ctx);
+  Json get_prompt(const GetPromptParams& params, RequestContext& ctx);
+  Json complete(const CompleteParams& params, RequestContext& ctx);
   Json discover(RequestContext& ctx);
   void cacheable(Json& result, RequestContext& ctx, int ttl_ms, bool shared = false) const;
 
@@ -198,7 +199,7 @@ class Server {
   void notify_subscribers(const std::function<bool(const Subscription&)>& wants, const std::string& method, Json params);
   std::mutex subs_m_;
   std::vector<Subscription> subs_;
-  TaskManager tasks_{*this};
+  TaskManager tasks_{*this, pool_};  // holds a reference only: pool_ is built next
   ThreadPool pool_;  // last: its workers use everything above
 };
 

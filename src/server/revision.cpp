@@ -60,6 +60,10 @@ void adapt_tool(Json& tool, Revision r) {
                   {"_meta", Revision::V2025_06_18},
                   {"icons", Revision::V2025_11_25}});
   if (r != Revision::V2025_11_25) tool.erase("execution");  // tasks, 2025-11-25 only
+  // Where a Tool has a title of its own (2025-06-18 on), annotations.title only repeats it: the
+  // spec's display order is title, then annotations.title, then name.
+  if (r >= Revision::V2025_06_18)
+    if (auto a = tool.find("annotations"); a != tool.end()) a->erase("title");
 }
 
 void adapt_prompt(Json& prompt, Revision r) {

@@ -1,5 +1,7 @@
 #include "server/tasks.hpp"
 
+#include "server/invoke.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -87,9 +89,9 @@ class RelatedTaskSink : public Sink {
   std::string task_id_;
 };
 
-std::string encode_cursor(uint64_t seq) { return base64url_encode("t:" + std::to_string(seq)); }
+std::string encode_task_cursor(uint64_t seq) { return base64url_encode("t:" + std::to_string(seq)); }
 
-uint64_t decode_cursor(const Json& params) {
+uint64_t decode_task_cursor(const Json& params) {
   auto it = params.find("cursor");
   if (it == params.end() || it->is_null()) return 0;
   auto fail = [] { return rpc::invalid_params("Invalid cursor: pass the nextCursor of a previous page", Json{{"field", "cursor"}}); };
@@ -126,7 +128,7 @@ bool TaskManager::declared(const RequestContext& ctx) {
 }
 
 void TaskManager::add_capabilities(Json& caps) const {
-  const auto& tools = server_.tools_.list();
+  const auto& tools = server_.tools().list();
   bool any = std::any_of(tools.begin(), tools.end(), [](const RegisteredTool* t) { return t->def.task_support != TaskSupport::Forbidden; });
   if (!any) return;
   caps["tasks"] = Json{{"list", Json::object()},
@@ -137,7 +139,7 @@ void TaskManager::add_capabilities(Json& caps) const {
 
 // ---- Creating and running -------------------------------------------------------------------
 
-std::optional<Json> TaskManager::call_tool(const RegisteredTool& tool, const Json& args, const Json& params, RequestContext& ctx) {
+std::optional<Json> TaskManager::call_tool(const RegisteredTool& tool, const Json& args, const Json& task, RequestContext& ctx) {
   const TaskSupport support = tool.def.task_support;
   const std::string& name = tool.def.name;
   int64_t ttl = server_.options().task_ttl_ms;
@@ -155,28 +157,27 @@ std::optional<Json> TaskManager::call_tool(const RegisteredTool& tool, const Jso
     if (tool.def.defers_task) return std::nullopt;  // the handler decides, with ToolResult::deferred
   } else {
     if (ctx.revision() != Revision::V2025_11_25) return std::nullopt;  // no tasks in this revision
-    auto task = params.find("task");
-    if (task == params.end() || task->is_null()) {
+    if (task.is_null()) {
       if (support == TaskSupport::Required)
         throw rpc::Error(rpc::kMethodNotFound, "Tool " + name + " must be called as a task: add params.task");
       return std::nullopt;
     }
     if (support == TaskSupport::Forbidden)
       throw rpc::Error(rpc::kMethodNotFound, "Tool " + name + " does not support task-augmented calls");
-    if (!task->is_object()) throw rpc::invalid_params("Invalid parameter task: expected an object", Json{{"field", "task"}});
+    if (!task.is_object()) throw rpc::invalid_params("Invalid parameter task: expected an object", Json{{"field", "task"}});
     // The requested retention, within our limit (a receiver may override it).
-    if (auto asked = Fields(*task, "task").opt<int64_t>("ttl"); asked && *asked > 0)
+    if (auto asked = Fields(task, "task").opt<int64_t>("ttl"); asked && *asked > 0)
       ttl = std::min(*asked, server_.options().task_max_ttl_ms);
   }
   const RegisteredTool* t = &tool;  // registry entries live as long as the server
-  Body body = [t, args](RequestContext& c) { return tool_call_result(*t, finish_tool(invoke_tool(*t, args, c), c), c); };
+  Body body = [t, args](RequestContext& c) { return run_tool(*t, args, c); };
   // A 2026-07-28 Optional call may simply run here when we are busy; a 2025-11-25 client that
   // asked for a task, or a Required tool, gets an error instead.
   return start(ctx, ttl, std::move(body), ctx.modern() && support == TaskSupport::Optional);
 }
 
 std::optional<Json> TaskManager::defer(const RegisteredTool& tool, std::function<ToolResult(RequestContext&)> rest, RequestContext& ctx) {
-  if (!ctx.modern() || ctx.input_hook_ || !tool.def.defers_task || tool.def.task_support == TaskSupport::Forbidden || !declared(ctx))
+  if (!ctx.modern() || ctx.is_detached() || !tool.def.defers_task || tool.def.task_support == TaskSupport::Forbidden || !declared(ctx))
     return std::nullopt;
   const RegisteredTool* t = &tool;
   Body body = [t, rest = std::move(rest)](RequestContext& c) {
@@ -199,16 +200,14 @@ std::optional<Json> TaskManager::start(RequestContext& ctx, int64_t ttl_ms, Body
   // The body's own context: the request's identity, capabilities and progress token, the task's
   // cancellation, and none of the request's multi-round-trip answers (task input keys are the
   // task's own).
-  auto tctx = std::make_shared<RequestContext>(ctx);
-  tctx->cancel_ = t->cancel;
-  tctx->input_responses_.clear();
+  std::shared_ptr<RequestContext> tctx;
   if (ctx.modern()) {
-    tctx->conn_.sink = std::make_shared<NullSink>();
-    tctx->input_hook_ = [this, t](RequestContext&, std::vector<InputRequest> rs) { return park(t, std::move(rs)); };
+    tctx = ctx.detached(t->cancel, std::make_shared<NullSink>(),
+                        [this, t](RequestContext&, std::vector<InputRequest> rs) { return park(t, std::move(rs)); });
   } else {
-    t->session = ctx.conn_.session;
-    tctx->conn_.sink = std::make_shared<RelatedTaskSink>(t->session->notify_sink, t->id);
-    tctx->input_hook_ = [this, t](RequestContext& c, std::vector<InputRequest> rs) { return ask_related(t, c, std::move(rs)); };
+    t->session = ctx.session();
+    tctx = ctx.detached(t->cancel, std::make_shared<RelatedTaskSink>(t->session->notify_sink, t->id),
+                        [this, t](RequestContext& c, std::vector<InputRequest> rs) { return ask_related(t, c, std::move(rs)); });
   }
 
   Json created;
@@ -225,7 +224,7 @@ std::optional<Json> TaskManager::start(RequestContext& ctx, int64_t ttl_ms, Body
     created = render(*t, ctx.revision(), false);
   }
   spdlog::info("task {} started: {} for {}", t->id, ctx.method(), t->user);
-  server_.pool_.submit([this, t, tctx, body = std::move(body)] { run(t, *tctx, body); });
+  pool_.submit([this, t, tctx, body = std::move(body)] { run(t, *tctx, body); });
   if (ctx.modern()) {
     created["resultType"] = "task";
     return created;
@@ -371,7 +370,7 @@ std::map<std::string, Json> TaskManager::ask_related(const std::shared_ptr<Task>
   if (!note.is_null()) notify(t, note);
   for (const auto& w : waiters)
     if (!w->context().cancel().cancelled())
-      for (const auto& a : asks) w->context().conn_.sink->send(a.message);
+      for (const auto& a : asks) w->context().send(a.message);
 
   // Only the task's end stops the wait: the client answers when it gets round to tasks/result.
   bool answered = true;
@@ -552,7 +551,7 @@ Json TaskManager::cancel(const Json& params, RequestContext& ctx) {
 
 Json TaskManager::list(const Json& params, RequestContext& ctx) {
   gate(ctx);
-  const uint64_t after = decode_cursor(params);
+  const uint64_t after = decode_task_cursor(params);
   sweep();
   std::lock_guard l(m_);
   std::vector<const Task*> mine;
@@ -563,7 +562,7 @@ Json TaskManager::list(const Json& params, RequestContext& ctx) {
   const size_t n = std::min(mine.size(), server_.options().page_size);
   Json out{{"tasks", Json::array()}};
   for (size_t i = 0; i < n; ++i) out["tasks"].push_back(render(*mine[i], ctx.revision(), false));
-  if (n < mine.size()) out["nextCursor"] = encode_cursor(mine[n - 1]->seq);
+  if (n < mine.size()) out["nextCursor"] = encode_task_cursor(mine[n - 1]->seq);
   return out;
 }
 
@@ -583,7 +582,7 @@ void TaskManager::result(const Json& params, std::shared_ptr<Responder> r) {
   }
   if (done) return answer(*t, r);
   // Requests the task waits on go out on this stream too (see ask_related).
-  for (const auto& m : outstanding) ctx.conn_.sink->send(m);
+  for (const auto& m : outstanding) ctx.send(m);
 }
 
 void TaskManager::answer(const Task& t, const std::shared_ptr<Responder>& r) const {

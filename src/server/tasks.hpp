@@ -28,18 +28,12 @@
 #include "server/context.hpp"
 #include "common/json.hpp"
 #include "server/registry.hpp"
+#include "server/thread_pool.hpp"
 
 namespace concierge {
 
 class Server;
 class Responder;
-
-// The two halves of tools/call (methods.cpp), shared by direct calls and task bodies: running the
-// handler (input validation; ToolError and legacy -32021 become isError results), running any
-// ToolResult::deferred continuations, and shaping the CallToolResult for ctx's revision.
-ToolResult invoke_tool(const RegisteredTool& tool, const Json& arguments, RequestContext& ctx);
-ToolResult finish_tool(ToolResult result, RequestContext& ctx);
-Json tool_call_result(const RegisteredTool& tool, ToolResult result, RequestContext& ctx);
 
 enum class TaskStatus { Working, InputRequired, Completed, Failed, Cancelled };
 std::string_view to_string(TaskStatus s);
@@ -50,7 +44,8 @@ inline constexpr const char* kMetaRelatedTask = "io.modelcontextprotocol/related
 
 class TaskManager {
  public:
-  explicit TaskManager(Server& server) : server_(server) {}
+  // Task bodies run on `pool` (the server's workers); methods are bound on `server`.
+  TaskManager(Server& server, ThreadPool& pool) : server_(server), pool_(pool) {}
   TaskManager(const TaskManager&) = delete;
   TaskManager& operator=(const TaskManager&) = delete;
 
@@ -58,7 +53,7 @@ class TaskManager {
   // whole, nullopt to run it in the request. Throws the refusals: a Required tool the client
   // can't run as a task (-32021 in 2026-07-28, -32601 in 2025-11-25), or params.task on a tool
   // that forbids tasks (-32601, 2025-11-25).
-  std::optional<Json> call_tool(const RegisteredTool& tool, const Json& arguments, const Json& params, RequestContext& ctx);
+  std::optional<Json> call_tool(const RegisteredTool& tool, const Json& arguments, const Json& task, RequestContext& ctx);
   // tools/call, after a defers_task handler returned ToolResult::deferred: the CreateTaskResult
   // when `rest` becomes a task, nullopt to run it in the request.
   std::optional<Json> defer(const RegisteredTool& tool, std::function<ToolResult(RequestContext&)> rest, RequestContext& ctx);
@@ -109,6 +104,7 @@ class TaskManager {
   void answer(const Task& t, const std::shared_ptr<Responder>& r) const;
 
   Server& server_;
+  ThreadPool& pool_;
   mutable std::mutex m_;
   std::condition_variable cv_;  // a task's inputs answered, or a task cancelled
   std::unordered_map<std::string, std::shared_ptr<Task>> tasks_;
