@@ -5,7 +5,7 @@
 //
 //   // src/providers/music/foo_registration.cpp
 //   const bool registered = register_adapter<music::MusicProvider>(
-//       {.domain = "music", .provider = "foo", .services = {{"foo"}}},
+//       {.domain = "music", .provider = "foo", .services = {{.name = "foo"}}},
 //       [](AdapterContext& ctx) { return Connected<music::MusicProvider>{std::make_shared<FooMusic>(ctx.service("foo"))}; });
 //
 // The domains themselves are one table (providers.cpp): each has a typed field in Providers, so
