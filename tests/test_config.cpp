@@ -5,6 +5,7 @@
 
 #include "providers/config.hpp"
 #include "support/process.hpp"
+#include "support/scoped_env.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace concierge;
@@ -12,22 +13,7 @@ using namespace concierge::test;
 using namespace std::chrono_literals;
 
 namespace {
-// Sets environment variables for the scope of a test and restores them after.
-struct Env {
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved;
-  void set(const std::string& k, const std::optional<std::string>& v) {
-    const char* old = std::getenv(k.c_str());
-    saved.emplace_back(k, old ? std::optional<std::string>(old) : std::nullopt);
-    if (v) ::setenv(k.c_str(), v->c_str(), 1);
-    else ::unsetenv(k.c_str());
-  }
-  ~Env() {
-    for (auto it = saved.rbegin(); it != saved.rend(); ++it) {
-      if (it->second) ::setenv(it->first.c_str(), it->second->c_str(), 1);
-      else ::unsetenv(it->first.c_str());
-    }
-  }
-};
+using Env = ScopedEnv;
 void write(const std::filesystem::path& p, const std::string& text) { std::ofstream(p) << text; }
 }  // namespace
 

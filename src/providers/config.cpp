@@ -1,5 +1,7 @@
 #include "providers/config.hpp"
 #include "common/text.hpp"
+#include "providers/registry.hpp"
+#include "providers/status.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -16,7 +18,6 @@ std::string env(const std::string& name) {
   return v ? v : "";
 }
 
-const std::vector<std::string> kServices{"google", "spotify", "calcom", "caldav", "imap", "smtp", "mpd"};
 const std::vector<std::string> kSecretKeys{"client_secret", "api_key", "password", "token", "refresh_token"};
 
 // An API version as the services date them (YYYY-MM-DD); `where` names the setting at fault.
@@ -27,30 +28,24 @@ std::string checked_version(const std::string& v, const std::string& where) {
   return v;
 }
 
-// "bookings_version" -> "bookings" when `service` has that family, else "".
-std::string version_family(const std::string& service, const std::string& key) {
-  auto it = api_version_families().find(service);
+// "bookings_version" -> "bookings" when the service has that family, else "".
+std::string version_family(const ServiceSettings& service, const std::string& key) {
   const std::string suffix = "_version";
-  if (it == api_version_families().end() || key.size() <= suffix.size() || key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0)
-    return "";
+  if (key.size() <= suffix.size() || key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0) return "";
   std::string family = key.substr(0, key.size() - suffix.size());
-  return std::find(it->second.begin(), it->second.end(), family) != it->second.end() ? family : "";
+  auto& all = service.api_version_families;
+  return std::find(all.begin(), all.end(), family) != all.end() ? family : "";
+}
+
+// The services that take allow_plaintext, for the message refusing it elsewhere.
+std::string plaintext_services() {
+  std::vector<std::string> out;
+  for (auto& s : known_services())
+    if (service_settings(s)->allow_plaintext) out.push_back(s);
+  return join_and(out);
 }
 
 }  // namespace
-
-const std::map<std::string, std::vector<std::string>>& api_version_families() {
-  // Cal.com picks each endpoint family's controller by the cal-api-version header.
-  static const std::map<std::string, std::vector<std::string>> all{{"calcom", {"bookings", "slots", "event_types"}}};
-  return all;
-}
-
-const std::map<std::string, std::vector<std::string>>& providers_by_domain() {
-  static const std::map<std::string, std::vector<std::string>> all{
-      {"calendar", {"local", "google", "caldav"}}, {"mail", {"local", "google", "imap"}}, {"music", {"local", "spotify", "mpd"}},
-      {"video", {"local", "google"}},              {"booking", {"local", "calcom"}}};
-  return all;
-}
 
 std::filesystem::path Config::default_path() {
   if (auto c = env("CONCIERGE_CONFIG"); !c.empty()) return c;
@@ -62,16 +57,13 @@ std::filesystem::path Config::default_path() {
 Config Config::load() {
   Config c;
   c.path = default_path();
-  for (auto& [domain, _] : providers_by_domain()) c.providers[domain] = "local";
+  for (auto& d : domains()) c.providers[d] = "local";
+  const auto services = known_services();
   auto fail = [&](const std::string& why) { throw std::runtime_error(c.path.string() + ": " + why); };
   auto check_provider = [&](const std::string& domain, const std::string& provider, const std::string& where) {
-    auto it = providers_by_domain().find(domain);
-    if (it == providers_by_domain().end()) throw std::runtime_error(where + ": no domain '" + domain + "' (calendar, mail, music, video, booking)");
-    if (std::find(it->second.begin(), it->second.end(), provider) == it->second.end()) {
-      std::string known;
-      for (auto& p : it->second) known += (known.empty() ? "" : ", ") + p;
-      throw std::runtime_error(where + ": " + domain + " can't use '" + provider + "' (" + known + ")");
-    }
+    if (!find_domain(domain)) throw std::runtime_error(where + ": no domain '" + domain + "' (" + comma_list(domains()) + ")");
+    if (provider != "local" && !find_adapter(domain, provider))
+      throw std::runtime_error(where + ": " + domain + " can't use '" + provider + "' (" + comma_list(providers_of(domain)) + ")");
   };
   if (std::filesystem::exists(c.path)) {
     std::ifstream in(c.path);
@@ -88,8 +80,8 @@ Config Config::load() {
       } else if (key == "services") {
         if (!value.is_object()) fail("services: expected an object of service -> settings");
         for (auto& [service, s] : value.items()) {
-          if (std::find(kServices.begin(), kServices.end(), service) == kServices.end())
-            fail("services." + service + ": no such service (google, spotify, calcom, caldav, imap, smtp, mpd)");
+          auto settings = service_settings(service);
+          if (!settings) fail("services." + service + ": no such service (" + comma_list(services) + ")");
           if (!s.is_object()) fail("services." + service + ": expected an object");
           auto& sc = c.services[service];
           for (auto& [k, v] : s.items()) {
@@ -99,13 +91,13 @@ Config Config::load() {
                    " and remove it from the file");
             if (k == "allow_plaintext") {
               // Spelled out and boolean on purpose: it lets the password cross the network readable.
-              if (service != "imap" && service != "smtp") fail(where + ": unknown setting (imap and smtp only)");
+              if (!settings->allow_plaintext) fail(where + ": unknown setting (" + plaintext_services() + " only)");
               if (!v.is_boolean()) fail(where + ": expected true or false");
               sc.allow_plaintext = v.get<bool>();
               continue;
             }
             if (!v.is_string()) fail(where + ": expected a string");
-            if (auto family = version_family(service, k); !family.empty())
+            if (auto family = version_family(*settings, k); !family.empty())
               sc.api_versions[family] = checked_version(v, c.path.string() + ": " + where);
             else if (k == "client_id") sc.client_id = v;
             else if (k == "base_url") sc.base_url = v;
@@ -116,10 +108,9 @@ Config Config::load() {
             else if (k == "from") sc.from = v;
             else {
               std::string versions;
-              if (auto f = api_version_families().find(service); f != api_version_families().end())
-                for (auto& family : f->second) versions += ", " + family + "_version";
+              for (auto& family : settings->api_version_families) versions += ", " + family + "_version";
               fail(where + ": unknown setting (client_id, base_url, redirect_base, authorize_url, token_url, username, from" + versions +
-                   (service == "imap" || service == "smtp" ? ", allow_plaintext)" : ")"));
+                   (settings->allow_plaintext ? ", allow_plaintext)" : ")"));
             }
           }
         }
@@ -128,12 +119,13 @@ Config Config::load() {
       }
     }
   }
-  for (auto& [domain, _] : providers_by_domain())
+  for (auto& domain : domains())
     if (auto p = env("CONCIERGE_" + upper(domain) + "_PROVIDER"); !p.empty()) {
       check_provider(domain, p, "CONCIERGE_" + upper(domain) + "_PROVIDER");
       c.providers[domain] = p;
     }
-  for (auto& service : kServices) {
+  for (auto& service : services) {
+    const auto settings = *service_settings(service);
     std::string prefix = "CONCIERGE_" + upper(service) + "_";
     auto& sc = c.services[service];
     if (auto v = env(prefix + "CLIENT_ID"); !v.empty()) sc.client_id = v;
@@ -146,11 +138,10 @@ Config Config::load() {
     if (auto v = env(prefix + "USERNAME"); !v.empty()) sc.username = v;
     if (auto v = env(prefix + "PASSWORD"); !v.empty()) sc.password = v;
     if (auto v = env(prefix + "FROM"); !v.empty()) sc.from = v;
-    if (auto f = api_version_families().find(service); f != api_version_families().end())
-      for (auto& family : f->second)
-        if (auto v = env(prefix + upper(family) + "_VERSION"); !v.empty())
-          sc.api_versions[family] = checked_version(v, prefix + upper(family) + "_VERSION");
-    if (service == "imap" || service == "smtp")
+    for (auto& family : settings.api_version_families)
+      if (auto v = env(prefix + upper(family) + "_VERSION"); !v.empty())
+        sc.api_versions[family] = checked_version(v, prefix + upper(family) + "_VERSION");
+    if (settings.allow_plaintext)
       if (auto v = env(prefix + "ALLOW_PLAINTEXT"); !v.empty()) {
         if (v != "true" && v != "false") throw std::runtime_error(prefix + "ALLOW_PLAINTEXT: expected true or false, got '" + v + "'");
         sc.allow_plaintext = v == "true";

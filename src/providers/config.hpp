@@ -31,28 +31,22 @@ struct ServiceConfig {
   std::string username, password, from;
   // IMAP and SMTP only: go on without TLS (a test server on this machine; refused for others).
   bool allow_plaintext = false;
-  // Family -> API version, where set (see api_version_families).
+  // Family -> API version, where set (the service's ServiceSettings::api_version_families).
   std::map<std::string, std::string> api_versions;
 };
 
 struct Config {
   std::map<std::string, std::string> providers;  // domain -> provider ("local" unless set)
-  std::map<std::string, ServiceConfig> services;  // google, spotify, calcom, caldav, imap, smtp, mpd
+  std::map<std::string, ServiceConfig> services;  // every known service (registry.hpp: known_services)
   std::filesystem::path path;                     // where it was read from (may not exist)
 
   // The file (when it exists) and the environment. Throws std::runtime_error naming the file and
   // the key at fault: an unknown domain, service or key, a provider a domain can't use, a secret.
+  // Which domains, providers, services and keys there are is the registry's (registry.hpp).
   static Config load();
   static std::filesystem::path default_path();
   // For `concierge config show`: secrets as "(set)".
   Json redacted() const;
 };
-
-// The endpoint families whose API version a service lets be set (calcom: bookings, slots,
-// event_types); none for the others.
-const std::map<std::string, std::vector<std::string>>& api_version_families();
-
-// The providers each domain can use ("local" first).
-const std::map<std::string, std::vector<std::string>>& providers_by_domain();
 
 }  // namespace concierge::providers

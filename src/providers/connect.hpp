@@ -22,12 +22,13 @@ namespace concierge::providers {
 
 class StatusBoard;
 
-// The services `concierge auth login` signs in to.
-const std::vector<std::string>& oauth_services();
+// The services `concierge auth login` signs in to (the registry's adapters' sign_in).
+std::vector<std::string> oauth_services();
 
-// The OAuth settings of a service: the adapter's endpoints and scopes (for Google: of every
-// Google API a domain is configured to use, else all three), then the configuration's client id,
-// secret and endpoint overrides. Throws std::invalid_argument for a service without OAuth.
+// The OAuth settings of a service: its adapters' endpoints and joined scopes (of the adapters a
+// domain is configured to use, else all of them: for Google, Calendar, Gmail and YouTube), then
+// the configuration's client id, secret and endpoint overrides. Throws std::invalid_argument for
+// a service without OAuth.
 auth::OAuthConfig oauth_config(const std::string& service, const Config& config, bool read_only);
 
 struct Connections {

@@ -35,11 +35,6 @@ void read_account(SQLite::Statement& q, int first, AccountStatus& a) {
 }
 }  // namespace
 
-const std::vector<std::string>& domains() {
-  static const std::vector<std::string> all{"calendar", "mail", "music", "video", "booking"};
-  return all;
-}
-
 std::string_view to_string(Health h) {
   switch (h) {
     case Health::Ok: return "ok";

@@ -1,3 +1,4 @@
+#include "providers/registry.hpp"
 #include "providers/status.hpp"
 #include "resources/resource.hpp"
 
@@ -10,8 +11,8 @@ ResourceDefinition services(App& app) {
       .uri = kServicesUri,
       .name = "services",
       .title = "Service status",
-      .description = "For calendar, mail, music, video and booking: the provider in use, connected accounts, health, and "
-                     "the last error with its time.",
+      .description = "For " + providers::join_and(providers::domains()) +
+                     ": the provider in use, connected accounts, health, and the last error with its time.",
       .mime_type = "application/json",
       .icons = nullptr,
       .read = [&app](RequestContext& ctx) { return json_contents(kServicesUri, app.status.to_json(ctx.user())); },
