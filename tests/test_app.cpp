@@ -9,6 +9,7 @@
 #include "support/app_fixture.hpp"
 #include "support/harness.hpp"
 #include "support/log_capture.hpp"
+#include "support/tool_calls.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -17,21 +18,11 @@ namespace {
 
 int error_code(const Json& reply) { return reply.contains("error") ? reply["error"].value("code", 0) : 0; }
 
-Json call(Client& c, const Json& id, const std::string& tool, Json args) {
-  return c.request(id, "tools/call", Json{{"name", tool}, {"arguments", std::move(args)}});
-}
-
 // The JSON document of a resources/read reply.
 Json read_json(Client& c, const Json& id, const std::string& uri) {
   Json r = c.request(id, "resources/read", Json{{"uri", uri}});
   REQUIRE(r.contains("result"));
   return Json::parse(r["result"]["contents"][0]["text"].get<std::string>());
-}
-
-std::string text_of(const Json& reply) {
-  std::string out;
-  for (const auto& c : reply["result"]["content"]) out += c.value("text", "");
-  return out;
 }
 
 int64_t history_count(AppFixture& f) { return static_cast<int64_t>(f.history.count("local")); }

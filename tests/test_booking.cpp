@@ -10,6 +10,7 @@
 #include "providers/error.hpp"
 #include "support/app_fixture.hpp"
 #include "support/harness.hpp"
+#include "support/tool_calls.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -36,15 +37,6 @@ EventType morning(int length, int before = 0, int after = 0, int notice = 0) {
               .minimum_notice_minutes = notice, .time_zone = kTz};
   for (int d = 0; d < 5; ++d) t.availability.days[d] = {{9 * 60, 11 * 60}};
   return t;
-}
-
-Json call(Client& c, int id, const std::string& tool, Json args) {
-  return c.request(id, "tools/call", Json{{"name", tool}, {"arguments", std::move(args)}});
-}
-std::string text_of(const Json& reply) {
-  std::string out;
-  for (const auto& c : reply["result"]["content"]) out += c.value("text", "");
-  return out;
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "support/calcom_fake.hpp"
 #include "support/harness.hpp"
 #include "support/log_capture.hpp"
+#include "support/tool_calls.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -64,24 +65,6 @@ struct Setup {
   }
 };
 
-Json call(Client& c, int id, const std::string& tool, Json args) {
-  return c.request(id, "tools/call", Json{{"name", tool}, {"arguments", std::move(args)}});
-}
-std::string text_of(const Json& reply) {
-  std::string out;
-  for (const auto& c : reply["result"]["content"]) out += c.value("text", "");
-  return out;
-}
-Json structured(const Json& reply) {
-  INFO(reply.dump());
-  REQUIRE_FALSE(reply["result"].value("isError", false));
-  return reply["result"]["structuredContent"];
-}
-std::string error_text(const Json& reply) {
-  INFO(reply.dump());
-  CHECK(reply["result"].value("isError", false));
-  return text_of(reply);
-}
 template <class F>
 std::string error_of(F&& f) {
   try {
@@ -472,7 +455,6 @@ TEST_CASE("calcom: bad input names the field", "[calcom]") {
   CHECK_THAT(error_of([&] { s.adapter->list(0, {.status = "someday"}); }), Catch::StartsWith("status:"));
   CHECK(s.cal.bookings.empty());
 }
-
 
 TEST_CASE("calcom oauth: the code exchange and the refresh both go to the documented v2 token endpoint", "[calcom][oauth]") {
   OAuthSetup s;

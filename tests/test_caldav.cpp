@@ -23,6 +23,7 @@
 #include "support/log_capture.hpp"
 #include "support/radicale_server.hpp"
 #include "support/served_binary.hpp"
+#include "support/tool_calls.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -87,22 +88,6 @@ struct Setup {
   }
 };
 
-Json call(Client& c, int id, const std::string& tool, Json args) {
-  c.send(rpc::make_request(id, "tools/call", Json{{"name", tool}, {"arguments", std::move(args)}}));
-  return c.reply(id, std::chrono::seconds(30));
-}
-std::string text_of(const Json& reply) {
-  std::string out;
-  for (const auto& c : reply["result"]["content"]) out += c.value("text", "");
-  return out;
-}
-Json ok(const Json& reply) {
-  INFO(reply.dump());
-  REQUIRE(reply.contains("result"));
-  REQUIRE_FALSE(reply["result"].value("isError", false));
-  return reply["result"]["structuredContent"];
-}
-
 }  // namespace
 
 TEST_CASE("caldav: discovery from the server root or the home, calendars with name, zone, color", "[caldav]") {
@@ -136,15 +121,15 @@ TEST_CASE("caldav: the calendar scenario through the tools on Radicale", "[calda
   f.providers.calendar.add("home", adapter);
   Client c(*f.server);
   c.initialize("2025-11-25");
-  ok(call(c, 1, "preferences_update", {{"time_zone", "Europe/Berlin"}}));
+  structured(call(c, 1, "preferences_update", {{"time_zone", "Europe/Berlin"}}));
 
-  auto cals = ok(call(c, 2, "calendar_list_calendars", Json::object()));
+  auto cals = structured(call(c, 2, "calendar_list_calendars", Json::object()));
   INFO(cals.dump());
   REQUIRE(cals["calendars"].size() == 2);
   CHECK(cals["calendars"][0]["id"] == "personal");
 
   // A created event is in the listing and not in free time.
-  auto created = ok(call(c, 3, "calendar_create_event",
+  auto created = structured(call(c, 3, "calendar_create_event",
                          {{"summary", "Tax advisor"}, {"start", "2027-01-05T10:30:00"}, {"end", "2027-01-05T11:15:00"},
                           {"location", "Marktplatz 1"}, {"attendees", {{{"email", "advisor@example.com"}, {"name", "Ada Advisor"}}}},
                           {"reminder_minutes", {15}}}))["event"];
@@ -152,15 +137,15 @@ TEST_CASE("caldav: the calendar scenario through the tools on Radicale", "[calda
   CHECK(created["calendar_id"] == "personal");
   std::string id = created["id"];
   CHECK(id.rfind("personal/", 0) == 0);
-  auto listed = ok(call(c, 4, "calendar_list_events", {{"start", "2027-01-05"}, {"end", "2027-01-06"}}))["events"];
+  auto listed = structured(call(c, 4, "calendar_list_events", {{"start", "2027-01-05"}, {"end", "2027-01-06"}}))["events"];
   REQUIRE(listed.size() == 1);
   CHECK(listed[0]["id"] == id);
   CHECK(listed[0]["location"] == "Marktplatz 1");
   CHECK(listed[0]["attendees"][0]["name"] == "Ada Advisor");
   CHECK(listed[0]["reminder_minutes"] == Json::array({15}));
-  auto found = ok(call(c, 5, "calendar_list_events", {{"start", "2027-01-05"}, {"end", "2027-01-06"}, {"query", "TAX adv"}}))["events"];
+  auto found = structured(call(c, 5, "calendar_list_events", {{"start", "2027-01-05"}, {"end", "2027-01-06"}, {"query", "TAX adv"}}))["events"];
   CHECK(found.size() == 1);
-  auto free = ok(call(c, 6, "calendar_find_free_time", {{"start", "2027-01-05"}, {"end", "2027-01-06"}, {"duration_minutes", 30}}))["free"];
+  auto free = structured(call(c, 6, "calendar_find_free_time", {{"start", "2027-01-05"}, {"end", "2027-01-06"}, {"duration_minutes", 30}}))["free"];
   REQUIRE(free.size() == 2);  // working hours 09:00-17:00 around it
   CHECK(free[0]["end"] == "2027-01-05T10:30:00+01:00");
   CHECK(free[1]["start"] == "2027-01-05T11:15:00+01:00");
@@ -177,25 +162,25 @@ TEST_CASE("caldav: the calendar scenario through the tools on Radicale", "[calda
   CHECK_THAT(text_of(dup), Catch::StartsWith("summary:"));
 
   // A weekly series on the work calendar; one occurrence changes, the series lists the rest.
-  auto series = ok(call(c, 8, "calendar_create_event",
+  auto series = structured(call(c, 8, "calendar_create_event",
                         {{"summary", "Stand-up"}, {"calendar_id", "work"}, {"start", "2027-01-04T09:30:00"}, {"duration_minutes", 15},
                          {"recurrence", "FREQ=WEEKLY;BYDAY=MO"}}))["event"];
   std::string sid = series["id"];
   CHECK(series["recurrence"] == "FREQ=WEEKLY;BYDAY=MO");
   Json window{{"start", "2027-01-01"}, {"end", "2027-02-01"}, {"query", "stand-up"}, {"max_results", 100}};
-  auto before = ok(call(c, 9, "calendar_list_events", window))["events"];
+  auto before = structured(call(c, 9, "calendar_list_events", window))["events"];
   REQUIRE(before.size() == 4);  // 4, 11, 18, 25 January
   CHECK(before[0]["series_id"] == sid);
   CHECK(before[2]["id"] == sid + "_20270118T083000Z");
-  auto got = ok(call(c, 10, "calendar_get_event", {{"event_id", sid}}))["event"];
+  auto got = structured(call(c, 10, "calendar_get_event", {{"event_id", sid}}))["event"];
   CHECK(got["recurrence"] == "FREQ=WEEKLY;BYDAY=MO");
 
-  auto moved = ok(call(c, 11, "calendar_update_event",
+  auto moved = structured(call(c, 11, "calendar_update_event",
                        {{"event_id", before[2]["id"]}, {"scope", "this"}, {"summary", "Stand-up (moved)"}, {"start", "2027-01-18T11:00:00"}}))["event"];
   CHECK(moved["series_id"] == sid);
   CHECK(moved["start"] == "2027-01-18T11:00:00+01:00");
   CHECK(moved["end"] == "2027-01-18T11:15:00+01:00");
-  auto after = ok(call(c, 12, "calendar_list_events", window))["events"];
+  auto after = structured(call(c, 12, "calendar_list_events", window))["events"];
   REQUIRE(after.size() == 4);
   int moved_count = 0;
   for (auto& e : after) {
@@ -210,61 +195,61 @@ TEST_CASE("caldav: the calendar scenario through the tools on Radicale", "[calda
   raw = s.dav.send("GET", "/alice/" + sid + ".ics");
   CHECK_THAT(raw.body, Catch::Contains("RECURRENCE-ID;TZID=Europe/Berlin:20270118T093000"));
   // Moved into the busy time of its day.
-  auto busy = ok(call(c, 13, "calendar_find_free_time",
+  auto busy = structured(call(c, 13, "calendar_find_free_time",
                       {{"start", "2027-01-18T09:00:00"}, {"end", "2027-01-18T12:00:00"}, {"duration_minutes", 15}}))["free"];
   REQUIRE(busy.size() == 2);
   CHECK(busy[0]["end"] == "2027-01-18T11:00:00+01:00");
 
   // Deleting one occurrence leaves a gap; the moved one can go on its own too.
-  ok(call(c, 14, "calendar_delete_event", {{"event_id", before[1]["id"]}, {"scope", "this"}}));
-  auto gap = ok(call(c, 15, "calendar_list_events", window))["events"];
+  structured(call(c, 14, "calendar_delete_event", {{"event_id", before[1]["id"]}, {"scope", "this"}}));
+  auto gap = structured(call(c, 15, "calendar_list_events", window))["events"];
   REQUIRE(gap.size() == 3);
   for (auto& e : gap) CHECK(e["id"] != before[1]["id"]);
   Json gone = call(c, 16, "calendar_get_event", {{"event_id", before[1]["id"]}});
   CHECK_THAT(text_of(gone), Catch::StartsWith("event_id:"));
-  ok(call(c, 17, "calendar_delete_event", {{"event_id", moved["id"]}}));
-  CHECK(ok(call(c, 18, "calendar_list_events", window))["events"].size() == 2);
+  structured(call(c, 17, "calendar_delete_event", {{"event_id", moved["id"]}}));
+  CHECK(structured(call(c, 18, "calendar_list_events", window))["events"].size() == 2);
 
   SECTION("this and following: a new series from that occurrence on") {
-    auto next = ok(call(c, 19, "calendar_update_event", {{"event_id", before[3]["id"]}, {"scope", "following"}, {"location", "Room 2"}}))["event"];
+    auto next = structured(call(c, 19, "calendar_update_event", {{"event_id", before[3]["id"]}, {"scope", "following"}, {"location", "Room 2"}}))["event"];
     CHECK(next["id"] != sid);
     CHECK(next["location"] == "Room 2");
     Json longer{{"start", "2027-01-01"}, {"end", "2027-02-15"}, {"query", "stand-up"}, {"max_results", 100}};
-    auto all = ok(call(c, 20, "calendar_list_events", longer))["events"];
+    auto all = structured(call(c, 20, "calendar_list_events", longer))["events"];
     REQUIRE(all.size() == 4);  // 4 Jan; 25 Jan, 1 and 8 Feb in the new series
     CHECK_FALSE(all[0].contains("location"));
     CHECK(all[1]["location"] == "Room 2");
     CHECK(all[3]["location"] == "Room 2");
     CHECK(all[3]["series_id"] == next["id"]);
     // And deleting that and following ends the new series before it.
-    ok(call(c, 21, "calendar_delete_event", {{"event_id", all[2]["id"]}, {"scope", "following"}}));
-    CHECK(ok(call(c, 22, "calendar_list_events", longer))["events"].size() == 2);
+    structured(call(c, 21, "calendar_delete_event", {{"event_id", all[2]["id"]}, {"scope", "following"}}));
+    CHECK(structured(call(c, 22, "calendar_list_events", longer))["events"].size() == 2);
   }
   SECTION("all: moving one occurrence by an hour moves every one") {
-    ok(call(c, 23, "calendar_update_event", {{"event_id", before[0]["id"]}, {"scope", "all"}, {"start", "2027-01-04T10:30:00"}}));
-    auto all = ok(call(c, 24, "calendar_list_events", window))["events"];
+    structured(call(c, 23, "calendar_update_event", {{"event_id", before[0]["id"]}, {"scope", "all"}, {"start", "2027-01-04T10:30:00"}}));
+    auto all = structured(call(c, 24, "calendar_list_events", window))["events"];
     REQUIRE(all.size() == 2);  // the gap stays a gap
     for (auto& e : all) CHECK(std::string(e["start"]).substr(11, 5) == "10:30");
-    ok(call(c, 25, "calendar_delete_event", {{"event_id", sid}, {"scope", "all"}}));
-    CHECK(ok(call(c, 26, "calendar_list_events", window))["events"].empty());
+    structured(call(c, 25, "calendar_delete_event", {{"event_id", sid}, {"scope", "all"}}));
+    CHECK(structured(call(c, 26, "calendar_list_events", window))["events"].empty());
   }
   SECTION("all-day events: dates in their zone, free time") {
-    auto hol = ok(call(c, 27, "calendar_create_event", {{"summary", "Holiday"}, {"start", "2027-01-06"}, {"end", "2027-01-08"}}))["event"];
+    auto hol = structured(call(c, 27, "calendar_create_event", {{"summary", "Holiday"}, {"start", "2027-01-06"}, {"end", "2027-01-08"}}))["event"];
     CHECK(hol["all_day"] == true);
     CHECK(hol["end"] == "2027-01-08");
-    auto day = ok(call(c, 28, "calendar_list_events", {{"start", "2027-01-07"}, {"end", "2027-01-08"}}))["events"];
+    auto day = structured(call(c, 28, "calendar_list_events", {{"start", "2027-01-07"}, {"end", "2027-01-08"}}))["events"];
     REQUIRE(day.size() == 1);
     CHECK(day[0]["start"] == "2027-01-06");
-    auto free_day = ok(call(c, 29, "calendar_find_free_time", {{"start", "2027-01-07T00:00:00"}, {"end", "2027-01-08T00:00:00"},
+    auto free_day = structured(call(c, 29, "calendar_find_free_time", {{"start", "2027-01-07T00:00:00"}, {"end", "2027-01-08T00:00:00"},
                                                                 {"within_working_hours", false}}))["free"];
     CHECK(free_day.size() == 1);
   }
   SECTION("a single event: update and delete") {
-    auto up = ok(call(c, 30, "calendar_update_event", {{"event_id", id}, {"summary", "Tax advisor (call)"}, {"start", "2027-01-05T14:00:00"}}))["event"];
+    auto up = structured(call(c, 30, "calendar_update_event", {{"event_id", id}, {"summary", "Tax advisor (call)"}, {"start", "2027-01-05T14:00:00"}}))["event"];
     CHECK(up["id"] == id);
     CHECK(up["end"] == "2027-01-05T14:45:00+01:00");
-    ok(call(c, 31, "calendar_delete_event", {{"event_id", id}}));
-    CHECK(ok(call(c, 32, "calendar_list_events", {{"start", "2027-01-05"}, {"end", "2027-01-06"}}))["events"].empty());
+    structured(call(c, 31, "calendar_delete_event", {{"event_id", id}}));
+    CHECK(structured(call(c, 32, "calendar_list_events", {{"start", "2027-01-05"}, {"end", "2027-01-06"}}))["events"].empty());
     Json again = call(c, 33, "calendar_delete_event", {{"event_id", id}});
     CHECK_THAT(text_of(again), Catch::StartsWith("event_id:"));
   }
@@ -332,7 +317,7 @@ TEST_CASE("caldav: wrong password and a stopped server are tool errors that say 
   CHECK(wrong["result"]["isError"] == true);
   CHECK_THAT(text_of(wrong), Catch::StartsWith("account:") && Catch::Contains("CalDAV account 'home'") &&
                                  Catch::Contains("user 'alice'") && Catch::Contains("password"));
-  ok(call(c, 2, "calendar_create_event", {{"account", "good"}, {"summary", "Before the outage"}, {"start", "2027-03-01T10:00:00Z"}}));
+  structured(call(c, 2, "calendar_create_event", {{"account", "good"}, {"summary", "Before the outage"}, {"start", "2027-03-01T10:00:00Z"}}));
 
   s.radicale.stop();
   Json down = call(c, 3, "calendar_list_events", {{"account", "good"}, {"start", "2027-03-01"}, {"end", "2027-03-02"}});

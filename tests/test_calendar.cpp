@@ -7,6 +7,7 @@
 #include "providers/error.hpp"
 #include "support/app_fixture.hpp"
 #include "support/harness.hpp"
+#include "support/tool_calls.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -30,14 +31,6 @@ Series weekly(const char* tz, LocalMs start, std::string rule) {
   return Series{start, 60 * kMinute, std::move(rule), zone(tz), {}};
 }
 
-Json call(Client& c, int id, const std::string& tool, Json args) {
-  return c.request(id, "tools/call", Json{{"name", tool}, {"arguments", std::move(args)}});
-}
-std::string text_of(const Json& reply) {
-  std::string out;
-  for (const auto& c : reply["result"]["content"]) out += c.value("text", "");
-  return out;
-}
 int64_t event_rows(AppFixture& f) {
   return f.store.read([](SQLite::Database& db) { return db.execAndGet("SELECT count(*) FROM calendar_events").getInt64(); });
 }

@@ -1,5 +1,6 @@
 // The core's dispatch rules, driven with no sockets.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <future>
 #include <thread>
 
@@ -258,8 +259,9 @@ TEST_CASE("modern era: per-request _meta, era gating, errors", "[core][modern]")
     auto r = c.request(8, "tools/list", Json{{"_meta", modern_meta()}});
     CHECK(r["result"]["ttlMs"].is_number_integer());
     CHECK(r["result"]["cacheScope"] == "private");
-    CHECK(r["result"]["tools"][0]["name"] == "echo");
-    CHECK(r["result"]["tools"][1]["name"] == "get_current_time");
+    auto listed = r["result"]["tools"];
+    REQUIRE(listed.size() == server->tools().list().size());
+    for (size_t i = 1; i < listed.size(); ++i) CHECK(listed[i - 1]["name"].get<std::string>() < listed[i]["name"].get<std::string>());
   }
   SECTION("an invalid logLevel is -32602") {
     Json meta = modern_meta();
@@ -429,19 +431,52 @@ TEST_CASE("tools/call errors: unknown tool, invalid output", "[core][tools]") {
   CHECK(error_code(args) == rpc::kInvalidParams);
 }
 
+TEST_CASE("tools/call: a non-finite number in the output is refused, not sent as null", "[core][tools]") {
+  auto server = builtin_server();
+  for (double x : {std::nan(""), HUGE_VAL, -HUGE_VAL}) {
+    ToolDefinition d;
+    d.name = "ratio_" + std::to_string(server->tools().list().size());
+    d.input_schema = Json{{"type", "object"}};
+    d.output_schema = Json{{"type", "object"}, {"properties", {{"scores", {{"type", "array"}, {"items", {{"type", "number"}}}}}}}};
+    d.handler = [x](const Json&, RequestContext&) { return ToolResult::text("x", Json{{"scores", {1.5, x}}}); };
+    server->tools().add(std::move(d));
+  }
+  Client c(*server);
+  c.initialize("2025-06-18");
+  int id = 0;
+  for (auto* t : server->tools().list()) {
+    if (t->def.name.rfind("ratio_", 0) != 0) continue;
+    INFO(t->def.name);
+    auto r = c.request(++id, "tools/call", Json{{"name", t->def.name}});
+    CHECK(error_code(r) == rpc::kInternalError);
+    CHECK_THAT(error_message(r), Catch::Contains("scores[1]: must be a finite number"));
+  }
+  CHECK(id == 3);
+  // The schema alone says the same, naming where.
+  CompiledSchema schema(Json{{"type", "object"}});
+  CHECK(schema.validate(Json{{"a", {{"b", std::nan("")}}}}) == std::optional<std::string>("a.b: must be a finite number, not nan"));
+  CHECK_FALSE(schema.validate(Json{{"a", 1e308}}));
+}
+
 TEST_CASE("pagination with cursors", "[core][pagination]") {
   ServerOptions o;
   o.page_size = 1;
   auto server = builtin_server(o);
   Client c(*server);
   c.initialize("2025-06-18");
-  auto p1 = c.request(1, "tools/list");
-  REQUIRE(p1["result"]["tools"].size() == 1);
-  REQUIRE(p1["result"].contains("nextCursor"));
-  auto p2 = c.request(2, "tools/list", Json{{"cursor", p1["result"]["nextCursor"]}});
-  CHECK(p2["result"]["tools"][0]["name"] == "get_current_time");
-  CHECK_FALSE(p2["result"].contains("nextCursor"));
-  CHECK(error_code(c.request(3, "tools/list", Json{{"cursor", "garbage!"}})) == rpc::kInvalidParams);
+  // One tool a page, every registered tool once, in the registry's order, then no cursor.
+  const auto& registered = server->tools().list();
+  REQUIRE(registered.size() >= 2);
+  Json cursor;
+  int id = 0;
+  for (auto* tool : registered) {
+    auto page = c.request(++id, "tools/list", cursor.is_null() ? Json::object() : Json{{"cursor", cursor}});
+    REQUIRE(page["result"]["tools"].size() == 1);
+    CHECK(page["result"]["tools"][0]["name"] == tool->def.name);
+    cursor = page["result"].value("nextCursor", Json());
+    CHECK(cursor.is_null() == (tool == registered.back()));
+  }
+  CHECK(error_code(c.request(++id, "tools/list", Json{{"cursor", "garbage!"}})) == rpc::kInvalidParams);
 }
 
 TEST_CASE("resources, templates, subscriptions, prompts and completion", "[core][resources][prompts]") {

@@ -19,6 +19,7 @@
 #include "support/fake_upstream.hpp"
 #include "support/harness.hpp"
 #include "support/log_capture.hpp"
+#include "support/tool_calls.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -558,7 +559,7 @@ Ids seed(FakeGmail& g) {
 }
 
 // A server whose default mail account is the Gmail adapter on the fake, signed in as "work".
-struct GmailFixture {
+struct GmailFixture : ToolCalls {
   FakeGmail gmail;
   FakeClock clock;
   AppFixture f;
@@ -569,9 +570,8 @@ struct GmailFixture {
   std::shared_ptr<GmailMail> adapter;
   Client c{*f.server};
   int id = 1;
-  std::vector<std::string> errors;  // every tool error text seen
 
-  explicit GmailFixture(std::function<void(http::Policy&)> tune = nullptr) {
+  explicit GmailFixture(std::function<void(http::Policy&)> tune = nullptr) : ToolCalls(c) {
     gmail.up.sign_in(tokens, user, "google", "work");
     oauth = std::make_shared<auth::OAuthClient>(gmail.up.oauth("google"), tokens, gmail.up.policy("google"));
     auto p = gmail.up.policy("google");
@@ -581,26 +581,6 @@ struct GmailFixture {
     f.providers.mail = {};
     f.providers.mail.add("work", adapter);
     c.initialize("2025-11-25");
-  }
-  Json call(const std::string& tool, Json args) {
-    Json r = c.request(id++, "tools/call", Json{{"name", tool}, {"arguments", std::move(args)}});
-    INFO(tool << " -> " << r.dump());
-    REQUIRE(r.contains("result"));
-    return r["result"];
-  }
-  Json ok(const std::string& tool, Json args) {
-    Json r = call(tool, std::move(args));
-    INFO(r.dump());
-    REQUIRE_FALSE(r.value("isError", false));
-    return r["structuredContent"];
-  }
-  std::string error(const std::string& tool, Json args) {
-    Json r = call(tool, std::move(args));
-    INFO(r.dump());
-    REQUIRE(r.value("isError", false));
-    std::string text = r["content"][0]["text"];
-    errors.push_back(text);
-    return text;
   }
   std::vector<std::string> ids_of(const Json& messages) {
     std::vector<std::string> out;

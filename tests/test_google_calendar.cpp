@@ -15,6 +15,7 @@
 #include "support/fake_upstream.hpp"
 #include "support/harness.hpp"
 #include "support/log_capture.hpp"
+#include "support/tool_calls.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -441,18 +442,17 @@ struct FakeClock : http::Clock {
 };
 
 // The server as the binary builds it, with the adapter as the calendar domain's only account.
-struct Rig {
+struct Rig : ToolCalls {
   FakeGoogleCalendar g;
   AppFixture f;
   auth::TokenStore tokens{f.store, auth::Sealer(std::string(32, 'K'))};
   FakeClock clock;
   std::shared_ptr<http::Client> client;
   std::shared_ptr<GoogleCalendar> adapter;
-  std::unique_ptr<Client> c;
+  Client c{*f.server};
   int64_t user = 0;
-  int next = 1;
 
-  explicit Rig(std::function<void(http::Policy&)> tweak = {}) {
+  explicit Rig(std::function<void(http::Policy&)> tweak = {}) : ToolCalls(c) {
     user = f.store.user_id("local");
     g.up.sign_in(tokens, user, "google", "work");
     auto p = g.up.policy("google");
@@ -462,30 +462,8 @@ struct Rig {
     adapter = std::make_shared<GoogleCalendar>(client, std::make_shared<auth::OAuthCredentials>(oauth, "google", "work"));
     f.providers.calendar = {};
     f.providers.calendar.add("work", adapter);
-    c = std::make_unique<Client>(*f.server);
-    c->initialize("2025-11-25");
-    REQUIRE_FALSE(tool("preferences_update", {{"time_zone", "Europe/Berlin"}})["result"].value("isError", false));
-  }
-  Json tool(const std::string& name, Json args) {
-    return c->request(next++, "tools/call", Json{{"name", name}, {"arguments", std::move(args)}});
-  }
-  // The structured result of a call that must succeed.
-  Json ok(const std::string& name, Json args) {
-    Json r = tool(name, args);
-    INFO(name << " " << args.dump() << " -> " << r.dump());
-    REQUIRE(r.contains("result"));
-    REQUIRE_FALSE(r["result"].value("isError", false));
-    return r["result"]["structuredContent"];
-  }
-  // The text of a call that must fail as a tool error.
-  std::string error(const std::string& name, Json args) {
-    Json r = tool(name, args);
-    INFO(name << " " << args.dump() << " -> " << r.dump());
-    REQUIRE(r.contains("result"));
-    REQUIRE(r["result"].value("isError", false));
-    std::string out;
-    for (auto& x : r["result"]["content"]) out += x.value("text", "");
-    return out;
+    c.initialize("2025-11-25");
+    REQUIRE_FALSE(call("preferences_update", {{"time_zone", "Europe/Berlin"}})["result"].value("isError", false));
   }
 };
 

@@ -26,6 +26,7 @@
 #include "support/log_capture.hpp"
 #include "support/served_binary.hpp"
 #include "support/smtp_sink.hpp"
+#include "support/tool_calls.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -51,27 +52,9 @@ std::shared_ptr<ImapMail> adapter(const DovecotServer& d, const SmtpSink& sink, 
   return std::make_shared<ImapMail>(o);
 }
 
-struct Tools {
+struct Tools : ToolCalls {
   Client c;
-  int id = 0;
-  explicit Tools(Server& s) : c(s) { c.initialize("2025-11-25"); }
-  Json raw(const std::string& tool, Json args) {
-    return c.request(++id, "tools/call", Json{{"name", tool}, {"arguments", std::move(args)}});
-  }
-  Json ok(const std::string& tool, Json args = Json::object()) {
-    Json r = raw(tool, std::move(args));
-    INFO(tool << " " << r.dump());
-    REQUIRE(r.contains("result"));
-    REQUIRE_FALSE(r["result"].value("isError", false));
-    return r["result"]["structuredContent"];
-  }
-  std::string error(const std::string& tool, Json args) {
-    Json r = raw(tool, std::move(args));
-    INFO(tool << " " << r.dump());
-    REQUIRE(r.contains("result"));
-    CHECK(r["result"]["isError"] == true);
-    return r["result"]["content"][0]["text"].get<std::string>();
-  }
+  explicit Tools(Server& s) : ToolCalls(c), c(s) { c.initialize("2025-11-25"); }
   Json search(const std::string& q) { return ok("mail_search", {{"query", q}, {"max_results", 100}})["messages"]; }
 };
 

@@ -7,6 +7,7 @@
 #include "providers/video/local.hpp"
 #include "support/app_fixture.hpp"
 #include "support/harness.hpp"
+#include "support/tool_calls.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -14,33 +15,14 @@ using namespace concierge::providers;
 
 namespace {
 
-struct Seeded : AppFixture {
+struct Seeded : AppFixture, ToolCalls {
   Client c{*server};
   int64_t u = store.user_id("local");
-  int id = 1;
-  Seeded() {
+  Seeded() : ToolCalls(c) {
     c.initialize("2025-11-25");
     DemoContext ctx{u, zone("Europe/Berlin"), now_ms(), date::floor<date::days>(to_local(now_ms(), zone("Europe/Berlin")))};
     REQUIRE(providers.local_music->seed_demo(ctx));
     REQUIRE(providers.local_video->seed_demo(ctx));
-  }
-  Json call(const std::string& tool, Json args) {
-    Json r = c.request(id++, "tools/call", Json{{"name", tool}, {"arguments", std::move(args)}});
-    INFO(tool << " -> " << r.dump());
-    REQUIRE(r.contains("result"));
-    return r["result"];
-  }
-  Json ok(const std::string& tool, Json args) {
-    Json r = call(tool, std::move(args));
-    INFO(r.dump());
-    REQUIRE_FALSE(r.value("isError", false));
-    return r["structuredContent"];
-  }
-  std::string error(const std::string& tool, Json args) {
-    Json r = call(tool, std::move(args));
-    INFO(r.dump());
-    REQUIRE(r.value("isError", false));
-    return r["content"][0]["text"];
   }
   int64_t count(const char* table) {
     return store.read([&](SQLite::Database& db) { return db.execAndGet(std::string("SELECT count(*) FROM ") + table).getInt64(); });

@@ -13,6 +13,7 @@
 #include "support/log_capture.hpp"
 #include "support/mpd_server.hpp"
 #include "support/served_binary.hpp"
+#include "support/tool_calls.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -36,36 +37,18 @@ const std::string kAlbum = "mpd:album:Midnight%20Tram";
 const std::string kTrack1 = "mpd:track:Nora%20Vale/Midnight%20Tram/01.flac";
 const std::string kSmoke = "mpd:track:Tomasz%20Reed%20Trio/Blue%20Hour/02%20Smoke%3A%20Rings%20100%25.flac";
 
-struct MpdFixture : AppFixture {
+struct MpdFixture : AppFixture, ToolCalls {
   MpdServer mpd;
   std::shared_ptr<MpdMusic> adapter;
   Client c{*server};
-  int id = 1;
 
   explicit MpdFixture(MpdServer::Options server_options = {}, std::string password = "", unsigned timeout_ms = 3000)
-      : mpd(library(), server_options),
+      : ToolCalls(c),
+        mpd(library(), server_options),
         adapter(std::make_shared<MpdMusic>(MpdOptions{mpd.socket(), 0, std::move(password), timeout_ms, "home"})) {
     c.initialize("2025-11-25");
     providers.music = {};
     providers.music.add("home", adapter);
-  }
-  Json call(const std::string& tool, Json args) {
-    Json r = c.request(id++, "tools/call", Json{{"name", tool}, {"arguments", std::move(args)}});
-    INFO(tool << " -> " << r.dump());
-    REQUIRE(r.contains("result"));
-    return r["result"];
-  }
-  Json ok(const std::string& tool, Json args) {
-    Json r = call(tool, std::move(args));
-    INFO(r.dump());
-    REQUIRE_FALSE(r.value("isError", false));
-    return r["structuredContent"];
-  }
-  std::string error(const std::string& tool, Json args) {
-    Json r = call(tool, std::move(args));
-    INFO(r.dump());
-    REQUIRE(r.value("isError", false));
-    return r["content"][0]["text"];
   }
   Json player(const Json& args) { return ok("music_playback", args)["player"]; }
 };
@@ -250,7 +233,7 @@ TEST_CASE("mpd: a hung server is a tool error saying MPD did not answer", "[mpd]
   // Thawed, it answers again (a loaded machine may need a moment to catch up: a few tries).
   Json state;
   for (int i = 0; i < 5 && !state.is_object(); ++i) {
-    Json r = f.call("music_now_playing", Json::object());
+    Json r = f.call("music_now_playing", Json::object())["result"];
     if (!r.value("isError", false)) state = r["structuredContent"];
   }
   REQUIRE(state.is_object());
@@ -310,7 +293,7 @@ TEST_CASE("mpd: without stored playlists a search serves the other kinds and say
   MpdServer::Options o;
   o.stored_playlists = false;
   MpdFixture f(o);
-  Json r = f.call("music_search", {{"query", "reed"}});  // default types: all four
+  Json r = f.call("music_search", {{"query", "reed"}})["result"];  // default types: all four
   INFO(r.dump());
   REQUIRE_FALSE(r.value("isError", false));
   Json found = r["structuredContent"];

@@ -13,6 +13,7 @@
 #include "support/fake_upstream.hpp"
 #include "support/harness.hpp"
 #include "support/log_capture.hpp"
+#include "support/tool_calls.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -560,7 +561,7 @@ struct FakeSpotify {
   }
 };
 
-struct Fixture : AppFixture {
+struct Fixture : AppFixture, ToolCalls {
   FakeSpotify spot;
   FakeClock clock;
   auth::TokenStore tokens{store, auth::Sealer(std::string(32, 'K'))};
@@ -569,10 +570,8 @@ struct Fixture : AppFixture {
   std::shared_ptr<music::SpotifyMusic> adapter;
   test::Client c{*server};
   int64_t u = store.user_id("local");
-  int id = 1;
-  std::vector<std::string> errors;  // every tool error text seen
 
-  explicit Fixture(std::function<void(http::Policy&)> tune = nullptr) {
+  explicit Fixture(std::function<void(http::Policy&)> tune = nullptr) : ToolCalls(c) {
     http::Policy p = spot.up.policy("spotify");
     p.base_url = spot.up.url("/v1");
     if (tune) tune(p);
@@ -592,30 +591,11 @@ struct Fixture : AppFixture {
     client.reset();
     oauth.reset();
   }
-  Json call(const std::string& tool, Json args) {
-    Json r = c.request(id++, "tools/call", Json{{"name", tool}, {"arguments", std::move(args)}});
-    INFO(tool << " -> " << r.dump());
-    REQUIRE(r.contains("result"));
-    return r["result"];
-  }
-  Json ok(const std::string& tool, Json args) {
-    Json r = call(tool, std::move(args));
-    INFO(r.dump());
-    REQUIRE_FALSE(r.value("isError", false));
-    return r["structuredContent"];
-  }
-  std::string error(const std::string& tool, Json args) {
-    Json r = call(tool, std::move(args));
-    INFO(r.dump());
-    REQUIRE(r.value("isError", false));
-    errors.push_back(r["content"][0]["text"]);
-    return errors.back();
-  }
   std::string laptop() { return spot.devices[0].id; }
   std::string speaker() { return spot.devices[1].id; }
   // No token the fake issued anywhere a person or a model could read it.
   void check_no_secrets() {
-    for (int i = 0; i < 200 && history.count("local") < size_t(id - 1); ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 200 && history.count("local") < size_t(calls()); ++i) std::this_thread::sleep_for(10ms);
     store::History::Query q;
     q.user = "local";
     q.limit = 1000;

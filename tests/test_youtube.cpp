@@ -12,6 +12,7 @@
 #include "support/fake_upstream.hpp"
 #include "support/harness.hpp"
 #include "support/log_capture.hpp"
+#include "support/tool_calls.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -288,7 +289,7 @@ void seed(FakeYouTube& y) {
   y.lists = {{"PLcooking01", "Weekend cooking", "Recipes to try", "private", {{"UExpt900", "ramen1AAAAA"}}}};
 }
 
-struct YouTubeFixture {
+struct YouTubeFixture : ToolCalls {
   FakeYouTube yt;
   AppFixture f;
   int64_t user = f.store.user_id("local");
@@ -298,7 +299,7 @@ struct YouTubeFixture {
   std::shared_ptr<YouTubeVideo> adapter;
   Client c{*f.server};
   int id = 1;
-  YouTubeFixture() {
+  YouTubeFixture() : ToolCalls(c) {
     yt.up.sign_in(tokens, user, "google", "work");
     oauth = std::make_shared<auth::OAuthClient>(yt.up.oauth("google"), tokens, yt.up.policy("google"));
     client = std::make_shared<http::Client>(yt.up.policy("google"));
@@ -307,24 +308,6 @@ struct YouTubeFixture {
     f.providers.video.add("work", adapter);
     c.initialize("2025-11-25");
     seed(yt);
-  }
-  Json call(const std::string& tool, Json args) {
-    Json r = c.request(id++, "tools/call", Json{{"name", tool}, {"arguments", std::move(args)}});
-    INFO(tool << " -> " << r.dump());
-    REQUIRE(r.contains("result"));
-    return r["result"];
-  }
-  Json ok(const std::string& tool, Json args) {
-    Json r = call(tool, std::move(args));
-    INFO(r.dump());
-    REQUIRE_FALSE(r.value("isError", false));
-    return r["structuredContent"];
-  }
-  std::string error(const std::string& tool, Json args) {
-    Json r = call(tool, std::move(args));
-    INFO(r.dump());
-    REQUIRE(r.value("isError", false));
-    return r["content"][0]["text"];
   }
 };
 

@@ -190,6 +190,16 @@ int tools_command(app::StoreOptions options, const providers::Config& config) {
   return 0;
 }
 
+// `concierge tools --check` (hidden; the build runs it after linking): every registered tool can
+// be made (its input schema found) and every embedded schema belongs to one. Reads no
+// configuration and creates no data: the result depends on the binary alone.
+int check_tools_command() {
+  app::AppState state{std::filesystem::path()};
+  auto problems = tools::check_tools(state.app);
+  for (auto& p : problems) std::cerr << "concierge tools --check: " << p << "\n";
+  return problems.empty() ? 0 : 1;
+}
+
 // `concierge demo`.
 int demo_command(const app::StoreOptions& options) {
   auto state = open_for_command(options);
@@ -269,7 +279,9 @@ int run(int argc, char** argv) {
                  "~/.local/share/concierge)");
 
   std::string tool_domains;
-  app.add_option("--tools", tool_domains, "Expose only these domains' tools: calendar,mail,music,video,booking");
+  std::string known_domains;  // as the tools registered them
+  for (auto& d : tools::tool_domains()) known_domains += (known_domains.empty() ? "" : ",") + d;
+  app.add_option("--tools", tool_domains, "Expose only these domains' tools: " + known_domains);
   app.add_flag("--read-only", store_options.tools.read_only, "Expose only tools that change nothing");
 
   auto* serve_cmd = app.add_subcommand("serve", "Serve MCP (stdio by default)");
@@ -337,6 +349,8 @@ int run(int argc, char** argv) {
   serve_cmd->add_option("--allowed-origin", serve_options.http_options.allowed_origins,
                         "An Origin allowed besides the loopback ones (repeatable)");
   auto* tools_cmd = app.add_subcommand("tools", "List the registered tools");
+  bool check_tools = false;
+  tools_cmd->add_flag("--check", check_tools, "Check the tools against the embedded schemas")->group("");  // for the build
   auto* demo_cmd = app.add_subcommand("demo", "Fill empty domains with a small invented dataset (the current week)");
   auto* config_cmd = app.add_subcommand("config", "Where the configuration file is, and what is in effect");
   config_cmd->require_subcommand(1);
@@ -383,6 +397,7 @@ int run(int argc, char** argv) {
     at = comma == std::string::npos ? comma : comma + 1;
   }
 
+  if (*tools_cmd && check_tools) return check_tools_command();
   if (*config_path_cmd) {
     std::cout << providers::Config::default_path().string() << "\n";
     return 0;

@@ -185,6 +185,20 @@ const Json* item_schema(const Json& node, const Json& array, size_t i) {
 
 // Size limits, checked over the whole instance before valijson sees it (see above). Recursion
 // follows the schema, so its depth is the schema's, whatever the instance's.
+// NaN and the infinities: nlohmann writes them as null, so a value that passed as a number would
+// reach the client as something else. JSON has no such numbers; only a tool's output can hold them.
+std::optional<Problem> non_finite(const Json& v, const std::string& path) {
+  if (v.is_number_float() && !std::isfinite(v.get<double>())) return Problem{path, "must be a finite number, not " + std::to_string(v.get<double>())};
+  if (v.is_object()) {
+    for (const auto& [k, x] : v.items())
+      if (auto p = non_finite(x, join_key(path, k))) return p;
+  } else if (v.is_array()) {
+    for (size_t i = 0; i < v.size(); ++i)
+      if (auto p = non_finite(v[i], join_index(path, i))) return p;
+  }
+  return std::nullopt;
+}
+
 std::optional<Problem> too_big(const Json& node, const Json& v, const std::string& path) {
   for (const Json* s : branches(node)) {
     if (v.is_string()) {
@@ -349,6 +363,7 @@ std::optional<std::string> CompiledSchema::validate(const Json& instance) const 
   // fails at its root only when it isn't an object, which the tool's code rules out).
   const std::string root = "arguments";
   auto render = [&](const Problem& p) { return (p.path.empty() ? root : p.path) + ": " + p.message; };
+  if (auto p = non_finite(instance, "")) return render(*p);
   if (auto p = too_big(impl_->document, instance, "")) return render(*p);
 
   valijson::Validator validator(valijson::Validator::kStrongTypes);

@@ -34,8 +34,7 @@ ToolDefinition get_current_time(App* app) {
       "get_current_time",
       {.title = "Current time",
        .description = "The current date and time in an IANA time zone (default: the user's), as RFC 3339 with offset.",
-       .hints = {.read_only = true, .destructive = false, .idempotent = false, .open_world = false},
-       .quick = true},
+       .hints = {.read_only = true, .destructive = false, .idempotent = false, .open_world = false}},
       [app](const Json& args, RequestContext& ctx) {
         const date::time_zone* zone;
         if (auto it = args.find("time_zone"); it != args.end()) {
@@ -64,5 +63,7 @@ ToolDefinition get_current_time(App* app) {
         return ToolResult::text(std::move(text), std::move(out));
       });
 }
+
+const ToolRegistrar registered{"", get_current_time};
 
 }  // namespace concierge::tools

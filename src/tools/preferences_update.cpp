@@ -12,8 +12,7 @@ ToolDefinition preferences_update(App& app) {
                  .description = "Change some of the user's preferences (time zone, locale, working hours, default calendar, "
                                 "default meeting length, music device, verbosity, units). Keys left out keep their value. "
                                 "Returns every preference after the change.",
-                 .hints = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   if (args.empty()) throw providers::Error("arguments", "give at least 1 preference to change");
                   Json updated;
@@ -27,5 +26,7 @@ ToolDefinition preferences_update(App& app) {
                   return ToolResult::text("Updated " + keys + ".", std::move(updated));
                 });
 }
+
+const ToolRegistrar registered{"", preferences_update};
 
 }  // namespace concierge::tools

@@ -18,11 +18,4 @@ Call call_of(App& app, const Json& args, RequestContext& ctx);
 Json booking_json(const bk::Booking& b, const date::time_zone* tz);
 std::string booking_line(const bk::Booking& b, const date::time_zone* tz);
 
-ToolDefinition list_event_types(App& app);
-ToolDefinition find_slots(App& app);
-ToolDefinition create(App& app);
-ToolDefinition list(App& app);
-ToolDefinition reschedule(App& app);
-ToolDefinition cancel(App& app);
-
 }  // namespace concierge::tools::booking

@@ -11,8 +11,7 @@ ToolDefinition create(App& app) {
                 {.title = "Book a slot",
                  .description = "Books an open slot of an event type for an attendee (name, email, their time zone) and puts "
                                 "it on the user's calendar. start must be one of booking_find_slots' start times.",
-                 .hints = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
                   static const std::regex email(R"([^@\s<>(),;:"]+@[^@\s<>(),;:"]+\.[^@\s<>(),;:"]+)");
@@ -29,5 +28,7 @@ ToolDefinition create(App& app) {
                   return ToolResult::text("Booked " + booking_line(b, c.tz) + ".", Json{{"booking", booking_json(b, c.tz)}});
                 });
 }
+
+const ToolRegistrar registered{"booking", create};
 
 }  // namespace concierge::tools::booking

@@ -9,8 +9,7 @@ ToolDefinition find_slots(App& app) {
                  .description = "Open start times of an event type between start and end (default: now to 7 days on): its weekly "
                                 "availability minus existing bookings (with buffers), minimum notice and busy time on the "
                                 "user's calendar. Times shown in time_zone (default: the user's).",
-                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
                   providers::Millis from = args.contains("start") ? calendar::when(args, "start", c.tz).at : providers::now_ms();
@@ -31,5 +30,7 @@ ToolDefinition find_slots(App& app) {
                                                      {"time_zone", std::string(c.tz->name())}});
                 });
 }
+
+const ToolRegistrar registered{"booking", find_slots};
 
 }  // namespace concierge::tools::booking

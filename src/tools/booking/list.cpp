@@ -6,8 +6,7 @@ ToolDefinition list(App& app) {
   return define("booking_list",
                 {.title = "List bookings",
                  .description = "Bookings by start time: upcoming (default), past, cancelled or all.",
-                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
                   std::string status = args.value("status", "upcoming");
@@ -23,5 +22,7 @@ ToolDefinition list(App& app) {
                                           Json{{"bookings", out}});
                 });
 }
+
+const ToolRegistrar registered{"booking", list};
 
 }  // namespace concierge::tools::booking

@@ -6,8 +6,7 @@ ToolDefinition list_event_types(App& app) {
   return define("booking_list_event_types",
                 {.title = "List bookable event types",
                  .description = "What people can book with the user: id, title, length, buffers, minimum notice and weekly availability.",
-                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
                   static const char* days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
@@ -34,5 +33,7 @@ ToolDefinition list_event_types(App& app) {
                   return ToolResult::text(types.empty() ? "No bookable event types." : "Bookable: " + names + ".", Json{{"event_types", types}});
                 });
 }
+
+const ToolRegistrar registered{"booking", list_event_types};
 
 }  // namespace concierge::tools::booking

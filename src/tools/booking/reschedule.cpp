@@ -7,8 +7,7 @@ ToolDefinition reschedule(App& app) {
   return define("booking_reschedule",
                 {.title = "Reschedule a booking",
                  .description = "Moves a booking to another open slot of its event type (and its calendar event with it).",
-                 .hints = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
                   auto b = c.provider.reschedule(c.user, args.at("booking_id"), calendar::when(args, "start", c.tz).at, args.value("reason", ""));
@@ -16,5 +15,7 @@ ToolDefinition reschedule(App& app) {
                                           Json{{"booking", booking_json(b, c.tz)}});
                 });
 }
+
+const ToolRegistrar registered{"booking", reschedule};
 
 }  // namespace concierge::tools::booking

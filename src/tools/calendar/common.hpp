@@ -27,13 +27,4 @@ std::string event_line(const cal::Event& e, const date::time_zone* tz);  // "Den
 std::vector<cal::Attendee> attendees(const Json& args, const std::string& field = "attendees");
 cal::Scope scope(const Json& args, const std::string& id);
 
-// The tools.
-ToolDefinition list_calendars(App& app);
-ToolDefinition list_events(App& app);
-ToolDefinition get_event(App& app);
-ToolDefinition create_event(App& app);
-ToolDefinition update_event(App& app);
-ToolDefinition delete_event(App& app);
-ToolDefinition find_free_time(App& app);
-
 }  // namespace concierge::tools::calendar

@@ -24,8 +24,7 @@ ToolDefinition create_event(App& app) {
            "(YYYY-MM-DD, all-day; end exclusive). Without end: duration_minutes, else the user's default meeting length "
            "(all-day: one day). recurrence is an RFC 5545 RRULE (e.g. FREQ=WEEKLY;BYDAY=MO). Reports overlapping "
            "events as conflicts; refuses a near-duplicate (same title within 30 minutes) unless allow_duplicate.",
-       .hints = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false},
-       .quick = true},
+       .hints = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false}},
       [&app](const Json& args, RequestContext& ctx) {
         auto c = call_of(app, args, ctx);
         Json prefs = app.preferences.get(ctx.user());
@@ -81,5 +80,7 @@ ToolDefinition create_event(App& app) {
         return ToolResult::text(text, Json{{"event", event_json(created, c.tz)}, {"conflicts", conflicts}});
       });
 }
+
+const ToolRegistrar registered{"calendar", create_event};
 
 }  // namespace concierge::tools::calendar

@@ -7,8 +7,7 @@ ToolDefinition delete_event(App& app) {
                 {.title = "Delete an event",
                  .description = "Deletes an event. For an occurrence of a recurring event, scope says what goes: this occurrence "
                                 "(default), this and following, or all.",
-                 .hints = {.read_only = false, .destructive = true, .idempotent = false, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = false, .destructive = true, .idempotent = false, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
                   std::string id = args.at("event_id");
@@ -22,5 +21,7 @@ ToolDefinition delete_event(App& app) {
                                           Json{{"deleted", id}, {"scope", s}, {"summary", e.summary}});
                 });
 }
+
+const ToolRegistrar registered{"calendar", delete_event};
 
 }  // namespace concierge::tools::calendar

@@ -37,8 +37,7 @@ ToolDefinition find_free_time(App& app) {
        .description = "Free slots of at least duration_minutes (default: the user's meeting length) between start and end "
                       "(default: now to 7 days on), within the user's working hours unless within_working_hours is false. "
                       "Busy time is every timed event on the given calendars (default: all); all-day events count as free.",
-       .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
-       .quick = true},
+       .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
       [&app](const Json& args, RequestContext& ctx) {
         auto c = call_of(app, args, ctx);
         Json prefs = app.preferences.get(ctx.user());
@@ -77,5 +76,7 @@ ToolDefinition find_free_time(App& app) {
                                            {"window", {{"start", providers::format_time(from, c.tz)}, {"end", providers::format_time(to, c.tz)}}}});
       });
 }
+
+const ToolRegistrar registered{"calendar", find_free_time};
 
 }  // namespace concierge::tools::calendar

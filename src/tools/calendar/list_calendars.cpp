@@ -6,8 +6,7 @@ ToolDefinition list_calendars(App& app) {
   return define("calendar_list_calendars",
                 {.title = "List calendars",
                  .description = "The user's calendars: id (what other calendar tools take), name, time zone, which is primary.",
-                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
                   Json list = Json::array();
@@ -19,5 +18,7 @@ ToolDefinition list_calendars(App& app) {
                   return ToolResult::text(std::to_string(list.size()) + " calendars: " + names + ".", Json{{"calendars", list}});
                 });
 }
+
+const ToolRegistrar registered{"calendar", list_calendars};
 
 }  // namespace concierge::tools::calendar

@@ -9,8 +9,7 @@ ToolDefinition list_events(App& app) {
        .description = "Events overlapping a window (default: from now for 7 days), recurring events expanded into their "
                       "occurrences, sorted by start. Filter by text (summary, description, location) and calendars. "
                       "Times are shown in time_zone (default: the user's).",
-       .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
-       .quick = true},
+       .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
       [&app](const Json& args, RequestContext& ctx) {
         auto c = call_of(app, args, ctx);
         cal::EventQuery q;
@@ -35,5 +34,7 @@ ToolDefinition list_events(App& app) {
         return ToolResult::text(said, std::move(out));
       });
 }
+
+const ToolRegistrar registered{"calendar", list_events};
 
 }  // namespace concierge::tools::calendar

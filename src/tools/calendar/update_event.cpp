@@ -10,8 +10,7 @@ ToolDefinition update_event(App& app) {
        .description = "Changes the given fields of an event; others keep their value. For an occurrence of a recurring "
                       "event, scope says what changes: this occurrence (default), this and following, or all. Moving "
                       "start moves the end with it unless end is given.",
-       .hints = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false},
-       .quick = true},
+       .hints = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false}},
       [&app](const Json& args, RequestContext& ctx) {
         auto c = call_of(app, args, ctx);
         std::string id = args.at("event_id");
@@ -35,5 +34,7 @@ ToolDefinition update_event(App& app) {
         return ToolResult::text("Updated: " + event_line(updated, c.tz) + ".", Json{{"event", event_json(updated, c.tz)}});
       });
 }
+
+const ToolRegistrar registered{"calendar", update_event};
 
 }  // namespace concierge::tools::calendar

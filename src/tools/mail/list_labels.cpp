@@ -7,8 +7,7 @@ ToolDefinition list_labels(App& app) {
                 {.title = "List mail labels",
                  .description = "The mailbox's labels, system (INBOX, SENT, DRAFT, TRASH, SPAM, STARRED) and the user's, with "
                                 "message and unread counts.",
-                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
                   Json out = Json::array();
@@ -21,5 +20,7 @@ ToolDefinition list_labels(App& app) {
                                           Json{{"labels", out}});
                 });
 }
+
+const ToolRegistrar registered{"mail", list_labels};
 
 }  // namespace concierge::tools::mail

@@ -8,8 +8,7 @@ ToolDefinition modify(App& app) {
                 {.title = "Change messages",
                  .description = "Marks messages read or unread (read), stars or unstars them (starred), adds or removes labels, "
                                 "archives (out of the inbox) or moves them to trash. Several messages at once; all or none.",
-                 .hints = {.read_only = false, .destructive = true, .idempotent = true, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = false, .destructive = true, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
                   ml::Change change;
@@ -27,5 +26,7 @@ ToolDefinition modify(App& app) {
                   return ToolResult::text("Changed " + std::to_string(out.size()) + (out.size() == 1 ? " message." : " messages."), Json{{"messages", out}});
                 });
 }
+
+const ToolRegistrar registered{"mail", modify};
 
 }  // namespace concierge::tools::mail

@@ -8,8 +8,7 @@ ToolDefinition read(App& app) {
                 {.title = "Read mail",
                  .description = "One message (message_id) or a whole thread, oldest first (thread_id): headers, body as text "
                                 "(default) or html, cut at max_body_chars with a marker, and attachments (name, type, size).",
-                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
                   std::string format = args.value("format", "text");
@@ -25,5 +24,7 @@ ToolDefinition read(App& app) {
                   return ToolResult::text(said, Json{{"messages", out}});
                 });
 }
+
+const ToolRegistrar registered{"mail", read};
 
 }  // namespace concierge::tools::mail

@@ -9,8 +9,7 @@ ToolDefinition search(App& app) {
                                 "from:, to:, subject:, is:unread|read|starred, has:attachment, label:, "
                                 "in:inbox|sent|drafts|trash|spam|anywhere, before:/after: YYYY-MM-DD, \"phrases\", free words; "
                                 "-term negates. Trash and spam are left out unless asked for.",
-                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
                   auto page = c.provider.search(c.user, args.value("query", ""), args.value("max_results", 20), args.value("page_token", ""), c.tz);
@@ -30,5 +29,7 @@ ToolDefinition search(App& app) {
                   return ToolResult::text(said, std::move(result));
                 });
 }
+
+const ToolRegistrar registered{"mail", search};
 
 }  // namespace concierge::tools::mail

@@ -10,8 +10,7 @@ ToolDefinition composer(App& app, const char* name, bool send) {
                                 ": to, cc, bcc (addresses), subject, text and/or html body. reply_to_message_id answers a message: "
                                 "In-Reply-To and References are set so it threads, the subject gets \"Re:\", and to defaults to "
                                 "the sender." + (send ? " The local mailbox files it in Sent." : ""),
-                 .hints = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false}},
                 [&app, send](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
                   auto o = outgoing(args);
@@ -25,5 +24,8 @@ ToolDefinition composer(App& app, const char* name, bool send) {
 
 ToolDefinition send(App& app) { return composer(app, "mail_send", true); }
 ToolDefinition draft(App& app) { return composer(app, "mail_draft", false); }
+
+const ToolRegistrar registered_send{"mail", send};
+const ToolRegistrar registered_draft{"mail", draft};
 
 }  // namespace concierge::tools::mail

@@ -21,11 +21,4 @@ std::string summary_line(const ml::Summary& s);  // "Ravi Nair: Quarterly report
 // to/cc/bcc, subject, text, html, reply_to_message_id; addresses checked naming the field.
 ml::Outgoing outgoing(const Json& args);
 
-ToolDefinition search(App& app);
-ToolDefinition read(App& app);
-ToolDefinition send(App& app);
-ToolDefinition draft(App& app);
-ToolDefinition modify(App& app);
-ToolDefinition list_labels(App& app);
-
 }  // namespace concierge::tools::mail

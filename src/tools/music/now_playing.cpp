@@ -7,8 +7,7 @@ ToolDefinition now_playing(App& app) {
   return define("music_now_playing",
                 {.title = "Now playing",
                  .description = "What is playing: track, position, device, volume, shuffle and repeat, and the devices there are.",
-                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto& p = app.providers.music.get(args.value("account", ""));
                   int64_t user = app.store.user_id(ctx.user());
@@ -22,5 +21,7 @@ ToolDefinition now_playing(App& app) {
                   return ToolResult::text(text, Json{{"player", player_json(s)}, {"devices", devices}});
                 });
 }
+
+const ToolRegistrar registered{"music", now_playing};
 
 }  // namespace concierge::tools::music

@@ -15,8 +15,7 @@ ToolDefinition playback(App& app) {
                       "(volume_percent), shuffle (state true/false), repeat (state off/track/context), transfer "
                       "(device_id). device_id on play picks the device (default: the user's default device, else the "
                       "active one). Returns the player after the change.",
-       .hints = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false},
-       .quick = true},
+       .hints = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false}},
       [&app](const Json& args, RequestContext& ctx) {
         auto& p = app.providers.music.get(args.value("account", ""));
         int64_t user = app.store.user_id(ctx.user());
@@ -50,5 +49,7 @@ ToolDefinition playback(App& app) {
         return ToolResult::text(text, Json{{"action", action}, {"player", player_json(s)}});
       });
 }
+
+const ToolRegistrar registered{"music", playback};
 
 }  // namespace concierge::tools::music

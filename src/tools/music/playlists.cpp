@@ -17,8 +17,7 @@ ToolDefinition playlists(App& app) {
       {.title = "Music playlists",
        .description = "The user's playlists. action: list (default), get (playlist_id: its tracks), create (name, "
                       "description), add or remove (playlist_id, uris of tracks). playlist_id is the playlist's URI or id.",
-       .hints = {.read_only = false, .destructive = true, .idempotent = false, .open_world = false},
-       .quick = true},
+       .hints = {.read_only = false, .destructive = true, .idempotent = false, .open_world = false}},
       [&app](const Json& args, RequestContext& ctx) {
         auto& p = app.providers.music.get(args.value("account", ""));
         int64_t user = app.store.user_id(ctx.user());
@@ -50,5 +49,7 @@ ToolDefinition playlists(App& app) {
                                 Json{{"action", action}, {"playlist", playlist_json(pl)}});
       });
 }
+
+const ToolRegistrar registered{"music", playlists};
 
 }  // namespace concierge::tools::music

@@ -9,8 +9,7 @@ ToolDefinition queue(App& app) {
                 {.title = "Play queue",
                  .description = "action get (default): what plays now and next (the queue, then the rest of the album or "
                                 "playlist). action add: puts a track (uri) at the end of the queue, ahead of the context.",
-                 .hints = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto& p = app.providers.music.get(args.value("account", ""));
                   int64_t user = app.store.user_id(ctx.user());
@@ -28,5 +27,7 @@ ToolDefinition queue(App& app) {
                   return ToolResult::text(said, Json{{"action", action}, {"now_playing", s.track ? track_json(*s.track) : Json()}, {"queue", next}});
                 });
 }
+
+const ToolRegistrar registered{"music", queue};
 
 }  // namespace concierge::tools::music

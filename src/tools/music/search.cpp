@@ -8,8 +8,7 @@ ToolDefinition search(App& app) {
                 {.title = "Search music",
                  .description = "Finds tracks, albums, artists and playlists in the library by words in their names. Returns URIs "
                                 "to play (music_playback) or queue (music_queue).",
-                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto& provider = app.providers.music.get(args.value("account", ""));
                   auto r = provider.search(app.store.user_id(ctx.user()), args.at("query"),
@@ -31,5 +30,7 @@ ToolDefinition search(App& app) {
                   return ToolResult::text(text + ".", out);
                 });
 }
+
+const ToolRegistrar registered{"music", search};
 
 }  // namespace concierge::tools::music

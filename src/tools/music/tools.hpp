@@ -11,10 +11,4 @@ Json track_json(const mu::Track& t);
 Json player_json(const mu::PlayerState& s);
 std::string player_line(const mu::PlayerState& s);  // "Playing Low Tide by The Lanterns."
 
-ToolDefinition search(App& app);
-ToolDefinition playback(App& app);
-ToolDefinition now_playing(App& app);
-ToolDefinition queue(App& app);
-ToolDefinition playlists(App& app);
-
 }  // namespace concierge::tools::music

@@ -8,8 +8,7 @@ ToolDefinition details(App& app) {
   return define("video_details",
                 {.title = "Video details",
                  .description = "Title, channel, description, publication time, duration, views, likes and tags of up to 50 videos by id.",
-                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto& provider = app.providers.video.get(args.value("account", ""));
                   auto tz = providers::zone(app.preferences.time_zone(ctx.user()));
@@ -22,5 +21,7 @@ ToolDefinition details(App& app) {
                   return ToolResult::text(text, Json{{"videos", out}});
                 });
 }
+
+const ToolRegistrar registered{"video", details};
 
 }  // namespace concierge::tools::video

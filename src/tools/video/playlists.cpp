@@ -19,8 +19,7 @@ ToolDefinition playlists(App& app) {
        .description = "The user's video playlists, including Watch later (id watch_later). action: list (default), items "
                       "(playlist_id), create (name, description), add or remove (playlist_id, video_ids). Adding a video "
                       "already in the playlist changes nothing.",
-       .hints = {.read_only = false, .destructive = true, .idempotent = false, .open_world = false},
-       .quick = true},
+       .hints = {.read_only = false, .destructive = true, .idempotent = false, .open_world = false}},
       [&app](const Json& args, RequestContext& ctx) {
         auto& provider = app.providers.video.get(args.value("account", ""));
         auto tz = providers::zone(app.preferences.time_zone(ctx.user()));
@@ -52,5 +51,7 @@ ToolDefinition playlists(App& app) {
                                 Json{{"action", action}, {"playlist_id", id}, {"changed", n}});
       });
 }
+
+const ToolRegistrar registered{"video", playlists};
 
 }  // namespace concierge::tools::video

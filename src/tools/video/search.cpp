@@ -10,8 +10,7 @@ ToolDefinition search(App& app) {
                 {.title = "Search videos",
                  .description = "Finds videos by words (title, description, channel, tags), ordered by relevance (default), "
                                 "date, viewCount or rating; optionally published after/before a date and from one channel.",
-                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
-                 .quick = true},
+                 .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto& provider = app.providers.video.get(args.value("account", ""));
                   auto tz = providers::zone(app.preferences.time_zone(ctx.user()));
@@ -40,5 +39,7 @@ ToolDefinition search(App& app) {
                                           Json{{"videos", out}});
                 });
 }
+
+const ToolRegistrar registered{"video", search};
 
 }  // namespace concierge::tools::video

@@ -9,8 +9,4 @@ namespace vd = providers::video;
 
 Json video_json(const vd::Video& v, const date::time_zone* tz);
 
-ToolDefinition search(App& app);
-ToolDefinition details(App& app);
-ToolDefinition playlists(App& app);
-
 }  // namespace concierge::tools::video
