@@ -134,6 +134,16 @@ struct ConnState {
 };
 thread_local ConnState* t_conn = nullptr;
 
+// The peer closed or reset the connection (readable with nothing to read). Bytes waiting (a
+// pipelined request) mean it is still there.
+bool client_gone(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLERR | POLLHUP)) return true;
+  char c;
+  return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 int poll_ms(Clock::time_point deadline, std::chrono::milliseconds cap) {
   // Rounded up: a poll that times out has reached the deadline.
   auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
@@ -518,9 +528,12 @@ class Exchange : public Sink {
   }
 
   // Waits until there is something to decide on. Returns the reply if it came first.
-  std::optional<std::string> wait_first(const std::atomic<bool>& stopping) {
+  // `gone` (the client hung up) is asked every 100 ms while nothing has come: then nullopt.
+  std::optional<std::string> wait_first(const std::atomic<bool>& stopping, const std::function<bool()>& gone = nullptr) {
     std::unique_lock l(m_);
-    cv_.wait(l, [&] { return !events_.empty() || close_requested_ || stopping; });
+    auto ready = [&] { return !events_.empty() || close_requested_ || stopping; };
+    while (!cv_.wait_for(l, std::chrono::milliseconds(100), ready))
+      if (gone && gone()) return std::nullopt;
     if (!events_.empty() && events_.front().reply && events_.size() == 1 && !close_requested_) {
       std::string body = std::move(events_.front().text);
       events_.clear();
@@ -1093,7 +1106,11 @@ void HttpServer::Impl::respond(httplib::Response& res, std::shared_ptr<Exchange>
     std::lock_guard l(session->core->m);
     resumable = session->core->revision >= Revision::V2025_11_25;
   }
-  if (auto body = resumable ? std::nullopt : ex->wait_first(stopping)) {
+  // 2026-07-28: a client that hangs up before anything was sent cancels the request (as closing
+  // its stream does below), so a tool waiting on an upstream service stops.
+  int sock = modern && t_conn ? t_conn->stream->socket() : -1;
+  auto gone = [sock] { return sock >= 0 && client_gone(sock); };
+  if (auto body = resumable ? std::nullopt : ex->wait_first(stopping, gone)) {
     if (claimed) --guard.streams;
     if (body->empty()) {  // cancelled with no reply (e.g. server shutting down)
       res.status = 503;
@@ -1111,6 +1128,10 @@ void HttpServer::Impl::respond(httplib::Response& res, std::shared_ptr<Exchange>
                          : 200;
     }
     res.set_content(std::move(*body), "application/json");
+    return;
+  }
+  if (modern && !resumable && gone()) {
+    core.cancel_request(conn, ex->request_id());
     return;
   }
   std::string priming;

@@ -35,6 +35,7 @@ void register_builtin(ToolRegistry& registry, App* app, const ToolSelection& sel
       const bool outside = std::find(selection.open_world.begin(), selection.open_world.end(), domain) != selection.open_world.end();
       for (auto& def : tools(*app)) {
         if (outside) def.hints.open_world = true;
+        def.quick = def.quick && !outside;  // an outside service: on the pool, cancellable on disconnect
         add(std::move(def));
       }
     }

@@ -10,7 +10,7 @@ ToolDefinition get_event(App& app) {
                  .quick = true},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
-                  auto e = c.provider.event(c.user, args.at("event_id"));
+                  auto e = c.provider.event(c.call, args.at("event_id"));
                   return ToolResult::text(event_line(e, c.tz) + ".", Json{{"event", event_json(e, c.tz)}});
                 });
 }

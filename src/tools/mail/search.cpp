@@ -13,7 +13,7 @@ ToolDefinition search(App& app) {
                  .quick = true},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
-                  auto page = c.provider.search(c.user, args.value("query", ""), args.value("max_results", 20), args.value("page_token", ""), c.tz);
+                  auto page = c.provider.search(c.call, args.value("query", ""), args.value("max_results", 20), args.value("page_token", ""), c.tz);
                   Json out = Json::array();
                   std::string text;
                   int unread = 0;
