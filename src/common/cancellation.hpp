@@ -4,8 +4,15 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 
 namespace concierge {
+
+// Thrown by work that stopped because its token fired: nobody waits for its answer, so the
+// core ends the request without a reply (and history records it as cancelled).
+struct Cancelled : std::runtime_error {
+  Cancelled() : std::runtime_error("cancelled") {}
+};
 
 class CancelToken {
  public:

@@ -494,6 +494,8 @@ void Server::run(const Method& m, const Json& params, std::shared_ptr<Responder>
   } catch (const rpc::Error& e) {
     if (e.code == rpc::kRequestCancelled) r->fail(rpc::kInternalError, "cancelled");  // suppressed
     else r->fail(e.code, e.what(), e.data);
+  } catch (const Cancelled&) {
+    r->fail(rpc::kInternalError, "cancelled");  // suppressed: the client cancelled
   } catch (const InputRequired& ir) {
     if (ctx.modern() && mrtr_method(ctx.method())) {
       r->reply(input_required_result(ir, ctx, params));

@@ -283,7 +283,11 @@ void HttpServer::Impl::respond(httplib::Response& res, std::shared_ptr<Exchange>
     std::lock_guard l(session->core->m);
     resumable = session->core->revision >= Revision::V2025_11_25;
   }
-  if (auto body = resumable ? std::nullopt : ex->wait_first(stopping)) {
+  // 2026-07-28: a client that hangs up before anything was sent cancels the request (as closing
+  // its stream does below), so a tool waiting on an upstream service stops.
+  int sock = modern ? current_socket() : -1;
+  auto gone = [sock] { return sock >= 0 && client_gone(sock); };
+  if (auto body = resumable ? std::nullopt : ex->wait_first(stopping, gone)) {
     if (claimed) --guard.streams;
     if (body->empty()) {  // cancelled with no reply (e.g. server shutting down)
       res.status = 503;
@@ -301,6 +305,10 @@ void HttpServer::Impl::respond(httplib::Response& res, std::shared_ptr<Exchange>
                          : 200;
     }
     res.set_content(std::move(*body), "application/json");
+    return;
+  }
+  if (modern && !resumable && gone()) {
+    core.cancel_request(conn, ex->request_id());
     return;
   }
   std::string priming;

@@ -252,6 +252,15 @@ void unread_body(const httplib::Request& req, httplib::Response& res) {
 }
 
 void close_after_response() { t_conn->close_after = true; }
+int current_socket() { return t_conn ? t_conn->stream->socket() : -1; }
+
+bool client_gone(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLERR | POLLHUP)) return true;
+  char c;
+  return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
 bool body_over_budget() { return t_conn->stream->over_budget(); }
 bool body_timed_out() { return t_conn->stream->timed_out(); }
 

@@ -167,6 +167,10 @@ void unread_body(const httplib::Request& req, httplib::Response& res);
 void close_after_response();
 bool body_over_budget();
 bool body_timed_out();
+int current_socket();  // -1 outside a connection's thread
+// The peer closed or reset the connection (readable with nothing to read). Bytes waiting (a
+// pipelined request) mean it is still there.
+bool client_gone(int fd);
 
 // ---- Helpers (http.cpp) ---------------------------------------------------------------------------
 
@@ -229,9 +233,12 @@ class Exchange : public Sink {
   }
 
   // Waits until there is something to decide on. Returns the reply if it came first.
-  std::optional<std::string> wait_first(const std::atomic<bool>& stopping) {
+  // `gone` (the client hung up) is asked every 100 ms while nothing has come: then nullopt.
+  std::optional<std::string> wait_first(const std::atomic<bool>& stopping, const std::function<bool()>& gone = nullptr) {
     std::unique_lock l(m_);
-    cv_.wait(l, [&] { return !events_.empty() || close_requested_ || stopping; });
+    auto ready = [&] { return !events_.empty() || close_requested_ || stopping; };
+    while (!cv_.wait_for(l, std::chrono::milliseconds(100), ready))
+      if (gone && gone()) return std::nullopt;
     if (!events_.empty() && events_.front().reply && events_.size() == 1 && !close_requested_) {
       std::string body = std::move(events_.front().text);
       events_.clear();

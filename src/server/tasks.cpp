@@ -247,6 +247,8 @@ void TaskManager::run(const std::shared_ptr<Task>& t, RequestContext& ctx, const
       if (!e.data.is_null()) error["data"] = e.data;
       settle(t, TaskStatus::Failed, nullptr, std::move(error), e.what());
     }
+  } catch (const Cancelled&) {  // the body stopped on the task's token
+    settle(t, TaskStatus::Cancelled, nullptr, nullptr, cancelled);
   } catch (const InputRequired&) {
     spdlog::error("task {} ({}) threw InputRequired itself; input goes through ctx.input", t->id, ctx.method());
     settle(t, TaskStatus::Failed, nullptr, Json{{"code", rpc::kInternalError}, {"message", "Internal error"}}, "Internal error");

@@ -178,22 +178,22 @@ CalcomVersions calcom_versions(const std::map<std::string, std::string>& overrid
 CalcomBooking::CalcomBooking(std::shared_ptr<http::Client> client, std::shared_ptr<auth::Credentials> credentials, CalcomVersions versions)
     : api_(std::move(client), std::move(credentials), kName, decode), versions_(std::move(versions)) {}
 
-Json CalcomBooking::data(int64_t user, http::Request r, const std::string& version) {
+Json CalcomBooking::data(const Call& call, http::Request r, const std::string& version) {
   if (!version.empty()) r.headers.emplace_back("cal-api-version", version);  // empty: Cal.com's oldest
   const std::string what = r.method + " " + r.path;
-  Json j = api_.call(user, std::move(r));
+  Json j = api_.call(call, std::move(r));
   if (!j.is_object() || text(j, "status") != "success" || !j.contains("data")) unexpected(what, version);
   return j["data"];
 }
 
-CalcomBooking::Type CalcomBooking::find_type(int64_t user, const std::string& id) {
+CalcomBooking::Type CalcomBooking::find_type(const Call& call, const std::string& id) {
   const std::string& v = versions_.event_types;
   if (all_digits(id)) {
-    Json t = data(user, {.method = "GET", .path = "/event-types/" + id}, v);
+    Json t = data(call, {.method = "GET", .path = "/event-types/" + id}, v);
     return {integer(t, "id"), to_type(t, v)};
   }
   if (!id.empty() && uid_like(id)) {
-    Json all = data(user, {.method = "GET", .path = "/event-types"}, v);
+    Json all = data(call, {.method = "GET", .path = "/event-types"}, v);
     if (!all.is_array()) unexpected("GET /event-types", v);
     for (auto& t : all)
       if (text(t, "slug") == id) return {integer(t, "id"), to_type(t, v)};
@@ -201,9 +201,9 @@ CalcomBooking::Type CalcomBooking::find_type(int64_t user, const std::string& id
   throw NotFound("event_type", "no event type '" + id + "'; booking_list_event_types shows them");
 }
 
-std::vector<EventType> CalcomBooking::event_types(int64_t user) {
+std::vector<EventType> CalcomBooking::event_types(const Call& call) {
   const std::string& v = versions_.event_types;
-  Json all = data(user, {.method = "GET", .path = "/event-types"}, v);
+  Json all = data(call, {.method = "GET", .path = "/event-types"}, v);
   if (!all.is_array()) unexpected("GET /event-types", v);
   std::vector<EventType> out;
   for (auto& t : all) out.push_back(to_type(t, v));
@@ -214,14 +214,14 @@ std::vector<EventType> CalcomBooking::event_types(int64_t user) {
   return out;
 }
 
-EventType CalcomBooking::event_type(int64_t user, const std::string& id) { return find_type(user, id).type; }
+EventType CalcomBooking::event_type(const Call& call, const std::string& id) { return find_type(call, id).type; }
 
-std::vector<Slot> CalcomBooking::slots(int64_t user, const std::string& event_type_id, Millis from, Millis to) {
+std::vector<Slot> CalcomBooking::slots(const Call& call, const std::string& event_type_id, Millis from, Millis to) {
   if (to <= from) throw Error("end", "must be after start");
   if (to - from > 62 * kDay) throw Error("end", "the window can span at most 62 days");
-  Type t = find_type(user, event_type_id);
+  Type t = find_type(call, event_type_id);
   const std::string& v = versions_.slots;
-  Json days = data(user,
+  Json days = data(call,
                    {.method = "GET",
                     .path = "/slots",
                     .query = {{"eventTypeId", std::to_string(t.id)}, {"start", iso_utc(from)}, {"end", iso_utc(to)}, {"timeZone", "UTC"},
@@ -244,8 +244,8 @@ std::vector<Slot> CalcomBooking::slots(int64_t user, const std::string& event_ty
   return out;
 }
 
-Booking CalcomBooking::create(int64_t user, const NewBooking& nb) {
-  Type t = find_type(user, nb.event_type_id);
+Booking CalcomBooking::create(const Call& call, const NewBooking& nb) {
+  Type t = find_type(call, nb.event_type_id);
   Json attendee{{"name", nb.attendee.name},
                 {"email", nb.attendee.email},
                 // Cal.com requires one; without the attendee's own, UTC (only their emails show it).
@@ -253,12 +253,12 @@ Booking CalcomBooking::create(int64_t user, const NewBooking& nb) {
   Json body{{"start", iso_utc(nb.start)}, {"eventTypeId", t.id}, {"attendee", attendee}};
   if (!nb.notes.empty()) body["bookingFieldsResponses"] = {{"notes", nb.notes}};
   // POST is not retried by the client: a booking must not be made twice.
-  Json d = data(user, {.method = "POST", .path = "/bookings", .json = body}, versions_.bookings);
+  Json d = data(call, {.method = "POST", .path = "/bookings", .json = body}, versions_.bookings);
   if (d.is_array() && !d.empty()) d = d.front();  // a recurring event type answers its occurrences
   return to_booking(d, versions_.bookings);
 }
 
-std::vector<Booking> CalcomBooking::list(int64_t user, const BookingQuery& q) {
+std::vector<Booking> CalcomBooking::list(const Call& call, const BookingQuery& q) {
   if (!q.status.empty() && q.status != "upcoming" && q.status != "past" && q.status != "cancelled")
     throw Error("status", "'" + q.status + "' is not one of upcoming, past, cancelled, all");
   http::Request r{.method = "GET", .path = "/bookings"};
@@ -266,7 +266,7 @@ std::vector<Booking> CalcomBooking::list(int64_t user, const BookingQuery& q) {
   r.query.emplace_back("sortStart", "asc");
   r.query.emplace_back("take", std::to_string(std::clamp(q.max_results, 1, 250)));
   const std::string& v = versions_.bookings;
-  Json all = data(user, r, v);
+  Json all = data(call, r, v);
   if (!all.is_array()) unexpected("GET /bookings", v);
   std::vector<Booking> out;
   for (auto& d : all) {
@@ -279,27 +279,27 @@ std::vector<Booking> CalcomBooking::list(int64_t user, const BookingQuery& q) {
   return out;
 }
 
-Booking CalcomBooking::get(int64_t user, const std::string& id) {
+Booking CalcomBooking::get(const Call& call, const std::string& id) {
   if (!uid_like(id)) throw NotFound("booking_id", "no booking '" + id + "'");
-  return to_booking(data(user, {.method = "GET", .path = "/bookings/" + id}, versions_.bookings), versions_.bookings);
+  return to_booking(data(call, {.method = "GET", .path = "/bookings/" + id}, versions_.bookings), versions_.bookings);
 }
 
-Booking CalcomBooking::reschedule(int64_t user, const std::string& id, Millis start, const std::string& reason) {
-  Booking b = get(user, id);
+Booking CalcomBooking::reschedule(const Call& call, const std::string& id, Millis start, const std::string& reason) {
+  Booking b = get(call, id);
   if (b.status == "cancelled") throw Error("booking_id", "booking '" + id + "' is cancelled; book a new slot instead");
   Json body{{"start", iso_utc(start)}};
   if (!reason.empty()) body["reschedulingReason"] = reason;
   // Cal.com answers with a NEW booking (new uid, rescheduledFromUid = the old one).
-  Json d = data(user, {.method = "POST", .path = "/bookings/" + id + "/reschedule", .json = body}, versions_.bookings);
+  Json d = data(call, {.method = "POST", .path = "/bookings/" + id + "/reschedule", .json = body}, versions_.bookings);
   return to_booking(d, versions_.bookings);
 }
 
-Booking CalcomBooking::cancel(int64_t user, const std::string& id, const std::string& reason) {
-  Booking b = get(user, id);
+Booking CalcomBooking::cancel(const Call& call, const std::string& id, const std::string& reason) {
+  Booking b = get(call, id);
   if (b.status == "cancelled") throw Error("booking_id", "booking '" + id + "' is already cancelled");
   Json body = Json::object();
   if (!reason.empty()) body["cancellationReason"] = reason;
-  Json d = data(user, {.method = "POST", .path = "/bookings/" + id + "/cancel", .json = body}, versions_.bookings);
+  Json d = data(call, {.method = "POST", .path = "/bookings/" + id + "/cancel", .json = body}, versions_.bookings);
   Booking out = to_booking(d, versions_.bookings);
   if (out.cancel_reason.empty()) out.cancel_reason = reason;
   return out;

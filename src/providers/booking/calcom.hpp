@@ -69,14 +69,14 @@ class CalcomBooking : public BookingProvider {
  public:
   CalcomBooking(std::shared_ptr<http::Client> client, std::shared_ptr<auth::Credentials> credentials, CalcomVersions versions = {});
 
-  std::vector<EventType> event_types(int64_t user) override;
-  EventType event_type(int64_t user, const std::string& id) override;
-  std::vector<Slot> slots(int64_t user, const std::string& event_type, Millis from, Millis to) override;
-  Booking create(int64_t user, const NewBooking& booking) override;
-  std::vector<Booking> list(int64_t user, const BookingQuery& query) override;
-  Booking get(int64_t user, const std::string& id) override;
-  Booking reschedule(int64_t user, const std::string& id, Millis start, const std::string& reason) override;
-  Booking cancel(int64_t user, const std::string& id, const std::string& reason) override;
+  std::vector<EventType> event_types(const Call& call) override;
+  EventType event_type(const Call& call, const std::string& id) override;
+  std::vector<Slot> slots(const Call& call, const std::string& event_type, Millis from, Millis to) override;
+  Booking create(const Call& call, const NewBooking& booking) override;
+  std::vector<Booking> list(const Call& call, const BookingQuery& query) override;
+  Booking get(const Call& call, const std::string& id) override;
+  Booking reschedule(const Call& call, const std::string& id, Millis start, const std::string& reason) override;
+  Booking cancel(const Call& call, const std::string& id, const std::string& reason) override;
 
   const CalcomVersions& versions() const { return versions_; }
 
@@ -85,9 +85,9 @@ class CalcomBooking : public BookingProvider {
     int64_t id = 0;
     EventType type;
   };
-  Type find_type(int64_t user, const std::string& id);
+  Type find_type(const Call& call, const std::string& id);
   // The call's `data` after checking Cal.com's {"status": "success", "data": ...} envelope.
-  Json data(int64_t user, http::Request request, const std::string& version);
+  Json data(const Call& call, http::Request request, const std::string& version);
   http::ServiceApi api_;
   CalcomVersions versions_;
 };

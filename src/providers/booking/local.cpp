@@ -95,20 +95,20 @@ Booking read_booking(SQLite::Statement& q) {
   return b;
 }
 
-std::optional<Booking> find_booking(SQLite::Database& db, int64_t user, const std::string& id) {
+std::optional<Booking> find_booking(SQLite::Database& db, const Call& call, const std::string& id) {
   SQLite::Statement q(db, std::string(kBookingCols) + "WHERE b.uid = ? AND b.user_id = ?");
   q.bind(1, id);
-  q.bind(2, user);
+  q.bind(2, call.user);
   if (!q.executeStep()) return std::nullopt;
   return read_booking(q);
 }
 
 // Accepted bookings near the window, each padded by its own type's buffers.
-std::vector<Busy> booked(SQLite::Database& db, int64_t user, Millis from, Millis to, const std::string& ignore) {
+std::vector<Busy> booked(SQLite::Database& db, const Call& call, Millis from, Millis to, const std::string& ignore) {
   std::vector<Busy> out;
   SQLite::Statement q(db, std::string(kBookingCols) +
                               "WHERE b.user_id = ? AND b.status = 'accepted' AND b.start_ms < ? AND b.start_ms >= ? AND b.end_ms > ?");
-  q.bind(1, user);
+  q.bind(1, call.user);
   q.bind(2, to + kDay);
   q.bind(3, from - 2 * kDay);
   q.bind(4, from - kDay);
@@ -125,7 +125,7 @@ LocalBooking::LocalBooking(store::Store& store, calendar::CalendarProvider& cale
   store_.migrate("booking", kMigrations);
 }
 
-void LocalBooking::add_event_type(int64_t user, const EventType& t) {
+void LocalBooking::add_event_type(const Call& call, const EventType& t) {
   Json days = Json::array();
   for (auto& d : t.availability.days) {
     Json ranges = Json::array();
@@ -137,7 +137,7 @@ void LocalBooking::add_event_type(int64_t user, const EventType& t) {
                           "INSERT INTO booking_event_types (user_id, slug, title, description, location, length_minutes, "
                           "buffer_before_minutes, buffer_after_minutes, minimum_notice_minutes, slot_interval_minutes, time_zone, "
                           "availability) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
-    ins.bind(1, user);
+    ins.bind(1, call.user);
     ins.bind(2, t.id);
     ins.bind(3, t.title);
     ins.bind(4, t.description);
@@ -153,20 +153,20 @@ void LocalBooking::add_event_type(int64_t user, const EventType& t) {
   });
 }
 
-std::vector<EventType> LocalBooking::event_types(int64_t user) {
+std::vector<EventType> LocalBooking::event_types(const Call& call) {
   return store_.read([&](SQLite::Database& db) {
     std::vector<EventType> out;
     SQLite::Statement q(db, std::string(kTypeCols) + "WHERE user_id = ? ORDER BY length_minutes, slug");
-    q.bind(1, user);
+    q.bind(1, call.user);
     while (q.executeStep()) out.push_back(read_type(q));
     return out;
   });
 }
 
-EventType LocalBooking::event_type(int64_t user, const std::string& id) {
+EventType LocalBooking::event_type(const Call& call, const std::string& id) {
   return store_.read([&](SQLite::Database& db) {
     SQLite::Statement q(db, std::string(kTypeCols) + "WHERE user_id = ? AND slug = ?");
-    q.bind(1, user);
+    q.bind(1, call.user);
     q.bind(2, id);
     if (!q.executeStep()) throw NotFound("event_type", "no event type '" + id + "'; booking_list_event_types shows them");
     return read_type(q);
@@ -175,11 +175,11 @@ EventType LocalBooking::event_type(int64_t user, const std::string& id) {
 
 namespace {
 // Timed events on the user's calendar, except the one a booking being moved put there.
-std::vector<Busy> calendar_busy(calendar::CalendarProvider& cal, int64_t user, Millis from, Millis to, const std::string& except) {
+std::vector<Busy> calendar_busy(calendar::CalendarProvider& cal, const Call& call, Millis from, Millis to, const std::string& except) {
   std::vector<Busy> out;
   calendar::EventQuery q{.from = from, .to = to, .max_results = 250};
   for (int pages = 0; pages < 40; ++pages) {
-    auto page = cal.events(user, q);
+    auto page = cal.events(call.user, q);
     for (auto& e : page.events)
       if (!e.all_day && e.id != except) out.push_back({e.start, e.end});
     if (page.next_page_token.empty()) break;
@@ -189,19 +189,19 @@ std::vector<Busy> calendar_busy(calendar::CalendarProvider& cal, int64_t user, M
 }
 }  // namespace
 
-std::vector<Slot> LocalBooking::open_slots(int64_t user, const EventType& type, Millis from, Millis to, const std::string& ignore) {
+std::vector<Slot> LocalBooking::open_slots(const Call& call, const EventType& type, Millis from, Millis to, const std::string& ignore) {
   std::string except;
-  if (!ignore.empty()) except = get(user, ignore).calendar_event_id;
-  auto busy = calendar_busy(calendar_, user, from - kDay, to + kDay, except);
-  auto mine = store_.read([&](SQLite::Database& db) { return booked(db, user, from, to, ignore); });
+  if (!ignore.empty()) except = get(call.user, ignore).calendar_event_id;
+  auto busy = calendar_busy(calendar_, call.user, from - kDay, to + kDay, except);
+  auto mine = store_.read([&](SQLite::Database& db) { return booked(db, call.user, from, to, ignore); });
   busy.insert(busy.end(), mine.begin(), mine.end());
   return compute_slots(type, from, to, now_ms(), busy);
 }
 
-std::vector<Slot> LocalBooking::slots(int64_t user, const std::string& event_type_id, Millis from, Millis to) {
+std::vector<Slot> LocalBooking::slots(const Call& call, const std::string& event_type_id, Millis from, Millis to) {
   if (to <= from) throw Error("end", "must be after start");
   if (to - from > 62 * kDay) throw Error("end", "the window can span at most 62 days");
-  return open_slots(user, event_type(user, event_type_id), from, to, "");
+  return open_slots(call.user, event_type(call.user, event_type_id), from, to, "");
 }
 
 namespace {
@@ -211,13 +211,13 @@ bool is_offered(const EventType& type, Millis start) {
 }
 }  // namespace
 
-Booking LocalBooking::create(int64_t user, const NewBooking& nb) {
-  EventType type = event_type(user, nb.event_type_id);
+Booking LocalBooking::create(const Call& call, const NewBooking& nb) {
+  EventType type = event_type(call.user, nb.event_type_id);
   const Millis now = now_ms();
   if (!is_offered(type, nb.start)) throw Error("start", "not a start time '" + type.id + "' offers; booking_find_slots lists them");
   if (nb.start < now + type.minimum_notice_minutes * kMinute)
     throw Error("start", "too soon: '" + type.id + "' needs " + std::to_string(type.minimum_notice_minutes) + " minutes' notice");
-  auto cal_busy = calendar_busy(calendar_, user, nb.start - kDay, nb.start + kDay, "");
+  auto cal_busy = calendar_busy(calendar_, call.user, nb.start - kDay, nb.start + kDay, "");
   Booking b;
   b.id = random_id();
   b.event_type_id = type.id;
@@ -233,7 +233,7 @@ Booking LocalBooking::create(int64_t user, const NewBooking& nb) {
   store_.write([&](SQLite::Database& db) {
     SQLite::Transaction tx(db);
     auto busy = cal_busy;
-    auto mine = booked(db, user, b.start, b.start + 1, "");
+    auto mine = booked(db, call.user, b.start, b.start + 1, "");
     busy.insert(busy.end(), mine.begin(), mine.end());
     auto open = compute_slots(type, b.start, b.start + 1, now, busy, 1);
     if (open.empty() || open.front().start != b.start)
@@ -243,7 +243,7 @@ Booking LocalBooking::create(int64_t user, const NewBooking& nb) {
                           "attendee_email, attendee_time_zone, notes, status, created_ms, updated_ms) "
                           "SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, 'accepted', ?, ? FROM booking_event_types WHERE user_id = ? AND slug = ?");
     ins.bind(1, b.id);
-    ins.bind(2, user);
+    ins.bind(2, call.user);
     ins.bind(3, b.title);
     ins.bind(4, b.start);
     ins.bind(5, b.end);
@@ -253,7 +253,7 @@ Booking LocalBooking::create(int64_t user, const NewBooking& nb) {
     ins.bind(9, b.notes);
     ins.bind(10, b.created);
     ins.bind(11, b.updated);
-    ins.bind(12, user);
+    ins.bind(12, call.user);
     ins.bind(13, type.id);
     ins.exec();
     tx.commit();
@@ -262,7 +262,7 @@ Booking LocalBooking::create(int64_t user, const NewBooking& nb) {
   try {
     calendar::NewEvent e{.summary = b.title, .description = b.notes, .location = type.location, .start = b.start, .end = b.end,
                          .time_zone = type.time_zone, .attendees = {{b.attendee.email, b.attendee.name, "accepted"}}};
-    b.calendar_event_id = calendar_.create(user, e).id;
+    b.calendar_event_id = calendar_.create(call.user, e).id;
   } catch (...) {
     store_.write([&](SQLite::Database& db) {
       SQLite::Statement del(db, "DELETE FROM booking_bookings WHERE uid = ?");
@@ -280,14 +280,14 @@ Booking LocalBooking::create(int64_t user, const NewBooking& nb) {
   return b;
 }
 
-std::vector<Booking> LocalBooking::list(int64_t user, const BookingQuery& query) {
+std::vector<Booking> LocalBooking::list(const Call& call, const BookingQuery& query) {
   return store_.read([&](SQLite::Database& db) {
     std::string where = "WHERE b.user_id = ?1 ";
     if (query.status == "upcoming") where += "AND b.status = 'accepted' AND b.end_ms > ?2 ";
     else if (query.status == "past") where += "AND b.status = 'accepted' AND b.end_ms <= ?2 ";
     else if (query.status == "cancelled") where += "AND b.status = 'cancelled' ";
     SQLite::Statement q(db, std::string(kBookingCols) + where + "ORDER BY b.start_ms LIMIT ?3");
-    q.bind(1, user);
+    q.bind(1, call.user);
     q.bind(2, query.now);
     q.bind(3, std::clamp(query.max_results, 1, 250));
     std::vector<Booking> out;
@@ -296,24 +296,24 @@ std::vector<Booking> LocalBooking::list(int64_t user, const BookingQuery& query)
   });
 }
 
-Booking LocalBooking::get(int64_t user, const std::string& id) {
-  auto b = store_.read([&](SQLite::Database& db) { return find_booking(db, user, id); });
+Booking LocalBooking::get(const Call& call, const std::string& id) {
+  auto b = store_.read([&](SQLite::Database& db) { return find_booking(db, call.user, id); });
   if (!b) throw NotFound("booking_id", "no booking '" + id + "'");
   return *b;
 }
 
-Booking LocalBooking::reschedule(int64_t user, const std::string& id, Millis start, const std::string& reason) {
-  Booking b = get(user, id);
+Booking LocalBooking::reschedule(const Call& call, const std::string& id, Millis start, const std::string& reason) {
+  Booking b = get(call.user, id);
   if (b.status != "accepted") throw Error("booking_id", "booking '" + id + "' is cancelled; book a new slot instead");
-  EventType type = event_type(user, b.event_type_id);
+  EventType type = event_type(call.user, b.event_type_id);
   const Millis now = now_ms();
   if (!is_offered(type, start)) throw Error("start", "not a start time '" + type.id + "' offers; booking_find_slots lists them");
-  auto cal_busy = calendar_busy(calendar_, user, start - kDay, start + kDay, b.calendar_event_id);
+  auto cal_busy = calendar_busy(calendar_, call.user, start - kDay, start + kDay, b.calendar_event_id);
   Millis end = start + type.length_minutes * kMinute;
   store_.write([&](SQLite::Database& db) {
     SQLite::Transaction tx(db);
     auto busy = cal_busy;
-    auto mine = booked(db, user, start, start + 1, id);
+    auto mine = booked(db, call.user, start, start + 1, id);
     busy.insert(busy.end(), mine.begin(), mine.end());
     auto open = compute_slots(type, start, start + 1, now, busy, 1);
     if (open.empty() || open.front().start != start)
@@ -331,15 +331,15 @@ Booking LocalBooking::reschedule(int64_t user, const std::string& id, Millis sta
   });
   if (!b.calendar_event_id.empty()) {
     try {
-      calendar_.update(user, b.calendar_event_id, {.start = start, .end = end}, calendar::Scope::This);
+      calendar_.update(call.user, b.calendar_event_id, {.start = start, .end = end}, calendar::Scope::This);
     } catch (const NotFound&) {  // the user deleted the event themselves: leave it deleted
     }
   }
-  return get(user, id);
+  return get(call.user, id);
 }
 
-Booking LocalBooking::cancel(int64_t user, const std::string& id, const std::string& reason) {
-  Booking b = get(user, id);
+Booking LocalBooking::cancel(const Call& call, const std::string& id, const std::string& reason) {
+  Booking b = get(call.user, id);
   if (b.status == "cancelled") throw Error("booking_id", "booking '" + id + "' is already cancelled");
   store_.write([&](SQLite::Database& db) {
     SQLite::Statement up(db, "UPDATE booking_bookings SET status = 'cancelled', cancel_reason = ?, updated_ms = ? WHERE uid = ?");
@@ -350,11 +350,11 @@ Booking LocalBooking::cancel(int64_t user, const std::string& id, const std::str
   });
   if (!b.calendar_event_id.empty()) {
     try {
-      calendar_.remove(user, b.calendar_event_id, calendar::Scope::This);
+      calendar_.remove(call.user, b.calendar_event_id, calendar::Scope::This);
     } catch (const NotFound&) {
     }
   }
-  return get(user, id);
+  return get(call.user, id);
 }
 
 bool LocalBooking::seed_demo(const DemoContext& ctx) {

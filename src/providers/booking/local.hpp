@@ -14,20 +14,20 @@ class LocalBooking : public BookingProvider {
  public:
   LocalBooking(store::Store& store, calendar::CalendarProvider& calendar);
 
-  std::vector<EventType> event_types(int64_t user) override;
-  EventType event_type(int64_t user, const std::string& id) override;
-  std::vector<Slot> slots(int64_t user, const std::string& event_type, Millis from, Millis to) override;
-  Booking create(int64_t user, const NewBooking& booking) override;
-  std::vector<Booking> list(int64_t user, const BookingQuery& query) override;
-  Booking get(int64_t user, const std::string& id) override;
-  Booking reschedule(int64_t user, const std::string& id, Millis start, const std::string& reason) override;
-  Booking cancel(int64_t user, const std::string& id, const std::string& reason) override;
+  std::vector<EventType> event_types(const Call& call) override;
+  EventType event_type(const Call& call, const std::string& id) override;
+  std::vector<Slot> slots(const Call& call, const std::string& event_type, Millis from, Millis to) override;
+  Booking create(const Call& call, const NewBooking& booking) override;
+  std::vector<Booking> list(const Call& call, const BookingQuery& query) override;
+  Booking get(const Call& call, const std::string& id) override;
+  Booking reschedule(const Call& call, const std::string& id, Millis start, const std::string& reason) override;
+  Booking cancel(const Call& call, const std::string& id, const std::string& reason) override;
 
-  void add_event_type(int64_t user, const EventType& type);
+  void add_event_type(const Call& call, const EventType& type);
   bool seed_demo(const DemoContext& ctx);
 
  private:
-  std::vector<Slot> open_slots(int64_t user, const EventType& type, Millis from, Millis to, const std::string& ignore_booking);
+  std::vector<Slot> open_slots(const Call& call, const EventType& type, Millis from, Millis to, const std::string& ignore_booking);
   store::Store& store_;
   calendar::CalendarProvider& calendar_;
 };

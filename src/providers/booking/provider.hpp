@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "providers/call.hpp"
 #include "providers/time.hpp"
 
 namespace concierge::providers::booking {
@@ -63,16 +64,16 @@ struct BookingQuery {
 class BookingProvider {
  public:
   virtual ~BookingProvider() = default;
-  virtual std::vector<EventType> event_types(int64_t user) = 0;
-  virtual EventType event_type(int64_t user, const std::string& id) = 0;  // NotFound naming event_type
+  virtual std::vector<EventType> event_types(const Call& call) = 0;
+  virtual EventType event_type(const Call& call, const std::string& id) = 0;  // NotFound naming event_type
   // Open slots starting in [from, to).
-  virtual std::vector<Slot> slots(int64_t user, const std::string& event_type, Millis from, Millis to) = 0;
+  virtual std::vector<Slot> slots(const Call& call, const std::string& event_type, Millis from, Millis to) = 0;
   // Conflict when the slot is no longer open (exactly one of two racing bookings succeeds).
-  virtual Booking create(int64_t user, const NewBooking& booking) = 0;
-  virtual std::vector<Booking> list(int64_t user, const BookingQuery& query) = 0;
-  virtual Booking get(int64_t user, const std::string& id) = 0;
-  virtual Booking reschedule(int64_t user, const std::string& id, Millis start, const std::string& reason) = 0;
-  virtual Booking cancel(int64_t user, const std::string& id, const std::string& reason) = 0;
+  virtual Booking create(const Call& call, const NewBooking& booking) = 0;
+  virtual std::vector<Booking> list(const Call& call, const BookingQuery& query) = 0;
+  virtual Booking get(const Call& call, const std::string& id) = 0;
+  virtual Booking reschedule(const Call& call, const std::string& id, Millis start, const std::string& reason) = 0;
+  virtual Booking cancel(const Call& call, const std::string& id, const std::string& reason) = 0;
 };
 
 }  // namespace concierge::providers::booking

@@ -769,8 +769,8 @@ CaldavCalendar::CaldavCalendar(CaldavOptions options, std::shared_ptr<http::Clie
   api_ = std::make_unique<http::ServiceApi>(client_, creds, kService);
 }
 
-http::Response CaldavCalendar::dav(int64_t user, http::Request r, const std::string& field) {
-  http::Response resp = api_->send(user, r);
+http::Response CaldavCalendar::dav(const Call& call, http::Request r, const std::string& field) {
+  http::Response resp = api_->send(call, r);
   if (resp.status < 400 || resp.status == 404 || resp.status == 412) return resp;
   std::string why = precondition(resp.body);
   std::string what = kService + " refused " + r.method + " " + r.path + " (HTTP " + std::to_string(resp.status) +
@@ -781,15 +781,15 @@ http::Response CaldavCalendar::dav(int64_t user, http::Request r, const std::str
   throw Error(field, what);
 }
 
-std::string CaldavCalendar::home(int64_t user) {
+std::string CaldavCalendar::home(const Call& call) {
   {
     std::lock_guard l(m_);
-    if (auto it = homes_.find(user); it != homes_.end()) return it->second;
+    if (auto it = homes_.find(call.user); it != homes_.end()) return it->second;
   }
   auto propfind = [&](const std::string& path) {
     http::Request r{.method = "PROPFIND", .path = path, .headers = {{"Depth", "0"}}, .body = kFindHome,
                     .content_type = "application/xml; charset=utf-8"};
-    http::Response resp = dav(user, r, "account");
+    http::Response resp = dav(call, r, "account");
     if (resp.status == 404)
       throw Error("account", kService + " has nothing at " + path + ": check the URL configured for account '" + options_.account + "'");
     return multistatus(resp.body, "PROPFIND", client_->policy().base_url, path);
@@ -812,15 +812,15 @@ std::string CaldavCalendar::home(int64_t user) {
     // Otherwise the URL is the home itself.
   }
   std::lock_guard l(m_);
-  homes_[user] = found;
+  homes_[call.user] = found;
   return found;
 }
 
-std::vector<CaldavCalendar::Collection> CaldavCalendar::collections(int64_t user) {
-  std::string h = home(user);
+std::vector<CaldavCalendar::Collection> CaldavCalendar::collections(const Call& call) {
+  std::string h = home(call);
   http::Request r{.method = "PROPFIND", .path = h, .headers = {{"Depth", "1"}}, .body = kListCalendars,
                   .content_type = "application/xml; charset=utf-8"};
-  http::Response resp = dav(user, r, "account");
+  http::Response resp = dav(call, r, "account");
   if (resp.status == 404) throw Error("account", kService + " has no calendar home at " + h + " for account '" + options_.account + "'");
   std::vector<Collection> out;
   std::string default_href;
@@ -861,8 +861,8 @@ std::vector<CaldavCalendar::Collection> CaldavCalendar::collections(int64_t user
   return out;
 }
 
-CaldavCalendar::Collection CaldavCalendar::collection(int64_t user, const std::string& id, const std::string& field) {
-  auto all = collections(user);
+CaldavCalendar::Collection CaldavCalendar::collection(const Call& call, const std::string& id, const std::string& field) {
+  auto all = collections(call);
   if (all.empty())
     throw NotFound(field, "account '" + options_.account + "' has no calendars on the " + kService + " server; create one there first");
   if (id.empty()) return all.front();
@@ -871,16 +871,16 @@ CaldavCalendar::Collection CaldavCalendar::collection(int64_t user, const std::s
   throw NotFound(field, "no calendar '" + id + "'; calendar_list_calendars shows the ones there are");
 }
 
-std::vector<Calendar> CaldavCalendar::calendars(int64_t user) {
+std::vector<Calendar> CaldavCalendar::calendars(const Call& call) {
   std::vector<Calendar> out;
-  for (auto& c : collections(user))
+  for (auto& c : collections(call))
     out.push_back({c.id, c.name, c.tz ? std::string(c.tz->name()) : "UTC", c.color, c.primary});
   return out;
 }
 
-std::vector<CaldavCalendar::Listed> CaldavCalendar::collect(int64_t user, const std::vector<std::string>& wanted, Millis from,
+std::vector<CaldavCalendar::Listed> CaldavCalendar::collect(const Call& call, const std::vector<std::string>& wanted, Millis from,
                                                             Millis to, const std::string& field) {
-  auto all = collections(user);
+  auto all = collections(call);
   std::vector<Collection> cals;
   for (auto& id : wanted) {
     auto it = std::find_if(all.begin(), all.end(), [&](auto& c) { return c.id == id; });
@@ -892,7 +892,7 @@ std::vector<CaldavCalendar::Listed> CaldavCalendar::collect(int64_t user, const 
   for (auto& cal : cals) {
     http::Request r{.method = "REPORT", .path = cal.href, .headers = {{"Depth", "1"}}, .body = query_body(from, to),
                     .content_type = "application/xml; charset=utf-8"};
-    http::Response resp = dav(user, r, field);
+    http::Response resp = dav(call, r, field);
     if (resp.status == 404) continue;  // removed since the listing
     for (auto& l : caldav::report_events(resp.body, client_->policy().base_url, cal.href, cal.id, cal.tz, from, to)) out.push_back({std::move(l)});
   }
@@ -901,7 +901,7 @@ std::vector<CaldavCalendar::Listed> CaldavCalendar::collect(int64_t user, const 
   return out;
 }
 
-EventPage CaldavCalendar::events(int64_t user, const EventQuery& query) {
+EventPage CaldavCalendar::events(const Call& call, const EventQuery& query) {
   if (query.to <= query.from) throw Error("end", "the window must end after it starts");
   size_t offset = 0;
   if (!query.page_token.empty()) {
@@ -913,7 +913,7 @@ EventPage CaldavCalendar::events(int64_t user, const EventQuery& query) {
   }
   std::string lowered = lower(query.text);
   std::vector<Event> all;
-  for (auto& l : collect(user, query.calendars, query.from, query.to, "calendars"))
+  for (auto& l : collect(call, query.calendars, query.from, query.to, "calendars"))
     if (matches(l.event, lowered)) all.push_back(std::move(l.event));
   EventPage page;
   size_t max = size_t(std::clamp(query.max_results, 1, 250));
@@ -922,7 +922,7 @@ EventPage CaldavCalendar::events(int64_t user, const EventQuery& query) {
   return page;
 }
 
-CaldavCalendar::Found CaldavCalendar::fetch(int64_t user, const std::string& id, const std::string& field) {
+CaldavCalendar::Found CaldavCalendar::fetch(const Call& call, const std::string& id, const std::string& field) {
   auto none = [&] { return NotFound(field, "no event '" + id + "'"); };
   auto slash = id.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 >= id.size()) throw none();
@@ -932,7 +932,7 @@ CaldavCalendar::Found CaldavCalendar::fetch(int64_t user, const std::string& id,
     if ((occ = parse_stamp(name.substr(us + 1)))) name.resize(us);
   if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") throw none();
   Found f;
-  auto cals = collections(user);
+  auto cals = collections(call);
   auto it = std::find_if(cals.begin(), cals.end(), [&](auto& c) { return c.id == cal_id; });
   if (it == cals.end()) throw none();
   f.calendar = *it;
@@ -941,7 +941,7 @@ CaldavCalendar::Found CaldavCalendar::fetch(int64_t user, const std::string& id,
   http::Response resp;
   for (std::string candidate : {name + ".ics", name}) {
     http::Request r{.method = "GET", .path = f.calendar.href + candidate, .headers = {{"Accept", "text/calendar"}}};
-    resp = dav(user, r, field);
+    resp = dav(call, r, field);
     if (resp.status == 404) continue;
     f.href = r.path;
     break;
@@ -973,8 +973,8 @@ CaldavCalendar::Found CaldavCalendar::fetch(int64_t user, const std::string& id,
   return f;
 }
 
-Event CaldavCalendar::event(int64_t user, const std::string& id, const std::string& field) {
-  Found f = fetch(user, id, field);
+Event CaldavCalendar::event(const Call& call, const std::string& id, const std::string& field) {
+  Found f = fetch(call, id, field);
   if (f.override_comp) {
     Vevent o = read_vevent(f.cal.get(), f.override_comp, f.calendar.tz);
     return to_event(o, f.series_id + "_" + stamp(*f.occurrence), master_of(f.cal.get()) ? f.series_id : "", f.calendar.id);
@@ -987,17 +987,17 @@ Event CaldavCalendar::event(int64_t user, const std::string& id, const std::stri
   return e;
 }
 
-void CaldavCalendar::put(int64_t user, const Found& f, const std::string& field) {
+void CaldavCalendar::put(const Call& call, const Found& f, const std::string& field) {
   http::Request r{.method = "PUT", .path = f.href, .body = ical_text(f.cal.get()), .content_type = "text/calendar; charset=utf-8"};
   if (!f.etag.empty()) r.headers.emplace_back("If-Match", f.etag);
   else r.headers.emplace_back("If-None-Match", "*");
-  http::Response resp = dav(user, r, field);
+  http::Response resp = dav(call, r, field);
   if (resp.status == 412)
     throw Conflict(field, "the event changed meanwhile on the " + kService + " server (another client edited it); get it again and retry");
   if (resp.status == 404) throw NotFound(field, "the event is gone from the " + kService + " server");
 }
 
-Event CaldavCalendar::create(int64_t user, const NewEvent& e) {
+Event CaldavCalendar::create(const Call& call, const NewEvent& e) {
   Vevent v;
   v.summary = e.summary;
   v.description = e.description;
@@ -1011,7 +1011,7 @@ Event CaldavCalendar::create(int64_t user, const NewEvent& e) {
   v.reminders = e.reminder_minutes;
   check_times(v);
   Found f;
-  f.calendar = collection(user, e.calendar_id, "calendar_id");
+  f.calendar = collection(call, e.calendar_id, "calendar_id");
   std::string uid = random_id(32);
   f.cal = new_vcalendar();
   icalcomponent* c = icalcomponent_new(ICAL_VEVENT_COMPONENT);
@@ -1020,12 +1020,12 @@ Event CaldavCalendar::create(int64_t user, const NewEvent& e) {
   ensure_vtimezone(f.cal.get(), v.tz);
   icalcomponent_add_component(f.cal.get(), c);
   f.href = f.calendar.href + uid + ".ics";
-  put(user, f, "calendar_id");  // If-None-Match: * (never overwrites)
-  return event(user, f.calendar.id + "/" + uid);
+  put(call, f, "calendar_id");  // If-None-Match: * (never overwrites)
+  return event(call, f.calendar.id + "/" + uid);
 }
 
-Event CaldavCalendar::update(int64_t user, const std::string& id, const EventPatch& patch, Scope scope) {
-  Found f = fetch(user, id, "event_id");
+Event CaldavCalendar::update(const Call& call, const std::string& id, const EventPatch& patch, Scope scope) {
+  Found f = fetch(call, id, "event_id");
   icalcomponent* mc = master_of(f.cal.get());
   std::optional<Vevent> master;
   if (mc) master = read_vevent(f.cal.get(), mc, f.calendar.tz);
@@ -1041,8 +1041,8 @@ Event CaldavCalendar::update(int64_t user, const std::string& id, const EventPat
     check_times(o);
     write_fields(f.override_comp, o);
     ensure_vtimezone(f.cal.get(), o.tz);
-    put(user, f, "event_id");
-    return event(user, id);
+    put(call, f, "event_id");
+    return event(call, id);
   }
   if (!f.occurrence) {  // a single event, or a whole series by its own id
     Vevent& v = *master;
@@ -1053,8 +1053,8 @@ Event CaldavCalendar::update(int64_t user, const std::string& id, const EventPat
     check_times(v);
     write_fields(mc, v);
     ensure_vtimezone(f.cal.get(), v.tz);
-    put(user, f, "event_id");
-    return event(user, f.series_id);
+    put(call, f, "event_id");
+    return event(call, f.series_id);
   }
   Millis occ = *f.occurrence;
   Vevent& m = *master;
@@ -1076,8 +1076,8 @@ Event CaldavCalendar::update(int64_t user, const std::string& id, const EventPat
     set_time(c, ICAL_RECURRENCEID_PROPERTY, occ, m.tz, m.all_day);
     ensure_vtimezone(f.cal.get(), o.tz);
     icalcomponent_add_component(f.cal.get(), c);
-    put(user, f, "event_id");
-    return event(user, f.series_id + "_" + stamp(occ));
+    put(call, f, "event_id");
+    return event(call, f.series_id + "_" + stamp(occ));
   }
   if (scope == Scope::All || occ == m.start) {
     // The whole series: times move by how far this occurrence moves; so do the exceptions.
@@ -1096,8 +1096,8 @@ Event CaldavCalendar::update(int64_t user, const std::string& id, const EventPat
           set_time(c, ICAL_RECURRENCEID_PROPERTY, *o.recurrence_id + delta, m.tz, m.all_day);
         }
     ensure_vtimezone(f.cal.get(), m.tz);
-    put(user, f, "event_id");
-    return event(user, f.series_id);
+    put(call, f, "event_id");
+    return event(call, f.series_id);
   }
   // This and following: the series ends before it; a new series (a new resource) starts here,
   // taking the exceptions and overrides from here on.
@@ -1138,18 +1138,18 @@ Event CaldavCalendar::update(int64_t user, const std::string& id, const EventPat
   m.rrule = until_before(m, occ);
   write_fields(mc, m);
   // The old part first: its If-Match is what tells us nobody changed the series meanwhile.
-  put(user, f, "event_id");
-  put(user, n, "event_id");
-  return event(user, f.calendar.id + "/" + uid);
+  put(call, f, "event_id");
+  put(call, n, "event_id");
+  return event(call, f.calendar.id + "/" + uid);
 }
 
-void CaldavCalendar::remove(int64_t user, const std::string& id, Scope scope) {
-  Found f = fetch(user, id, "event_id");
+void CaldavCalendar::remove(const Call& call, const std::string& id, Scope scope) {
+  Found f = fetch(call, id, "event_id");
   icalcomponent* mc = master_of(f.cal.get());
   auto drop_resource = [&] {
     http::Request r{.method = "DELETE", .path = f.href};
     if (!f.etag.empty()) r.headers.emplace_back("If-Match", f.etag);
-    http::Response resp = dav(user, r, "event_id");
+    http::Response resp = dav(call, r, "event_id");
     if (resp.status == 412)
       throw Conflict("event_id", "the event changed meanwhile on the " + kService + " server (another client edited it); get it again and retry");
   };
@@ -1158,7 +1158,7 @@ void CaldavCalendar::remove(int64_t user, const std::string& id, Scope scope) {
     if (f.override_comp && vevents(f.cal.get()).size() > 1) {
       icalcomponent_remove_component(f.cal.get(), f.override_comp);
       icalcomponent_free(f.override_comp);
-      put(user, f, "event_id");
+      put(call, f, "event_id");
       return;
     }
     drop_resource();
@@ -1186,15 +1186,15 @@ void CaldavCalendar::remove(int64_t user, const std::string& id, Scope scope) {
     std::erase_if(m.exdates, [&](Millis x) { return x >= occ; });
   }
   write_fields(mc, m);
-  put(user, f, "event_id");
+  put(call, f, "event_id");
 }
 
-std::vector<Interval> CaldavCalendar::busy(int64_t user, const std::vector<std::string>& cals, Millis from, Millis to) {
+std::vector<Interval> CaldavCalendar::busy(const Call& call, const std::vector<std::string>& cals, Millis from, Millis to) {
   // From the events themselves: free-busy-query (RFC 4791 7.10) is optional and Radicale 3.1 has
   // none. All-day events are free (as the local provider has it); so are transparent and
   // cancelled ones, as CalDAV's own free-busy rules say.
   std::vector<Interval> spans;
-  for (auto& l : collect(user, cals, from, to, "calendars"))
+  for (auto& l : collect(call, cals, from, to, "calendars"))
     if (!l.event.all_day && !l.transparent && l.event.end > l.event.start)
       spans.push_back({std::max(l.event.start, from), std::min(l.event.end, to)});
   return merge_busy(std::move(spans));

@@ -60,13 +60,13 @@ class CaldavCalendar : public CalendarProvider {
   // caldav_policy(options).
   explicit CaldavCalendar(CaldavOptions options, std::shared_ptr<http::Client> client = nullptr);
 
-  std::vector<Calendar> calendars(int64_t user) override;
-  EventPage events(int64_t user, const EventQuery& query) override;
-  Event event(int64_t user, const std::string& id, const std::string& field = "event_id") override;
-  Event create(int64_t user, const NewEvent& event) override;
-  Event update(int64_t user, const std::string& id, const EventPatch& patch, Scope scope) override;
-  void remove(int64_t user, const std::string& id, Scope scope) override;
-  std::vector<Interval> busy(int64_t user, const std::vector<std::string>& calendars, Millis from, Millis to) override;
+  std::vector<Calendar> calendars(const Call& call) override;
+  EventPage events(const Call& call, const EventQuery& query) override;
+  Event event(const Call& call, const std::string& id, const std::string& field = "event_id") override;
+  Event create(const Call& call, const NewEvent& event) override;
+  Event update(const Call& call, const std::string& id, const EventPatch& patch, Scope scope) override;
+  void remove(const Call& call, const std::string& id, Scope scope) override;
+  std::vector<Interval> busy(const Call& call, const std::vector<std::string>& calendars, Millis from, Millis to) override;
 
   http::Client& client() { return *client_; }
 
@@ -74,14 +74,14 @@ class CaldavCalendar : public CalendarProvider {
   struct Found;       // an event as fetched: its resource and what the id names in it
 
  private:
-  std::string home(int64_t user);
-  std::vector<Collection> collections(int64_t user);
-  Collection collection(int64_t user, const std::string& id, const std::string& field);
-  http::Response dav(int64_t user, http::Request r, const std::string& field = "");
-  Found fetch(int64_t user, const std::string& id, const std::string& field);
-  void put(int64_t user, const Found& f, const std::string& field);
+  std::string home(const Call& call);
+  std::vector<Collection> collections(const Call& call);
+  Collection collection(const Call& call, const std::string& id, const std::string& field);
+  http::Response dav(const Call& call, http::Request r, const std::string& field = "");
+  Found fetch(const Call& call, const std::string& id, const std::string& field);
+  void put(const Call& call, const Found& f, const std::string& field);
   struct Listed;
-  std::vector<Listed> collect(int64_t user, const std::vector<std::string>& calendars, Millis from, Millis to,
+  std::vector<Listed> collect(const Call& call, const std::vector<std::string>& calendars, Millis from, Millis to,
                               const std::string& field);
 
   CaldavOptions options_;

@@ -155,16 +155,16 @@ auto naming(const std::string& field, F&& f) {
 GoogleCalendar::GoogleCalendar(std::shared_ptr<http::Client> client, std::shared_ptr<auth::Credentials> credentials)
     : api_(std::move(client), std::move(credentials), "Google Calendar", google_decode) {}
 
-Json GoogleCalendar::call(int64_t user, Request r) {
-  Json j = api_.call(user, std::move(r));
+Json GoogleCalendar::upstream(const Call& call, Request r) {
+  Json j = api_.call(call, std::move(r));
   if (!j.is_null() && !j.is_object()) throw Unavailable("Google Calendar sent a reply Concierge cannot read (not a JSON object)");
   return j;
 }
 
-std::vector<GoogleCalendar::Entry> GoogleCalendar::calendar_list(int64_t user, bool fresh) {
+std::vector<GoogleCalendar::Entry> GoogleCalendar::calendar_list(const Call& call, bool fresh) {
   if (!fresh) {
     std::lock_guard l(m_);
-    if (auto it = calendars_.find(user); it != calendars_.end()) return it->second;
+    if (auto it = calendars_.find(call.user); it != calendars_.end()) return it->second;
   }
   std::vector<Entry> out;
   std::string token;
@@ -172,7 +172,7 @@ std::vector<GoogleCalendar::Entry> GoogleCalendar::calendar_list(int64_t user, b
     do {
       Request r{.path = "/calendar/v3/users/me/calendarList", .query = {{"maxResults", "250"}}};
       if (!token.empty()) r.query.emplace_back("pageToken", token);
-      Json page = call(user, r);
+      Json page = upstream(call, r);
       for (auto& c : page.value("items", Json::array())) {
         if (c.value("deleted", false)) continue;
         Entry e;
@@ -194,35 +194,35 @@ std::vector<GoogleCalendar::Entry> GoogleCalendar::calendar_list(int64_t user, b
     return a.calendar.name < b.calendar.name;
   });
   std::lock_guard l(m_);
-  calendars_[user] = out;
+  calendars_[call.user] = out;
   return out;
 }
 
-std::vector<Calendar> GoogleCalendar::calendars(int64_t user) {
+std::vector<Calendar> GoogleCalendar::calendars(const Call& call) {
   std::vector<Calendar> out;
-  for (auto& e : calendar_list(user, true)) out.push_back(e.calendar);
+  for (auto& e : calendar_list(call, true)) out.push_back(e.calendar);
   return out;
 }
 
-std::string GoogleCalendar::primary_id(int64_t user) {
-  for (auto& e : calendar_list(user))
+std::string GoogleCalendar::primary_id(const Call& call) {
+  for (auto& e : calendar_list(call))
     if (e.calendar.primary) return e.calendar.id;
   return "primary";  // Google's alias for the signed-in user's own calendar
 }
 
-std::string GoogleCalendar::calendar_zone(int64_t user, const std::string& cal) {
-  for (auto& e : calendar_list(user))
+std::string GoogleCalendar::calendar_zone(const Call& call, const std::string& cal) {
+  for (auto& e : calendar_list(call))
     if (e.calendar.id == cal) return e.calendar.time_zone;
   return "UTC";
 }
 
-void GoogleCalendar::remember(int64_t user, const std::string& id, const std::string& cal) {
+void GoogleCalendar::remember(const Call& call, const std::string& id, const std::string& cal) {
   std::lock_guard l(m_);
   if (where_.size() > 20000) where_.clear();  // a cache: losing it costs look-ups, not answers
-  where_[{user, id}] = cal;
+  where_[{call.user, id}] = cal;
 }
 
-Event GoogleCalendar::to_event(int64_t user, const std::string& cal, const Json& item, const std::string& list_zone) {
+Event GoogleCalendar::to_event(const Call& call, const std::string& cal, const Json& item, const std::string& list_zone) {
   try {
     Event e;
     e.id = item.at("id").get<std::string>();
@@ -233,7 +233,7 @@ Event GoogleCalendar::to_event(int64_t user, const std::string& cal, const Json&
     e.location = item.value("location", "");
     const Json& start = item.at("start");
     e.time_zone = start.value("timeZone", "");
-    if (e.time_zone.empty()) e.time_zone = list_zone.empty() ? calendar_zone(user, cal) : list_zone;
+    if (e.time_zone.empty()) e.time_zone = list_zone.empty() ? calendar_zone(call, cal) : list_zone;
     e.time_zone = std::string(zone_or_utc(e.time_zone)->name());
     e.all_day = start.contains("date");
     e.start = time_of(start, e.time_zone);
@@ -256,7 +256,7 @@ Event GoogleCalendar::to_event(int64_t user, const std::string& cal, const Json&
   }
 }
 
-GoogleCalendar::Found GoogleCalendar::find(int64_t user, const std::string& id, const std::string& field) {
+GoogleCalendar::Found GoogleCalendar::find(const Call& call, const std::string& id, const std::string& field) {
   if (id.empty()) throw Error(field, "must not be empty");
   // Where to look: where we saw it (or its series), the primary calendar, then the others that
   // can show event details (a free/busy-only calendar can't).
@@ -265,18 +265,18 @@ GoogleCalendar::Found GoogleCalendar::find(int64_t user, const std::string& id, 
     std::lock_guard l(m_);
     auto us = id.rfind('_');
     for (auto& key : {id, us == std::string::npos ? id : id.substr(0, us)})
-      if (auto it = where_.find({user, key}); it != where_.end()) where.push_back(it->second);
+      if (auto it = where_.find({call.user, key}); it != where_.end()) where.push_back(it->second);
   }
-  where.push_back(primary_id(user));
-  for (auto& e : calendar_list(user))
+  where.push_back(primary_id(call));
+  for (auto& e : calendar_list(call))
     if (e.role != "freeBusyReader") where.push_back(e.calendar.id);
   std::set<std::string> tried;
   for (auto& cal : where) {
     if (!tried.insert(cal).second) continue;
     try {
-      Json item = call(user, {.path = event_path(cal, id)});
+      Json item = upstream(call, {.path = event_path(cal, id)});
       if (item.value("status", "") == "cancelled") continue;  // a deleted occurrence or event
-      remember(user, id, cal);
+      remember(call, id, cal);
       return {cal, item};
     } catch (const NotFound&) {
     }
@@ -285,17 +285,17 @@ GoogleCalendar::Found GoogleCalendar::find(int64_t user, const std::string& id, 
 }
 
 // An instance's series lives on the instance's calendar.
-GoogleCalendar::Found GoogleCalendar::series_of(int64_t user, const Found& instance, const std::string& series_id) {
-  Json item = naming("event_id", [&] { return call(user, {.path = event_path(instance.calendar, series_id)}); });
+GoogleCalendar::Found GoogleCalendar::series_of(const Call& call, const Found& instance, const std::string& series_id) {
+  Json item = naming("event_id", [&] { return upstream(call, {.path = event_path(instance.calendar, series_id)}); });
   return {instance.calendar, item};
 }
 
-Event GoogleCalendar::event(int64_t user, const std::string& id, const std::string& field) {
-  auto f = find(user, id, field);
-  return to_event(user, f.calendar, f.item);
+Event GoogleCalendar::event(const Call& call, const std::string& id, const std::string& field) {
+  auto f = find(call, id, field);
+  return to_event(call, f.calendar, f.item);
 }
 
-EventPage GoogleCalendar::events(int64_t user, const EventQuery& query) {
+EventPage GoogleCalendar::events(const Call& call, const EventQuery& query) {
   if (query.to <= query.from) throw Error("end", "the window must end after it starts");
   const size_t max = size_t(std::clamp(query.max_results, 1, 250));
   struct Stream {
@@ -305,7 +305,7 @@ EventPage GoogleCalendar::events(int64_t user, const EventQuery& query) {
     std::string next;
   };
   std::vector<Stream> streams;
-  auto entries = calendar_list(user);
+  auto entries = calendar_list(call);
   auto known = [&](const std::string& id) {
     return std::any_of(entries.begin(), entries.end(), [&](const Entry& e) { return e.calendar.id == id; });
   };
@@ -315,7 +315,7 @@ EventPage GoogleCalendar::events(int64_t user, const EventQuery& query) {
     {
       std::lock_guard l(m_);
       auto it = pages_.find(query.page_token);
-      if (it != pages_.end() && it->second.first == user) state = it->second.second;
+      if (it != pages_.end() && it->second.first == call.user) state = it->second.second;
     }
     if (state.empty())
       throw Error("page_token", "not a page token from a recent listing (they last while the server runs); list again without it");
@@ -339,6 +339,7 @@ EventPage GoogleCalendar::events(int64_t user, const EventQuery& query) {
     }
   }
   // One page of one calendar's occurrences, ordered by start (Google expands the series).
+  int pages = 0;  // progress, for a client that asked: one step per page read
   auto load = [&](Stream& s, std::string token, size_t offset) {
     for (;;) {
       Request r{.path = events_path(s.cal),
@@ -346,16 +347,17 @@ EventPage GoogleCalendar::events(int64_t user, const EventQuery& query) {
                           {"orderBy", "startTime"}, {"maxResults", std::to_string(max)}}};
       if (!query.text.empty()) r.query.emplace_back("q", query.text);
       if (!token.empty()) r.query.emplace_back("pageToken", token);
-      Json page = naming("calendars", [&] { return call(user, r); });
+      Json page = naming("calendars", [&] { return upstream(call, r); });
       s.zone = page.value("timeZone", "");
       s.items.clear();
       for (auto& item : page.value("items", Json::array())) {
         if (item.value("status", "") == "cancelled") continue;
-        s.items.push_back(to_event(user, s.cal, item, s.zone));
-        remember(user, s.items.back().id, s.cal);
+        s.items.push_back(to_event(call, s.cal, item, s.zone));
+        remember(call, s.items.back().id, s.cal);
       }
       s.page = token;
       s.next = page.value("nextPageToken", "");
+      call.report(++pages, std::nullopt, "read a page of calendar " + s.cal);
       if (offset < s.items.size() || s.next.empty()) {
         s.pos = std::min(offset, s.items.size());
         return;
@@ -387,7 +389,7 @@ EventPage GoogleCalendar::events(int64_t user, const EventQuery& query) {
     std::lock_guard l(m_);
     // Where each calendar's listing goes on (Google's page token and how many of that page were
     // already shown), base64url of JSON so it stays one opaque string.
-    pages_[handle] = {user, base64url_encode(token.dump())};
+    pages_[handle] = {call.user, base64url_encode(token.dump())};
     page_order_.push_back(handle);
     while (page_order_.size() > 2000) {
       pages_.erase(page_order_.front());
@@ -398,13 +400,13 @@ EventPage GoogleCalendar::events(int64_t user, const EventQuery& query) {
   return out;
 }
 
-Event GoogleCalendar::create(int64_t user, const NewEvent& e) {
+Event GoogleCalendar::create(const Call& call, const NewEvent& e) {
   zone(e.time_zone);
   if (e.end <= e.start) throw Error("end", "must be after start");
   std::string rrule = e.recurrence.empty() ? "" : normalize_rrule(e.recurrence);
-  std::string cal = e.calendar_id.empty() ? primary_id(user) : e.calendar_id;
+  std::string cal = e.calendar_id.empty() ? primary_id(call) : e.calendar_id;
   if (!e.calendar_id.empty()) {
-    auto entries = calendar_list(user);
+    auto entries = calendar_list(call);
     if (std::none_of(entries.begin(), entries.end(), [&](const Entry& x) { return x.calendar.id == cal; }))
       throw NotFound("calendar_id", "no calendar '" + cal + "'; calendar_list_calendars shows the ones there are");
   }
@@ -418,10 +420,10 @@ Event GoogleCalendar::create(int64_t user, const NewEvent& e) {
   // counts them); the API's default would be opaque.
   if (e.all_day) body["transparency"] = "transparent";
   Json item = naming("calendar_id", [&] {
-    return call(user, {.method = "POST", .path = events_path(cal), .query = {send_updates(e.notify_attendees, !e.attendees.empty())}, .json = body});
+    return upstream(call, {.method = "POST", .path = events_path(cal), .query = {send_updates(e.notify_attendees, !e.attendees.empty())}, .json = body});
   });
-  Event out = to_event(user, cal, item);
-  remember(user, out.id, cal);
+  Event out = to_event(call, cal, item);
+  remember(call, out.id, cal);
   return out;
 }
 
@@ -450,22 +452,22 @@ Json patch_body(const Event& cur, const EventPatch& p, bool allow_recurrence) {
 }
 }  // namespace
 
-Event GoogleCalendar::update(int64_t user, const std::string& id, const EventPatch& patch, Scope scope) {
-  auto f = find(user, id, "event_id");
-  Event cur = to_event(user, f.calendar, f.item);
+Event GoogleCalendar::update(const Call& call, const std::string& id, const EventPatch& patch, Scope scope) {
+  auto f = find(call, id, "event_id");
+  Event cur = to_event(call, f.calendar, f.item);
   const auto notify = send_updates(patch.notify_attendees, !cur.attendees.empty() || (patch.attendees && !patch.attendees->empty()));
   auto patch_item = [&](const std::string& target, const Json& body) {
     Json item = naming("event_id", [&] {
-      return call(user, {.method = "PATCH", .path = event_path(f.calendar, target), .query = {notify}, .json = body});
+      return upstream(call, {.method = "PATCH", .path = event_path(f.calendar, target), .query = {notify}, .json = body});
     });
-    return to_event(user, f.calendar, item);
+    return to_event(call, f.calendar, item);
   };
   // A single event, a series by its own id, or just this occurrence (Google keeps the changed
   // instance as an exception of the series, under the same id).
   if (cur.series_id.empty() || scope == Scope::This) return patch_item(id, patch_body(cur, patch, cur.series_id.empty()));
 
-  auto s = series_of(user, f, cur.series_id);
-  Event series = to_event(user, s.calendar, s.item);
+  auto s = series_of(call, f, cur.series_id);
+  Event series = to_event(call, s.calendar, s.item);
   Millis occ = time_of(f.item.value("originalStartTime", f.item.at("start")), cur.time_zone);
   Millis length = series.end - series.start;
   if (scope == Scope::All || occ <= series.start) {
@@ -489,7 +491,7 @@ Event GoogleCalendar::update(int64_t user, const std::string& id, const EventPat
       Request r{.path = event_path(s.calendar, series.id) + "/instances",
                 .query = {{"timeMin", utc(series.start)}, {"timeMax", utc(occ)}, {"showDeleted", "true"}, {"maxResults", "2500"}}};
       if (!token.empty()) r.query.emplace_back("pageToken", token);
-      Json page = call(user, r);
+      Json page = upstream(call, r);
       before += int(page.value("items", Json::array()).size());
       token = page.value("nextPageToken", "");
     } while (!token.empty());
@@ -513,32 +515,32 @@ Event GoogleCalendar::update(int64_t user, const std::string& id, const EventPat
   from_here.end = occ + length;
   next.update(patch_body(from_here, tail, true));
   // The new part first: should the second call fail, occurrences show twice rather than vanish.
-  Json item = call(user, {.method = "POST", .path = events_path(s.calendar), .query = {notify}, .json = next});
+  Json item = upstream(call, {.method = "POST", .path = events_path(s.calendar), .query = {notify}, .json = next});
   naming("event_id", [&] {
-    return call(user, {.method = "PATCH", .path = event_path(s.calendar, series.id), .query = {notify},
+    return upstream(call, {.method = "PATCH", .path = event_path(s.calendar, series.id), .query = {notify},
                        .json = Json{{"recurrence", with_rrule(s.item, old_rule)}}});
   });
-  Event out = to_event(user, s.calendar, item);
-  remember(user, out.id, s.calendar);
+  Event out = to_event(call, s.calendar, item);
+  remember(call, out.id, s.calendar);
   return out;
 }
 
-void GoogleCalendar::remove(int64_t user, const std::string& id, Scope scope) { remove(user, id, scope, std::nullopt); }
+void GoogleCalendar::remove(const Call& call, const std::string& id, Scope scope) { remove(call, id, scope, std::nullopt); }
 
-void GoogleCalendar::remove(int64_t user, const std::string& id, Scope scope, std::optional<bool> notify_attendees) {
-  auto f = find(user, id, "event_id");
-  Event cur = to_event(user, f.calendar, f.item);
+void GoogleCalendar::remove(const Call& call, const std::string& id, Scope scope, std::optional<bool> notify_attendees) {
+  auto f = find(call, id, "event_id");
+  Event cur = to_event(call, f.calendar, f.item);
   const auto notify = send_updates(notify_attendees, !cur.attendees.empty());
   auto del = [&](const std::string& target) {
-    naming("event_id", [&] { return call(user, {.method = "DELETE", .path = event_path(f.calendar, target), .query = {notify}}); });
+    naming("event_id", [&] { return upstream(call, {.method = "DELETE", .path = event_path(f.calendar, target), .query = {notify}}); });
     std::lock_guard l(m_);
-    where_.erase({user, target});
+    where_.erase({call.user, target});
   };
   // Deleting an instance cancels just that occurrence; deleting a series, all of it.
   if (cur.series_id.empty() || scope == Scope::This) return del(id);
-  auto s = series_of(user, f, cur.series_id);
+  auto s = series_of(call, f, cur.series_id);
   Millis occ = time_of(f.item.value("originalStartTime", f.item.at("start")), cur.time_zone);
-  Event series = to_event(user, s.calendar, s.item);
+  Event series = to_event(call, s.calendar, s.item);
   if (scope == Scope::All || occ <= series.start) return del(series.id);
   std::string rule = rule_until(series.recurrence, occ);
   if (series.all_day) {
@@ -548,22 +550,22 @@ void GoogleCalendar::remove(int64_t user, const std::string& id, Scope scope, st
     rule = rule.substr(0, rule.rfind("UNTIL=")) + "UNTIL=" + d;
   }
   naming("event_id", [&] {
-    return call(user, {.method = "PATCH", .path = event_path(s.calendar, series.id), .query = {notify},
+    return upstream(call, {.method = "PATCH", .path = event_path(s.calendar, series.id), .query = {notify},
                        .json = Json{{"recurrence", with_rrule(s.item, rule)}}});
   });
 }
 
-std::vector<Interval> GoogleCalendar::busy(int64_t user, const std::vector<std::string>& cals, Millis from, Millis to) {
+std::vector<Interval> GoogleCalendar::busy(const Call& call, const std::vector<std::string>& cals, Millis from, Millis to) {
   if (to <= from) throw Error("end", "must be after start");
   std::vector<std::string> ids = cals;
   if (ids.empty())
-    for (auto& e : calendar_list(user)) ids.push_back(e.calendar.id);
+    for (auto& e : calendar_list(call)) ids.push_back(e.calendar.id);
   std::vector<Interval> spans;
   // freeBusy takes at most 50 calendars a request (calendarExpansionMax).
   for (size_t at = 0; at < ids.size(); at += 50) {
     Json items = Json::array();
     for (size_t i = at; i < std::min(ids.size(), at + 50); ++i) items.push_back({{"id", ids[i]}});
-    Json r = call(user, {.method = "POST", .path = "/calendar/v3/freeBusy",
+    Json r = upstream(call, {.method = "POST", .path = "/calendar/v3/freeBusy",
                          .json = Json{{"timeMin", utc(from)}, {"timeMax", utc(to)}, {"items", items}}});
     try {
       const Json& got = r.at("calendars");

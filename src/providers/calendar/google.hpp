@@ -49,14 +49,14 @@ class GoogleCalendar : public CalendarProvider {
  public:
   GoogleCalendar(std::shared_ptr<http::Client> client, std::shared_ptr<auth::Credentials> credentials);
 
-  std::vector<Calendar> calendars(int64_t user) override;
-  EventPage events(int64_t user, const EventQuery& query) override;
-  Event event(int64_t user, const std::string& id, const std::string& field = "event_id") override;
-  Event create(int64_t user, const NewEvent& event) override;
-  Event update(int64_t user, const std::string& id, const EventPatch& patch, Scope scope) override;
-  void remove(int64_t user, const std::string& id, Scope scope) override;
-  void remove(int64_t user, const std::string& id, Scope scope, std::optional<bool> notify_attendees) override;
-  std::vector<Interval> busy(int64_t user, const std::vector<std::string>& calendars, Millis from, Millis to) override;
+  std::vector<Calendar> calendars(const Call& call) override;
+  EventPage events(const Call& call, const EventQuery& query) override;
+  Event event(const Call& call, const std::string& id, const std::string& field = "event_id") override;
+  Event create(const Call& call, const NewEvent& event) override;
+  Event update(const Call& call, const std::string& id, const EventPatch& patch, Scope scope) override;
+  void remove(const Call& call, const std::string& id, Scope scope) override;
+  void remove(const Call& call, const std::string& id, Scope scope, std::optional<bool> notify_attendees) override;
+  std::vector<Interval> busy(const Call& call, const std::vector<std::string>& calendars, Millis from, Millis to) override;
 
  private:
   struct Entry {
@@ -67,14 +67,14 @@ class GoogleCalendar : public CalendarProvider {
     std::string calendar;  // Google's calendar id
     Json item;             // the event resource
   };
-  Json call(int64_t user, http::Request r);
-  std::vector<Entry> calendar_list(int64_t user, bool fresh = false);
-  std::string primary_id(int64_t user);
-  std::string calendar_zone(int64_t user, const std::string& calendar);
-  Found find(int64_t user, const std::string& id, const std::string& field);
-  Found series_of(int64_t user, const Found& instance, const std::string& series_id);
-  Event to_event(int64_t user, const std::string& calendar, const Json& item, const std::string& list_zone = "");
-  void remember(int64_t user, const std::string& event_id, const std::string& calendar);
+  Json upstream(const Call& call, http::Request r);
+  std::vector<Entry> calendar_list(const Call& call, bool fresh = false);
+  std::string primary_id(const Call& call);
+  std::string calendar_zone(const Call& call, const std::string& calendar);
+  Found find(const Call& call, const std::string& id, const std::string& field);
+  Found series_of(const Call& call, const Found& instance, const std::string& series_id);
+  Event to_event(const Call& call, const std::string& calendar, const Json& item, const std::string& list_zone = "");
+  void remember(const Call& call, const std::string& event_id, const std::string& calendar);
 
   http::ServiceApi api_;
   std::mutex m_;

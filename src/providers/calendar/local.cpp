@@ -157,10 +157,10 @@ Event occurrence(const Row& series, Millis start) {
   return e;
 }
 
-std::optional<Row> find_row(SQLite::Database& db, int64_t user, const std::string& uid) {
+std::optional<Row> find_row(SQLite::Database& db, const Call& call, const std::string& uid) {
   SQLite::Statement q(db, std::string(kSelect) + "WHERE e.uid = ? AND e.user_id = ?");
   q.bind(1, uid);
-  q.bind(2, user);
+  q.bind(2, call.user);
   if (!q.executeStep()) return std::nullopt;
   return read_row(q);
 }
@@ -171,23 +171,23 @@ struct Target {
   std::optional<Millis> occurrence;  // set when the id names an occurrence without its own row
 };
 
-std::optional<Target> resolve(SQLite::Database& db, int64_t user, const std::string& id) {
-  if (auto row = find_row(db, user, id)) return Target{*row, std::nullopt};
+std::optional<Target> resolve(SQLite::Database& db, const Call& call, const std::string& id) {
+  if (auto row = find_row(db, call.user, id)) return Target{*row, std::nullopt};
   auto us = id.rfind('_');
   if (us == std::string::npos) return std::nullopt;
   auto at = parse_stamp(id.substr(us + 1));
   if (!at) return std::nullopt;
-  auto series = find_row(db, user, id.substr(0, us));
+  auto series = find_row(db, call.user, id.substr(0, us));
   if (!series || !series->is_series()) return std::nullopt;
   auto hits = expand(series_of(*series), *at, *at + 1, 1);
   if (hits.empty() || hits.front() != *at) return std::nullopt;
   return Target{*series, *at};
 }
 
-int64_t calendar_rowid(SQLite::Database& db, int64_t user, const std::string& key, const std::string& field) {
+int64_t calendar_rowid(SQLite::Database& db, const Call& call, const std::string& key, const std::string& field) {
   SQLite::Statement q(db, key.empty() ? "SELECT id FROM calendar_calendars WHERE user_id = ? ORDER BY is_primary DESC, id LIMIT 1"
                                       : "SELECT id FROM calendar_calendars WHERE user_id = ? AND key = ?");
-  q.bind(1, user);
+  q.bind(1, call.user);
   if (!key.empty()) q.bind(2, key);
   if (!q.executeStep()) throw NotFound(field, "no calendar '" + key + "'; calendar_list_calendars shows the ones there are");
   return q.getColumn(0).getInt64();
@@ -198,13 +198,13 @@ std::optional<Millis> end_of(const Row& r) {
   return series_end(series_of(r));
 }
 
-void insert_row(SQLite::Database& db, int64_t user, int64_t calendar, const Row& r) {
+void insert_row(SQLite::Database& db, const Call& call, int64_t calendar, const Row& r) {
   SQLite::Statement ins(db,
                         "INSERT INTO calendar_events (uid, user_id, calendar_id, summary, description, location, start_ms, end_ms, "
                         "all_day, time_zone, rrule, exdates, series_end_ms, series_uid, original_start_ms, is_long, attendees, "
                         "reminders, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   ins.bind(1, r.uid);
-  ins.bind(2, user);
+  ins.bind(2, call.user);
   ins.bind(3, calendar);
   ins.bind(4, r.summary);
   ins.bind(5, r.description);
@@ -283,13 +283,13 @@ bool matches(const Row& r, const std::string& lowered) {
 
 LocalCalendar::LocalCalendar(store::Store& store) : store_(store) { store_.migrate("calendar", kMigrations); }
 
-void LocalCalendar::ensure_calendar(int64_t user, const std::string& key, const std::string& name, const std::string& time_zone,
+void LocalCalendar::ensure_calendar(const Call& call, const std::string& key, const std::string& name, const std::string& time_zone,
                                     const std::string& color, bool primary) {
   store_.write([&](SQLite::Database& db) {
     SQLite::Statement ins(db,
                           "INSERT INTO calendar_calendars (user_id, key, name, time_zone, color, is_primary) VALUES (?,?,?,?,?,?) "
                           "ON CONFLICT (user_id, key) DO NOTHING");
-    ins.bind(1, user);
+    ins.bind(1, call.user);
     ins.bind(2, key);
     ins.bind(3, name);
     ins.bind(4, time_zone);
@@ -299,13 +299,13 @@ void LocalCalendar::ensure_calendar(int64_t user, const std::string& key, const 
   });
 }
 
-std::vector<Calendar> LocalCalendar::calendars(int64_t user) {
+std::vector<Calendar> LocalCalendar::calendars(const Call& call) {
   auto list = [&] {
     return store_.read([&](SQLite::Database& db) {
       std::vector<Calendar> out;
       SQLite::Statement q(db, "SELECT key, name, time_zone, color, is_primary FROM calendar_calendars WHERE user_id = ? "
                               "ORDER BY is_primary DESC, name");
-      q.bind(1, user);
+      q.bind(1, call.user);
       while (q.executeStep())
         out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
                        q.getColumn(3).getString(), q.getColumn(4).getInt() != 0});
@@ -314,14 +314,14 @@ std::vector<Calendar> LocalCalendar::calendars(int64_t user) {
   };
   auto out = list();
   if (out.empty()) {  // everyone has a calendar to put things on
-    ensure_calendar(user, "primary", "Personal", "UTC", "#4f7cff", true);
+    ensure_calendar(call.user, "primary", "Personal", "UTC", "#4f7cff", true);
     out = list();
   }
   return out;
 }
 
 namespace {
-std::vector<Event> collect(SQLite::Database& db, int64_t user, const std::set<std::string>& calendars, Millis from, Millis to,
+std::vector<Event> collect(SQLite::Database& db, const Call& call, const std::set<std::string>& calendars, Millis from, Millis to,
                            const std::string& text) {
   std::string lowered = text;
   for (auto& c : lowered) c = char(std::tolower(static_cast<unsigned char>(c)));
@@ -333,7 +333,7 @@ std::vector<Event> collect(SQLite::Database& db, int64_t user, const std::set<st
                                 "WHERE e.user_id = ?1 AND e.rrule IS NULL AND e.start_ms >= ?2 AND e.start_ms < ?3 AND e.end_ms > ?4 "
                                 "UNION ALL " + kSelect +
                                 "WHERE e.user_id = ?1 AND e.rrule IS NULL AND e.is_long = 1 AND e.end_ms > ?4 AND e.start_ms < ?2");
-    q.bind(1, user);
+    q.bind(1, call.user);
     q.bind(2, from - kLongEvent);
     q.bind(3, to);
     q.bind(4, from);
@@ -346,7 +346,7 @@ std::vector<Event> collect(SQLite::Database& db, int64_t user, const std::set<st
     SQLite::Statement q(db, std::string(kSelect) +
                                 "WHERE e.user_id = ? AND e.rrule IS NOT NULL AND e.start_ms < ? "
                                 "AND (e.series_end_ms IS NULL OR e.series_end_ms > ?)");
-    q.bind(1, user);
+    q.bind(1, call.user);
     q.bind(2, to);
     q.bind(3, from);
     while (q.executeStep()) {
@@ -359,17 +359,17 @@ std::vector<Event> collect(SQLite::Database& db, int64_t user, const std::set<st
   return out;
 }
 
-std::set<std::string> calendar_keys(SQLite::Database& db, int64_t user, const std::vector<std::string>& keys) {
+std::set<std::string> calendar_keys(SQLite::Database& db, const Call& call, const std::vector<std::string>& keys) {
   std::set<std::string> out;
   for (auto& k : keys) {
-    calendar_rowid(db, user, k, "calendars");
+    calendar_rowid(db, call.user, k, "calendars");
     out.insert(k);
   }
   return out;
 }
 }  // namespace
 
-EventPage LocalCalendar::events(int64_t user, const EventQuery& query) {
+EventPage LocalCalendar::events(const Call& call, const EventQuery& query) {
   if (query.to <= query.from) throw Error("end", "the window must end after it starts");
   size_t offset = 0;
   if (!query.page_token.empty()) {
@@ -379,9 +379,9 @@ EventPage LocalCalendar::events(int64_t user, const EventQuery& query) {
       throw Error("page_token", "not a page token from a previous listing");
     }
   }
-  calendars(user);
+  calendars(call.user);
   return store_.read([&](SQLite::Database& db) {
-    auto all = collect(db, user, calendar_keys(db, user, query.calendars), query.from, query.to, query.text);
+    auto all = collect(db, call.user, calendar_keys(db, call.user, query.calendars), query.from, query.to, query.text);
     EventPage page;
     size_t max = size_t(std::clamp(query.max_results, 1, 250));
     for (size_t i = offset; i < all.size() && page.events.size() < max; ++i) page.events.push_back(std::move(all[i]));
@@ -390,15 +390,15 @@ EventPage LocalCalendar::events(int64_t user, const EventQuery& query) {
   });
 }
 
-Event LocalCalendar::event(int64_t user, const std::string& id, const std::string& field) {
+Event LocalCalendar::event(const Call& call, const std::string& id, const std::string& field) {
   return store_.read([&](SQLite::Database& db) {
-    auto t = resolve(db, user, id);
+    auto t = resolve(db, call.user, id);
     if (!t) throw NotFound(field, "no event '" + id + "'");
     return t->occurrence ? occurrence(t->row, *t->occurrence) : to_event(t->row);
   });
 }
 
-Event LocalCalendar::create(int64_t user, const NewEvent& e) {
+Event LocalCalendar::create(const Call& call, const NewEvent& e) {
   Row r;
   r.uid = random_id();
   r.summary = e.summary;
@@ -414,24 +414,24 @@ Event LocalCalendar::create(int64_t user, const NewEvent& e) {
   r.reminders = Json(e.reminder_minutes);
   r.created = r.updated = now_ms();
   check_times(r);
-  calendars(user);
+  calendars(call.user);
   store_.write([&](SQLite::Database& db) {
-    int64_t cal = calendar_rowid(db, user, e.calendar_id, "calendar_id");
-    insert_row(db, user, cal, r);
+    int64_t cal = calendar_rowid(db, call.user, e.calendar_id, "calendar_id");
+    insert_row(db, call.user, cal, r);
   });
-  return event(user, r.uid);
+  return event(call.user, r.uid);
 }
 
-Event LocalCalendar::update(int64_t user, const std::string& id, const EventPatch& patch, Scope scope) {
+Event LocalCalendar::update(const Call& call, const std::string& id, const EventPatch& patch, Scope scope) {
   std::string result_id = store_.write([&](SQLite::Database& db) -> std::string {
     SQLite::Transaction tx(db);
-    auto t = resolve(db, user, id);
+    auto t = resolve(db, call.user, id);
     if (!t) throw NotFound("event_id", "no event '" + id + "'");
     Row& row = t->row;
     Millis now = now_ms();
     // An override row stands for its occurrence when the change reaches beyond it.
     if (!t->occurrence && !row.series_uid.empty() && scope != Scope::This) {
-      auto series = find_row(db, user, row.series_uid);
+      auto series = find_row(db, call.user, row.series_uid);
       if (series) t = Target{*series, row.original_start};
     }
     std::string out;
@@ -463,7 +463,7 @@ Event LocalCalendar::update(int64_t user, const std::string& id, const EventPatc
       cal.executeStep();
       int64_t cal_id = cal.getColumn(0).getInt64();
       cal.reset();
-      insert_row(db, user, cal_id, o);
+      insert_row(db, call.user, cal_id, o);
       row.exdates.push_back(*t->occurrence);
       row.updated = now;
       update_row(db, row);
@@ -508,7 +508,7 @@ Event LocalCalendar::update(int64_t user, const std::string& id, const EventPatc
         int64_t cal_id = cal.getColumn(0).getInt64();
         cal.reset();
         update_row(db, row);
-        insert_row(db, user, cal_id, next);
+        insert_row(db, call.user, cal_id, next);
         // Overrides from here on now belong to the new series.
         SQLite::Statement move(db, "UPDATE calendar_events SET series_uid = ? WHERE series_uid = ? AND original_start_ms >= ?");
         move.bind(1, next.uid);
@@ -521,20 +521,20 @@ Event LocalCalendar::update(int64_t user, const std::string& id, const EventPatc
     tx.commit();
     return out;
   });
-  return event(user, result_id);
+  return event(call.user, result_id);
 }
 
-void LocalCalendar::remove(int64_t user, const std::string& id, Scope scope) {
+void LocalCalendar::remove(const Call& call, const std::string& id, Scope scope) {
   store_.write([&](SQLite::Database& db) {
     SQLite::Transaction tx(db);
-    auto t = resolve(db, user, id);
+    auto t = resolve(db, call.user, id);
     if (!t) throw NotFound("event_id", "no event '" + id + "'");
     Row row = t->row;
     std::optional<Millis> occ = t->occurrence;
     if (!occ && !row.series_uid.empty()) {  // an override: its occurrence of the series
       occ = row.original_start;
       exec_bound(db, "DELETE FROM calendar_events WHERE uid = ?", row.uid);
-      auto series = find_row(db, user, row.series_uid);
+      auto series = find_row(db, call.user, row.series_uid);
       if (!series) {
         tx.commit();
         return;
@@ -559,12 +559,12 @@ void LocalCalendar::remove(int64_t user, const std::string& id, Scope scope) {
   });
 }
 
-std::vector<Interval> LocalCalendar::busy(int64_t user, const std::vector<std::string>& cals, Millis from, Millis to) {
+std::vector<Interval> LocalCalendar::busy(const Call& call, const std::vector<std::string>& cals, Millis from, Millis to) {
   return store_.read([&](SQLite::Database& db) {
     std::vector<Interval> spans;
     // All-day events are "free" time, as in the big calendar apps (birthdays, reminders, trips
     // marked on the day); timed events are busy.
-    for (auto& e : collect(db, user, calendar_keys(db, user, cals), from, to, ""))
+    for (auto& e : collect(db, call.user, calendar_keys(db, call.user, cals), from, to, ""))
       if (!e.all_day) spans.push_back({std::max(e.start, from), std::min(e.end, to)});
     return merge_busy(std::move(spans));
   });

@@ -12,18 +12,18 @@ class LocalCalendar : public CalendarProvider {
  public:
   explicit LocalCalendar(store::Store& store);
 
-  std::vector<Calendar> calendars(int64_t user) override;
-  EventPage events(int64_t user, const EventQuery& query) override;
-  Event event(int64_t user, const std::string& id, const std::string& field = "event_id") override;
-  Event create(int64_t user, const NewEvent& event) override;
-  Event update(int64_t user, const std::string& id, const EventPatch& patch, Scope scope) override;
-  void remove(int64_t user, const std::string& id, Scope scope) override;
-  std::vector<Interval> busy(int64_t user, const std::vector<std::string>& calendars, Millis from, Millis to) override;
+  std::vector<Calendar> calendars(const Call& call) override;
+  EventPage events(const Call& call, const EventQuery& query) override;
+  Event event(const Call& call, const std::string& id, const std::string& field = "event_id") override;
+  Event create(const Call& call, const NewEvent& event) override;
+  Event update(const Call& call, const std::string& id, const EventPatch& patch, Scope scope) override;
+  void remove(const Call& call, const std::string& id, Scope scope) override;
+  std::vector<Interval> busy(const Call& call, const std::vector<std::string>& calendars, Millis from, Millis to) override;
 
   // Adds the demo week when the user has no events yet; returns whether it did.
   bool seed_demo(const DemoContext& ctx);
   // Creates the user's calendar with this key when missing (the primary one first).
-  void ensure_calendar(int64_t user, const std::string& key, const std::string& name, const std::string& time_zone,
+  void ensure_calendar(const Call& call, const std::string& key, const std::string& name, const std::string& time_zone,
                        const std::string& color, bool primary);
 
  private:

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "providers/call.hpp"
 #include "providers/time.hpp"
 
 namespace concierge::providers::calendar {
@@ -85,20 +86,20 @@ struct Interval {
 class CalendarProvider {
  public:
   virtual ~CalendarProvider() = default;
-  virtual std::vector<Calendar> calendars(int64_t user) = 0;
-  virtual EventPage events(int64_t user, const EventQuery& query) = 0;
+  virtual std::vector<Calendar> calendars(const Call& call) = 0;
+  virtual EventPage events(const Call& call, const EventQuery& query) = 0;
   // A single event, a series, or one occurrence by its id. NotFound naming `field`.
-  virtual Event event(int64_t user, const std::string& id, const std::string& field = "event_id") = 0;
-  virtual Event create(int64_t user, const NewEvent& event) = 0;
-  virtual Event update(int64_t user, const std::string& id, const EventPatch& patch, Scope scope) = 0;
-  virtual void remove(int64_t user, const std::string& id, Scope scope) = 0;
+  virtual Event event(const Call& call, const std::string& id, const std::string& field = "event_id") = 0;
+  virtual Event create(const Call& call, const NewEvent& event) = 0;
+  virtual Event update(const Call& call, const std::string& id, const EventPatch& patch, Scope scope) = 0;
+  virtual void remove(const Call& call, const std::string& id, Scope scope) = 0;
   // The same, telling the attendees or not (as NewEvent's notify_attendees); calendars that send
   // no invitations (local, CalDAV) have nobody to tell.
-  virtual void remove(int64_t user, const std::string& id, Scope scope, std::optional<bool> /*notify_attendees*/) {
-    remove(user, id, scope);
+  virtual void remove(const Call& call, const std::string& id, Scope scope, std::optional<bool> /*notify_attendees*/) {
+    remove(call, id, scope);
   }
   // Busy intervals on the given calendars (empty: all), merged and sorted, clipped to [from, to).
-  virtual std::vector<Interval> busy(int64_t user, const std::vector<std::string>& calendars, Millis from, Millis to) = 0;
+  virtual std::vector<Interval> busy(const Call& call, const std::vector<std::string>& calendars, Millis from, Millis to) = 0;
 };
 
 }  // namespace concierge::providers::calendar

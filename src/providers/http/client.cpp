@@ -1,6 +1,7 @@
 #include "providers/http/client.hpp"
 #include "common/json_parse.hpp"
 
+#include "providers/http/transfer.hpp"
 #include "providers/http/url.hpp"
 
 #include <algorithm>
@@ -20,6 +21,13 @@ class SystemClock : public Clock {
  public:
   SteadyTime now() override { return std::chrono::steady_clock::now(); }
   void sleep_for(Ms d) override { std::this_thread::sleep_for(d); }
+  bool wait(Ms d, const CancelToken* cancel) override {
+    if (!cancel) {
+      sleep_for(d);
+      return false;
+    }
+    return cancel->wait_for(d);
+  }
 };
 
 void global_init() {
@@ -114,9 +122,15 @@ Json Response::json(const std::string& service) const {
   return j;
 }
 
+// An easy handle with the multi handle that drives it (see transfer.hpp) and keeps its
+// connections alive between calls.
 struct Client::Curl {
   CURL* h = curl_easy_init();
-  ~Curl() { curl_easy_cleanup(h); }
+  CURLM* m = curl_multi_init();
+  ~Curl() {
+    curl_multi_cleanup(m);
+    curl_easy_cleanup(h);
+  }
 };
 
 Client::Client(Policy policy, Clock& clock) : policy_(std::move(policy)), clock_(clock) {
@@ -169,7 +183,11 @@ void Client::record(bool ok) {
   }
 }
 
-void Client::take_budget() {
+void Client::cancelled() {
+  throw UpstreamError(UpstreamError::Kind::Cancelled, policy_.service, "the call to " + policy_.service + " was cancelled");
+}
+
+void Client::take_budget(const CancelToken* cancel) {
   Ms wait{0};
   {
     std::lock_guard l(m_);
@@ -187,7 +205,11 @@ void Client::take_budget() {
                           "the budget of calls to " + policy_.service + " is spent for now; try again in " + seconds(wait));
     tokens_ -= 1;  // reserved: the refill while waiting pays for it
   }
-  clock_.sleep_for(wait);
+  if (clock_.wait(wait, cancel)) {
+    std::lock_guard l(m_);
+    tokens_ += 1;  // not spent: the reservation goes back
+    cancelled();
+  }
 }
 
 Ms Client::backoff(int attempt) {
@@ -197,7 +219,7 @@ Ms Client::backoff(int attempt) {
   return Ms(std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(cap, 0))(rng));
 }
 
-std::optional<Response> Client::perform(const Request& r, std::string& error, bool& timed_out, bool& too_large) {
+std::optional<Response> Client::perform(const Request& r, const CancelToken* cancel, std::string& error, bool& timed_out, bool& too_large) {
   std::unique_ptr<Curl> c;
   {
     std::lock_guard l(m_);
@@ -248,13 +270,14 @@ std::optional<Response> Client::perform(const Request& r, std::string& error, bo
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &received);
   // A declared length past the limit is refused before any of it is read.
   curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(policy_.max_response_bytes));
-  CURLcode rc = curl_easy_perform(h);
+  CURLcode rc = perform_cancellable(h, c->m, cancel);
   curl_slist_free_all(headers);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
   {
     std::lock_guard l(m_);
     if (idle_.size() < 16) idle_.push_back(std::move(c));
   }
+  if (rc == CURLE_ABORTED_BY_CALLBACK) cancelled();
   if (rc != CURLE_OK) {
     timed_out = rc == CURLE_OPERATION_TIMEDOUT;
     too_large = received.over || rc == CURLE_FILESIZE_EXCEEDED;
@@ -264,7 +287,7 @@ std::optional<Response> Client::perform(const Request& r, std::string& error, bo
   return resp;
 }
 
-Response Client::send(const Request& r) {
+Response Client::send(const Request& r, const CancelToken* cancel) {
   // The path only extends the base URL: "@host/x" would change where the request (and its
   // Authorization header) goes.
   if (!policy_.base_url.empty() && !r.path.empty() && r.path[0] != '/' && r.path[0] != '?')
@@ -287,11 +310,23 @@ Response Client::send(const Request& r) {
   const bool may_repeat = idempotent(r.method);
   std::string last;
   for (int attempt = 0;; ++attempt) {
+    if (cancel && cancel->cancelled()) cancelled();
     before_call();
-    take_budget();
+    std::optional<Response> resp;
     std::string error;
     bool timed_out = false, too_large = false;
-    auto resp = perform(r, error, timed_out, too_large);
+    try {
+      take_budget(cancel);
+      resp = perform(r, cancel, error, timed_out, too_large);
+    } catch (const UpstreamError& e) {
+      // A cancelled call says nothing about the service: a half-open breaker's trial is freed
+      // for the next call, and nothing is counted.
+      if (e.kind == UpstreamError::Kind::Cancelled) {
+        std::lock_guard l(m_);
+        trial_in_flight_ = false;
+      }
+      throw;
+    }
     std::optional<Ms> wait;
     bool retryable = false;
     if (!resp) {
@@ -332,7 +367,7 @@ Response Client::send(const Request& r) {
       }
       return *resp;
     }
-    clock_.sleep_for(wait ? *wait : backoff(attempt));
+    if (clock_.wait(wait ? *wait : backoff(attempt), cancel)) cancelled();
   }
 }
 

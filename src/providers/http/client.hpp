@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cancellation.hpp"
 #include "common/json.hpp"
 
 namespace concierge::providers::http {
@@ -27,6 +28,13 @@ class Clock {
   virtual ~Clock() = default;
   virtual std::chrono::steady_clock::time_point now() = 0;
   virtual void sleep_for(Ms d) = 0;
+  // Sleeps up to d, waking early when `cancel` fires; true if it did. The fake clocks keep
+  // this default (their sleep moves time at once); the system clock waits on the token.
+  virtual bool wait(Ms d, const CancelToken* cancel) {
+    if (cancel && cancel->cancelled()) return true;
+    sleep_for(d);
+    return cancel && cancel->cancelled();
+  }
   static Clock& system();
 };
 
@@ -69,7 +77,8 @@ struct Response {
 
 class UpstreamError : public std::runtime_error {
  public:
-  enum class Kind { Timeout, Network, Status, Malformed, BreakerOpen, RateLimited, TooLarge };
+  // Cancelled: the caller gave up; not the service failing (no breaker charge, no retry).
+  enum class Kind { Timeout, Network, Status, Malformed, BreakerOpen, RateLimited, TooLarge, Cancelled };
   UpstreamError(Kind kind, std::string service, const std::string& message, long status = 0);
   Kind kind;
   std::string service;
@@ -88,7 +97,9 @@ class Client {
 
   // 2xx-4xx answers come back as they are (the adapter knows what a 404 means); what is worth
   // another try is retried; what stays broken becomes an UpstreamError that says what happened.
-  Response send(const Request& request);
+  // A cancelled token stops the call within ~100 ms wherever it is (transfer, backoff, budget
+  // wait): the transfer's connection is closed and UpstreamError Kind::Cancelled thrown.
+  Response send(const Request& request, const CancelToken* cancel = nullptr);
   Json get_json(const std::string& path, std::vector<std::pair<std::string, std::string>> query = {}, bool cacheable = false);
 
   BreakerState breaker();
@@ -98,8 +109,9 @@ class Client {
 
  private:
   struct Curl;
-  std::optional<Response> perform(const Request& r, std::string& error, bool& timed_out, bool& too_large);
-  void take_budget();
+  std::optional<Response> perform(const Request& r, const CancelToken* cancel, std::string& error, bool& timed_out, bool& too_large);
+  void take_budget(const CancelToken* cancel);
+  [[noreturn]] void cancelled();
   void before_call();
   void record(bool ok);
   Ms backoff(int attempt);

@@ -27,16 +27,17 @@ std::string error_message(const Response& r) {
 ServiceApi::ServiceApi(std::shared_ptr<Client> client, std::shared_ptr<auth::Credentials> credentials, std::string name, Decoder decode)
     : client_(std::move(client)), credentials_(std::move(credentials)), name_(std::move(name)), decode_(std::move(decode)) {}
 
-Response ServiceApi::send(int64_t user, Request request) {
+Response ServiceApi::send(const Call& call, Request request) {
   try {
-    std::string auth = credentials_->authorization(user);
+    call.throw_if_cancelled();
+    std::string auth = credentials_->authorization(call.user);
     request.headers.emplace_back("Authorization", auth);
-    Response r = client_->send(request);
+    Response r = client_->send(request, &call.cancel);
     if (r.status == 401) {
       // An access token can die before its expiry (revoked, rotated elsewhere): one refresh,
       // one retry; a second 401 means the grant itself is gone.
-      request.headers.back().second = credentials_->refresh(user, auth);
-      r = client_->send(request);
+      request.headers.back().second = credentials_->refresh(call.user, auth);
+      r = client_->send(request, &call.cancel);
       if (r.status == 401)
         throw auth::NeedsReauth(client_->policy().service, credentials_->account(), name_ + " refused a freshly refreshed token");
     }
@@ -45,12 +46,13 @@ Response ServiceApi::send(int64_t user, Request request) {
   } catch (const auth::NeedsReauth& e) {
     throw Error("account", e.what());
   } catch (const UpstreamError& e) {
+    if (e.kind == UpstreamError::Kind::Cancelled) throw Cancelled();
     throw Unavailable(e.what());
   }
 }
 
-Json ServiceApi::call(int64_t user, Request request) {
-  Response r = send(user, request);
+Json ServiceApi::call(const Call& call, Request request) {
+  Response r = send(call, request);
   if (r.status >= 300) fail(r, request);
   if (r.body.empty()) return nullptr;
   try {

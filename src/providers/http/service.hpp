@@ -8,6 +8,7 @@
 #include <string>
 
 #include "providers/auth/credentials.hpp"
+#include "providers/call.hpp"
 #include "providers/error.hpp"
 #include "providers/http/client.hpp"
 
@@ -31,11 +32,12 @@ class ServiceApi {
 
   // The answer, whatever its status (>= 400 already passed through `decode`, which may throw).
   // Throws providers::Error for an account needing sign-in (field "account") and Unavailable for
-  // timeouts, network failures, an open breaker or a spent budget.
-  Response send(int64_t user, Request request);
+  // timeouts, network failures, an open breaker or a spent budget; providers::Cancelled when the
+  // call's client cancelled (the transfer is stopped and its connection closed).
+  Response send(const Call& call, Request request);
   // A 2xx answer's JSON (null for an empty body); any other status throws: `decode`'s error, else
   // a generic one quoting the service's own message (never the request's headers).
-  Json call(int64_t user, Request request);
+  Json call(const Call& call, Request request);
 
   Client& client() { return *client_; }
   auth::Credentials& credentials() { return *credentials_; }

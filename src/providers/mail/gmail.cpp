@@ -193,13 +193,13 @@ std::vector<std::string> gmail_scopes(bool read_only) {
 GmailMail::GmailMail(std::shared_ptr<http::Client> client, std::shared_ptr<auth::Credentials> credentials)
     : api_(std::move(client), std::move(credentials), "Gmail", decode) {}
 
-Json GmailMail::get(int64_t user, const std::string& path, std::vector<std::pair<std::string, std::string>> query,
+Json GmailMail::get(const Call& call, const std::string& path, std::vector<std::pair<std::string, std::string>> query,
                     const std::string& field, const std::string& what) {
   http::Request r;
   r.path = kBase + path;
   r.query = std::move(query);
   try {
-    Json j = api_.call(user, std::move(r));
+    Json j = api_.call(call, std::move(r));
     return j.is_null() ? Json::object() : j;
   } catch (const NotFound&) {
     if (field.empty()) throw;
@@ -207,13 +207,13 @@ Json GmailMail::get(int64_t user, const std::string& path, std::vector<std::pair
   }
 }
 
-Json GmailMail::post(int64_t user, const std::string& path, Json body, const std::string& field, const std::string& what) {
+Json GmailMail::post(const Call& call, const std::string& path, Json body, const std::string& field, const std::string& what) {
   http::Request r;
   r.method = "POST";
   r.path = kBase + path;
   r.json = std::move(body);
   try {
-    Json j = api_.call(user, std::move(r));
+    Json j = api_.call(call, std::move(r));
     return j.is_null() ? Json::object() : j;
   } catch (const NotFound&) {
     if (field.empty()) throw;
@@ -221,32 +221,32 @@ Json GmailMail::post(int64_t user, const std::string& path, Json body, const std
   }
 }
 
-std::vector<GmailMail::LabelInfo> GmailMail::label_list(int64_t user, bool fresh) {
+std::vector<GmailMail::LabelInfo> GmailMail::label_list(const Call& call, bool fresh) {
   {
     std::lock_guard l(m_);
-    auto it = labels_.find(user);
+    auto it = labels_.find(call.user);
     if (!fresh && it != labels_.end() && std::chrono::steady_clock::now() - it->second.at < std::chrono::minutes(1)) return it->second.labels;
   }
-  Json j = get(user, "labels", {});
+  Json j = get(call, "labels", {});
   std::vector<LabelInfo> out;
   for (auto& l : j.value("labels", Json::array())) out.push_back({json_string(l, "id"), json_string(l, "name"), lower(json_string(l, "type"))});
   std::lock_guard l(m_);
-  labels_[user] = {std::chrono::steady_clock::now(), out};
+  labels_[call.user] = {std::chrono::steady_clock::now(), out};
   return out;
 }
 
-std::string GmailMail::my_address(int64_t user) {
+std::string GmailMail::my_address(const Call& call) {
   {
     std::lock_guard l(m_);
-    if (auto it = me_.find(user); it != me_.end()) return it->second;
+    if (auto it = me_.find(call.user); it != me_.end()) return it->second;
   }
-  std::string email = json_string(get(user, "profile", {}), "emailAddress");
+  std::string email = json_string(get(call, "profile", {}), "emailAddress");
   std::lock_guard l(m_);
-  me_[user] = email;
+  me_[call.user] = email;
   return email;
 }
 
-Summary GmailMail::summary_of(int64_t user, const Json& m) {
+Summary GmailMail::summary_of(const Call& call, const Json& m) {
   Summary s;
   s.id = json_string(m, "id");
   s.thread_id = json_string(m, "threadId");
@@ -270,7 +270,7 @@ Summary GmailMail::summary_of(int64_t user, const Json& m) {
     s.has_attachments = type == "multipart/mixed" || (!type.empty() && type.rfind("text/", 0) != 0 && type.rfind("multipart/", 0) != 0);
   }
   std::vector<std::string> ids = m.value("labelIds", std::vector<std::string>{});
-  auto known = label_list(user);
+  auto known = label_list(call);
   bool refreshed = false;
   for (auto& id : ids) {
     if (id == "UNREAD") s.unread = true;
@@ -280,7 +280,7 @@ Summary GmailMail::summary_of(int64_t user, const Json& m) {
       auto find = [&] { return std::find_if(known.begin(), known.end(), [&](auto& l) { return l.id == id; }); };
       auto it = find();
       if (it == known.end() && !refreshed) {  // a label made elsewhere since we looked
-        known = label_list(user, true);
+        known = label_list(call, true);
         refreshed = true;
         it = find();
       }
@@ -291,9 +291,9 @@ Summary GmailMail::summary_of(int64_t user, const Json& m) {
   return s;
 }
 
-Message GmailMail::message_of(int64_t user, const Json& m) {
+Message GmailMail::message_of(const Call& call, const Json& m) {
   Message out;
-  out.summary = summary_of(user, m);
+  out.summary = summary_of(call, m);
   const Json payload = m.value("payload", Json::object());
   walk(payload, out);
   auto h = headers_of(payload);
@@ -303,8 +303,8 @@ Message GmailMail::message_of(int64_t user, const Json& m) {
   return out;
 }
 
-Summary GmailMail::metadata(int64_t user, const std::string& id) {
-  Json m = get(user, "messages/" + seg(id),
+Summary GmailMail::metadata(const Call& call, const std::string& id) {
+  Json m = get(call, "messages/" + seg(id),
                {{"format", "metadata"},
                 {"metadataHeaders", "From"},
                 {"metadataHeaders", "To"},
@@ -312,7 +312,7 @@ Summary GmailMail::metadata(int64_t user, const std::string& id) {
                 {"metadataHeaders", "Subject"},
                 {"metadataHeaders", "Date"}},
                "message_id", "no message '" + id + "'");
-  return summary_of(user, m);
+  return summary_of(call, m);
 }
 
 std::string GmailMail::gmail_query(const std::string& query, const date::time_zone* tz) {
@@ -336,18 +336,18 @@ std::string GmailMail::gmail_query(const std::string& query, const date::time_zo
   return q;
 }
 
-SearchPage GmailMail::search(int64_t user, const std::string& query, int max_results, const std::string& page_token,
+SearchPage GmailMail::search(const Call& call, const std::string& query, int max_results, const std::string& page_token,
                              const date::time_zone* tz) {
   std::string q = gmail_query(query, tz);
   std::vector<std::pair<std::string, std::string>> params{{"maxResults", std::to_string(std::clamp(max_results, 1, 100))}};
   if (!q.empty()) params.emplace_back("q", q);
   if (!page_token.empty()) params.emplace_back("pageToken", page_token);
-  Json list = get(user, "messages", params);
+  Json list = get(call, "messages", params);
   SearchPage page;
   page.next_page_token = json_string(list, "nextPageToken");
   for (auto& ref : list.value("messages", Json::array())) {
     try {
-      page.messages.push_back(metadata(user, json_string(ref, "id")));
+      page.messages.push_back(metadata(call, json_string(ref, "id")));
     } catch (const NotFound&) {
       // deleted between the list and the get: not there any more
     }
@@ -357,22 +357,22 @@ SearchPage GmailMail::search(int64_t user, const std::string& query, int max_res
   return page;
 }
 
-Message GmailMail::message(int64_t user, const std::string& id) {
+Message GmailMail::message(const Call& call, const std::string& id) {
   if (id.empty()) throw NotFound("message_id", "no message ''");
-  return message_of(user, get(user, "messages/" + seg(id), {{"format", "full"}}, "message_id", "no message '" + id + "'"));
+  return message_of(call, get(call, "messages/" + seg(id), {{"format", "full"}}, "message_id", "no message '" + id + "'"));
 }
 
-std::vector<Message> GmailMail::thread(int64_t user, const std::string& id) {
+std::vector<Message> GmailMail::thread(const Call& call, const std::string& id) {
   if (id.empty()) throw NotFound("thread_id", "no thread ''");
-  Json t = get(user, "threads/" + seg(id), {{"format", "full"}}, "thread_id", "no thread '" + id + "'");
+  Json t = get(call, "threads/" + seg(id), {{"format", "full"}}, "thread_id", "no thread '" + id + "'");
   std::vector<Message> out;
-  for (auto& m : t.value("messages", Json::array())) out.push_back(message_of(user, m));
+  for (auto& m : t.value("messages", Json::array())) out.push_back(message_of(call, m));
   if (out.empty()) throw NotFound("thread_id", "no thread '" + id + "'");
   std::stable_sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.summary.date < b.summary.date; });
   return out;
 }
 
-Summary GmailMail::compose(int64_t user, const Outgoing& mail, bool send) {
+Summary GmailMail::compose(const Call& call, const Outgoing& mail, bool send) {
   MimeMessage m;
   m.to = mail.to;
   m.cc = mail.cc;
@@ -383,7 +383,7 @@ Summary GmailMail::compose(int64_t user, const Outgoing& mail, bool send) {
   m.date = now_ms();
   std::string thread_id;
   if (!mail.reply_to.empty()) {
-    auto parent = message(user, mail.reply_to);
+    auto parent = message(call, mail.reply_to);
     thread_id = parent.summary.thread_id;
     m.in_reply_to = parent.message_id;
     m.references = parent.references;
@@ -394,7 +394,7 @@ Summary GmailMail::compose(int64_t user, const Outgoing& mail, bool send) {
   }
   if (m.to.empty() && send) throw Error("to", "a message needs at least one recipient");
   if (m.text.empty() && m.html.empty()) throw Error("text", "a message needs a text or html body");
-  m.from = {"", my_address(user)};  // Gmail puts the account's send-as name beside it
+  m.from = {"", my_address(call)};  // Gmail puts the account's send-as name beside it
   std::string domain = m.from.email.find('@') == std::string::npos ? "mail.gmail.com" : m.from.email.substr(m.from.email.find('@') + 1);
   m.message_id = random_id(24) + "@" + domain;
   std::string raw = build(m);
@@ -402,16 +402,16 @@ Summary GmailMail::compose(int64_t user, const Outgoing& mail, bool send) {
   Json message{{"raw", base64url_encode(raw)}};
   if (!thread_id.empty()) message["threadId"] = thread_id;  // Gmail threads by this and matching Subject/References
   std::string id;
-  if (send) id = json_string(post(user, "messages/send", message), "id");
-  else id = json_string(post(user, "drafts", Json{{"message", message}}).value("message", Json::object()), "id");
+  if (send) id = json_string(post(call, "messages/send", message), "id");
+  else id = json_string(post(call, "drafts", Json{{"message", message}}).value("message", Json::object()), "id");
   if (id.empty()) throw http::Unavailable("Gmail accepted the message but did not say its id");
-  return metadata(user, id);
+  return metadata(call, id);
 }
 
-Summary GmailMail::send(int64_t user, const Outgoing& mail) { return compose(user, mail, true); }
-Summary GmailMail::draft(int64_t user, const Outgoing& mail) { return compose(user, mail, false); }
+Summary GmailMail::send(const Call& call, const Outgoing& mail) { return compose(call, mail, true); }
+Summary GmailMail::draft(const Call& call, const Outgoing& mail) { return compose(call, mail, false); }
 
-std::vector<Summary> GmailMail::modify(int64_t user, const std::vector<std::string>& ids, const Change& change) {
+std::vector<Summary> GmailMail::modify(const Call& call, const std::vector<std::string>& ids, const Change& change) {
   auto system_id = [](const std::string& name) -> std::string {
     std::string u = upper(name);
     if (u == "DRAFTS") u = "DRAFT";
@@ -427,10 +427,10 @@ std::vector<Summary> GmailMail::modify(int64_t user, const std::vector<std::stri
   // All or nothing: every id must name a message before anything changes.
   for (auto& id : ids) {
     if (id.empty()) throw NotFound("message_ids", "no message ''");
-    get(user, "messages/" + seg(id), {{"format", "minimal"}}, "message_ids", "no message '" + id + "'");
+    get(call, "messages/" + seg(id), {{"format", "minimal"}}, "message_ids", "no message '" + id + "'");
   }
   std::vector<std::string> add, remove;
-  auto known = label_list(user);
+  auto known = label_list(call);
   auto user_label = [&](const std::string& name) -> std::string {
     for (auto& l : known)
       if (l.type == "user" && lower(l.name) == lower(name)) return l.id;
@@ -440,9 +440,9 @@ std::vector<Summary> GmailMail::modify(int64_t user, const std::vector<std::stri
     std::string id = system_id(l);
     if (id.empty()) id = user_label(l);
     if (id.empty()) {  // as the local mailbox does: a new label comes into being
-      Json made = post(user, "labels", Json{{"name", l}, {"labelListVisibility", "labelShow"}, {"messageListVisibility", "show"}});
+      Json made = post(call, "labels", Json{{"name", l}, {"labelListVisibility", "labelShow"}, {"messageListVisibility", "show"}});
       id = json_string(made, "id");
-      known = label_list(user, true);
+      known = label_list(call, true);
     }
     add.push_back(id);
   }
@@ -456,24 +456,24 @@ std::vector<Summary> GmailMail::modify(int64_t user, const std::vector<std::stri
   if (change.archive) remove.push_back("INBOX");
   if (!add.empty() || !remove.empty()) {
     Json body{{"addLabelIds", add}, {"removeLabelIds", remove}};
-    if (ids.size() == 1) post(user, "messages/" + seg(ids[0]) + "/modify", body, "message_ids", "no message '" + ids[0] + "'");  // 5 units
+    if (ids.size() == 1) post(call, "messages/" + seg(ids[0]) + "/modify", body, "message_ids", "no message '" + ids[0] + "'");  // 5 units
     else if (!ids.empty()) {
       body["ids"] = ids;  // 50 units for up to 1000 ids
-      post(user, "messages/batchModify", body);
+      post(call, "messages/batchModify", body);
     }
   }
   if (change.trash)
-    for (auto& id : ids) post(user, "messages/" + seg(id) + "/trash", Json::object(), "message_ids", "no message '" + id + "'");
+    for (auto& id : ids) post(call, "messages/" + seg(id) + "/trash", Json::object(), "message_ids", "no message '" + id + "'");
   std::vector<Summary> out;
-  for (auto& id : ids) out.push_back(metadata(user, id));
+  for (auto& id : ids) out.push_back(metadata(call, id));
   return out;
 }
 
-std::vector<Label> GmailMail::labels(int64_t user) {
-  auto all = label_list(user, true);
+std::vector<Label> GmailMail::labels(const Call& call) {
+  auto all = label_list(call, true);
   std::vector<Label> out;
   auto counted = [&](const LabelInfo& l, const std::string& name, const std::string& type) {
-    Json j = get(user, "labels/" + seg(l.id), {});  // labels.list has no counts
+    Json j = get(call, "labels/" + seg(l.id), {});  // labels.list has no counts
     out.push_back({name, type, j.value("messagesTotal", 0), j.value("messagesUnread", 0)});
   };
   for (auto& s : kListed)

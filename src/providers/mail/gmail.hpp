@@ -30,14 +30,14 @@ class GmailMail : public MailProvider {
  public:
   GmailMail(std::shared_ptr<http::Client> client, std::shared_ptr<auth::Credentials> credentials);
 
-  SearchPage search(int64_t user, const std::string& query, int max_results, const std::string& page_token,
+  SearchPage search(const Call& call, const std::string& query, int max_results, const std::string& page_token,
                     const date::time_zone* tz) override;
-  Message message(int64_t user, const std::string& id) override;
-  std::vector<Message> thread(int64_t user, const std::string& id) override;
-  Summary send(int64_t user, const Outgoing& mail) override;
-  Summary draft(int64_t user, const Outgoing& mail) override;
-  std::vector<Summary> modify(int64_t user, const std::vector<std::string>& ids, const Change& change) override;
-  std::vector<Label> labels(int64_t user) override;
+  Message message(const Call& call, const std::string& id) override;
+  std::vector<Message> thread(const Call& call, const std::string& id) override;
+  Summary send(const Call& call, const Outgoing& mail) override;
+  Summary draft(const Call& call, const Outgoing& mail) override;
+  std::vector<Summary> modify(const Call& call, const std::vector<std::string>& ids, const Change& change) override;
+  std::vector<Label> labels(const Call& call) override;
 
   // Our query as the q Gmail gets (exposed for tests); Error naming `query` when malformed.
   static std::string gmail_query(const std::string& query, const date::time_zone* tz);
@@ -50,15 +50,15 @@ class GmailMail : public MailProvider {
     std::chrono::steady_clock::time_point at;
     std::vector<LabelInfo> labels;
   };
-  Json get(int64_t user, const std::string& path, std::vector<std::pair<std::string, std::string>> query,
+  Json get(const Call& call, const std::string& path, std::vector<std::pair<std::string, std::string>> query,
            const std::string& field = "", const std::string& what = "");
-  Json post(int64_t user, const std::string& path, Json body, const std::string& field = "", const std::string& what = "");
-  std::vector<LabelInfo> label_list(int64_t user, bool fresh = false);
-  Summary summary_of(int64_t user, const Json& m);
-  Message message_of(int64_t user, const Json& m);
-  Summary metadata(int64_t user, const std::string& id);
-  Summary compose(int64_t user, const Outgoing& mail, bool send);
-  std::string my_address(int64_t user);
+  Json post(const Call& call, const std::string& path, Json body, const std::string& field = "", const std::string& what = "");
+  std::vector<LabelInfo> label_list(const Call& call, bool fresh = false);
+  Summary summary_of(const Call& call, const Json& m);
+  Message message_of(const Call& call, const Json& m);
+  Summary metadata(const Call& call, const std::string& id);
+  Summary compose(const Call& call, const Outgoing& mail, bool send);
+  std::string my_address(const Call& call);
 
   http::ServiceApi api_;
   std::mutex m_;

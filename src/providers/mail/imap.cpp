@@ -13,6 +13,7 @@
 #include "providers/auth/oauth.hpp"
 #include "providers/error.hpp"
 #include "providers/http/service.hpp"
+#include "providers/http/transfer.hpp"
 #include "providers/http/url.hpp"
 #include "providers/ids.hpp"
 #include "providers/mail/imap_wire.hpp"
@@ -318,10 +319,11 @@ std::string where(const std::string& url) {
 
 class Session {
  public:
-  Session(const ImapOptions& o, int64_t user) : o_(o), user_(user) {
+  Session(const ImapOptions& o, const Call& call) : o_(o), user_(call.user), cancel_(call.cancel) {
     curl_init_once();
     h_ = curl_easy_init();
-    if (!h_) throw std::runtime_error("curl_easy_init failed");
+    m_ = curl_multi_init();
+    if (!h_ || !m_) throw std::runtime_error("curl_easy_init failed");
     root_ = o_.imap_url;
     while (!root_.empty() && root_.back() == '/') root_.pop_back();
     curl_easy_setopt(h_, CURLOPT_ERRORBUFFER, err_);
@@ -343,6 +345,7 @@ class Session {
     }
   }
   ~Session() {
+    if (m_) curl_multi_cleanup(m_);
     if (h_) curl_easy_cleanup(h_);
   }
   Session(const Session&) = delete;
@@ -438,7 +441,11 @@ class Session {
     for (int attempt = 0;; ++attempt) {
       stream_.clear();
       err_[0] = 0;
-      CURLcode code = curl_easy_perform(h_);
+      CURLcode code = http::perform_cancellable(h_, m_, &cancel_);
+      if (code == CURLE_ABORTED_BY_CALLBACK) {
+        selected_.clear();  // the connection is closed: nothing is selected on the next one
+        throw Cancelled();
+      }
       if (code == CURLE_LOGIN_DENIED && o_.oauth && attempt == 0) {
         // One refresh, one retry (the IMAP twin of a 401).
         bearer_ = bearer_of(o_.oauth->refresh(user_, "Bearer " + bearer_));
@@ -469,7 +476,9 @@ class Session {
 
   const ImapOptions& o_;
   int64_t user_;
+  CancelToken cancel_;  // the call's: a cancelled call stops the transfer (on_progress)
   CURL* h_ = nullptr;
+  CURLM* m_ = nullptr;  // drives h_ (cancellable) and keeps its connection between commands
   std::string root_, stream_, bearer_;
   char err_[CURL_ERROR_SIZE] = {0};
   std::string selected_;
@@ -662,6 +671,8 @@ auto guarded(const ImapOptions& o, F&& f) -> decltype(f()) {
     return f();
   } catch (const ToolError&) {
     throw;
+  } catch (const Cancelled&) {
+    throw;
   } catch (const auth::NeedsReauth& e) {
     throw Error("account", e.what());
   } catch (const Refused& e) {
@@ -754,7 +765,7 @@ ImapMail::ImapMail(ImapOptions options) : options_(std::move(options)) {
 
 // ---- search ----------------------------------------------------------------------------------
 
-SearchPage ImapMail::search(int64_t user, const std::string& query, int max_results, const std::string& page_token, const date::time_zone* tz) {
+SearchPage ImapMail::search(const Call& call, const std::string& query, int max_results, const std::string& page_token, const date::time_zone* tz) {
   auto terms = parse_query(query);  // errors name `query` before anything is asked
   size_t offset = 0;
   if (!page_token.empty()) {
@@ -766,7 +777,7 @@ SearchPage ImapMail::search(int64_t user, const std::string& query, int max_resu
   }
   size_t limit = size_t(std::clamp(max_results, 1, 100));
   return guarded(options_, [&] {
-    Session s(options_, user);
+    Session s(options_, call);
     Roles roles(options_);
     auto boxes = list_boxes(s);
     // Which mailboxes: label:/in: pick, negated ones drop; trash and spam only when asked.
@@ -829,11 +840,13 @@ SearchPage ImapMail::search(int64_t user, const std::string& query, int max_resu
       Millis date;
     };
     std::vector<Hit> hits;
+    int searched = 0;  // progress, for a client that asked: one step per mailbox searched
     for (auto& b : boxes) {
       if (only && !only->count(b.name)) continue;
       if (without.count(b.name)) continue;
       if (!only && !hidden_asked && roles.hidden(b.name)) continue;
       if (only && !hidden_asked && roles.hidden(b.name) && !only->count(b.name)) continue;
+      call.report(++searched, std::nullopt, "searching " + b.name);
       uint32_t validity = s.open(b.name, false);
       auto uids = s.search(search_keys);
       if (uids.empty()) continue;
@@ -890,11 +903,11 @@ SearchPage ImapMail::search(int64_t user, const std::string& query, int max_resu
 
 // ---- reading ---------------------------------------------------------------------------------
 
-Message ImapMail::message(int64_t user, const std::string& id) {
+Message ImapMail::message(const Call& call, const std::string& id) {
   auto ref = parse_id(id);
   if (!ref) throw NotFound("message_id", "no message '" + id + "' (ids look like INBOX/<uidvalidity>/<uid>)");
   return guarded(options_, [&] {
-    Session s(options_, user);
+    Session s(options_, call);
     if (!opened(s, *ref, false)) throw NotFound("message_id", "no message '" + id + "' (its mailbox is gone or was rebuilt; search again)");
     auto ms = messages(s, Roles(options_), ref->mailbox, ref->validity, {ref->uid});
     if (ms.empty()) throw NotFound("message_id", "no message '" + id + "'");
@@ -902,7 +915,7 @@ Message ImapMail::message(int64_t user, const std::string& id) {
   });
 }
 
-std::vector<Message> ImapMail::thread(int64_t user, const std::string& id) {
+std::vector<Message> ImapMail::thread(const Call& call, const std::string& id) {
   std::string root;
   bool single = false;
   try {
@@ -915,13 +928,13 @@ std::vector<Message> ImapMail::thread(int64_t user, const std::string& id) {
   if (root.empty() || root.find_first_of("\r\n") != std::string::npos) throw NotFound("thread_id", "no thread '" + id + "'");
   if (single) {
     try {
-      return {message(user, root)};
+      return {message(call, root)};
     } catch (const NotFound&) {
       throw NotFound("thread_id", "no thread '" + id + "'");
     }
   }
   auto all = guarded(options_, [&] {
-    Session s(options_, user);
+    Session s(options_, call);
     Roles roles(options_);
     std::vector<Message> out;
     std::string q = quote(root);
@@ -947,7 +960,7 @@ struct Composed {
   std::string raw;
 };
 
-Composed compose(ImapMail& box, int64_t user, const Outgoing& mail, bool sending) {
+Composed compose(ImapMail& box, const Call& call, const Outgoing& mail, bool sending) {
   const auto& o = box.options();
   Composed c;
   auto& m = c.m;
@@ -962,7 +975,7 @@ Composed compose(ImapMail& box, int64_t user, const Outgoing& mail, bool sending
   auto at = m.from.email.find('@');
   m.message_id = random_id(24) + "@" + (at == std::string::npos ? std::string("concierge.local") : m.from.email.substr(at + 1));
   if (!mail.reply_to.empty()) {
-    auto parent = box.message(user, mail.reply_to);  // NotFound naming message_id
+    auto parent = box.message(call, mail.reply_to);  // NotFound naming message_id
     m.in_reply_to = parent.message_id;
     m.references = parent.references;
     if (!parent.message_id.empty()) m.references.push_back(parent.message_id);
@@ -992,9 +1005,9 @@ Summary appended(Session& s, const ImapOptions& o, const std::string& box, uint3
 
 }  // namespace
 
-std::string ImapMail::append(int64_t user, const std::string& mailbox, const std::string& raw, bool seen, bool flagged) {
+std::string ImapMail::append(const Call& call, const std::string& mailbox, const std::string& raw, bool seen, bool flagged) {
   return guarded(options_, [&] {
-    Session s(options_, user);
+    Session s(options_, call);
     uint32_t validity = 0;
     uint32_t uid = s.append(mailbox, to_crlf(raw), &validity);
     if (!uid) throw std::runtime_error("the server did not say the new message's UID (no UIDPLUS)");
@@ -1005,8 +1018,8 @@ std::string ImapMail::append(int64_t user, const std::string& mailbox, const std
   });
 }
 
-Summary ImapMail::send(int64_t user, const Outgoing& mail) {
-  auto c = compose(*this, user, mail, true);
+Summary ImapMail::send(const Call& call, const Outgoing& mail) {
+  auto c = compose(*this, call, mail, true);
   return guarded(options_, [&] {
     std::vector<std::string> rcpts;
     for (auto* list : {&c.m.to, &c.m.cc, &c.m.bcc})
@@ -1015,17 +1028,17 @@ Summary ImapMail::send(int64_t user, const Outgoing& mail) {
     wire.bcc.clear();  // Bcc recipients stay unseen by the others
     smtp_send(options_, options_.from.email, rcpts, to_crlf(build(wire)));
     // The sent copy (with Bcc) in the sent folder, \Seen as curl's APPEND files it.
-    Session s(options_, user);
+    Session s(options_, call);
     uint32_t validity = 0;
     uint32_t uid = s.append(options_.sent, c.raw, &validity);
     return appended(s, options_, options_.sent, uid, validity, c.m.message_id);
   });
 }
 
-Summary ImapMail::draft(int64_t user, const Outgoing& mail) {
-  auto c = compose(*this, user, mail, false);
+Summary ImapMail::draft(const Call& call, const Outgoing& mail) {
+  auto c = compose(*this, call, mail, false);
   return guarded(options_, [&] {
-    Session s(options_, user);
+    Session s(options_, call);
     uint32_t validity = 0;
     uint32_t uid = s.append(options_.drafts, c.raw, &validity);
     auto sum = appended(s, options_, options_.drafts, uid, validity, c.m.message_id);
@@ -1036,7 +1049,7 @@ Summary ImapMail::draft(int64_t user, const Outgoing& mail) {
 
 // ---- changes ---------------------------------------------------------------------------------
 
-std::vector<Summary> ImapMail::modify(int64_t user, const std::vector<std::string>& ids, const Change& change) {
+std::vector<Summary> ImapMail::modify(const Call& call, const std::vector<std::string>& ids, const Change& change) {
   Roles roles(options_);
   std::optional<bool> read = change.read, starred = change.starred;
   std::optional<std::string> target;  // the mailbox to move everything to
@@ -1068,7 +1081,7 @@ std::vector<Summary> ImapMail::modify(int64_t user, const std::vector<std::strin
     refs.push_back(*r);
   }
   return guarded(options_, [&] {
-    Session s(options_, user);
+    Session s(options_, call);
     auto boxes = list_boxes(s);
     // Everything must exist before anything changes.
     std::map<std::string, std::vector<uint32_t>> by_box;
@@ -1164,9 +1177,9 @@ std::vector<Summary> ImapMail::modify(int64_t user, const std::vector<std::strin
 
 // ---- labels ----------------------------------------------------------------------------------
 
-std::vector<Label> ImapMail::labels(int64_t user) {
+std::vector<Label> ImapMail::labels(const Call& call) {
   return guarded(options_, [&] {
-    Session s(options_, user);
+    Session s(options_, call);
     Roles roles(options_);
     auto boxes = list_boxes(s);
     std::map<std::string, Label> system;

@@ -52,17 +52,17 @@ class ImapMail : public MailProvider {
  public:
   explicit ImapMail(ImapOptions options);
 
-  SearchPage search(int64_t user, const std::string& query, int max_results, const std::string& page_token,
+  SearchPage search(const Call& call, const std::string& query, int max_results, const std::string& page_token,
                     const date::time_zone* tz) override;
-  Message message(int64_t user, const std::string& id) override;
-  std::vector<Message> thread(int64_t user, const std::string& id) override;
-  Summary send(int64_t user, const Outgoing& mail) override;
-  Summary draft(int64_t user, const Outgoing& mail) override;
-  std::vector<Summary> modify(int64_t user, const std::vector<std::string>& ids, const Change& change) override;
-  std::vector<Label> labels(int64_t user) override;
+  Message message(const Call& call, const std::string& id) override;
+  std::vector<Message> thread(const Call& call, const std::string& id) override;
+  Summary send(const Call& call, const Outgoing& mail) override;
+  Summary draft(const Call& call, const Outgoing& mail) override;
+  std::vector<Summary> modify(const Call& call, const std::vector<std::string>& ids, const Change& change) override;
+  std::vector<Label> labels(const Call& call) override;
 
   // Files a whole RFC 5322 message in `mailbox` (seeding, imports); returns our id.
-  std::string append(int64_t user, const std::string& mailbox, const std::string& raw, bool seen = true, bool flagged = false);
+  std::string append(const Call& call, const std::string& mailbox, const std::string& raw, bool seen = true, bool flagged = false);
 
   const ImapOptions& options() const { return options_; }
 

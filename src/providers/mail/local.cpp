@@ -114,9 +114,9 @@ Message read_message(SQLite::Statement& q) {
   return m;
 }
 
-std::optional<Message> find(SQLite::Database& db, int64_t user, const std::string& uid) {
+std::optional<Message> find(SQLite::Database& db, const Call& call, const std::string& uid) {
   SQLite::Statement q(db, std::string(kMessageCols) + "WHERE m.user_id = ? AND m.uid = ?");
-  q.bind(1, user);
+  q.bind(1, call.user);
   q.bind(2, uid);
   if (!q.executeStep()) return std::nullopt;
   return read_message(q);
@@ -133,28 +133,28 @@ std::string canonical(const std::string& label) {
 
 LocalMail::LocalMail(store::Store& store) : store_(store) { store_.migrate("mail", kMigrations); }
 
-Address LocalMail::me(int64_t user) {
+Address LocalMail::me(const Call& call) {
   auto a = store_.read([&](SQLite::Database& db) -> std::optional<Address> {
     SQLite::Statement q(db, "SELECT name, email FROM mail_identity WHERE user_id = ?");
-    q.bind(1, user);
+    q.bind(1, call.user);
     if (!q.executeStep()) return std::nullopt;
     return Address{q.getColumn(0).getString(), q.getColumn(1).getString()};
   });
   return a ? *a : Address{"Me", "me@concierge.local"};
 }
 
-void LocalMail::set_me(int64_t user, const Address& a) {
+void LocalMail::set_me(const Call& call, const Address& a) {
   store_.write([&](SQLite::Database& db) {
     SQLite::Statement up(db, "INSERT INTO mail_identity (user_id, name, email) VALUES (?,?,?) ON CONFLICT (user_id) DO UPDATE SET "
                              "name = excluded.name, email = excluded.email");
-    up.bind(1, user);
+    up.bind(1, call.user);
     up.bind(2, a.name);
     up.bind(3, a.email);
     up.exec();
   });
 }
 
-std::string LocalMail::deliver(int64_t user, const std::string& raw, const std::vector<std::string>& labels, bool unread, bool starred) {
+std::string LocalMail::deliver(const Call& call, const std::string& raw, const std::vector<std::string>& labels, bool unread, bool starred) {
   auto m = parse(raw);
   std::string uid = random_id(16);
   store_.write([&](SQLite::Database& db) {
@@ -165,7 +165,7 @@ std::string LocalMail::deliver(int64_t user, const std::string& raw, const std::
     if (!m.in_reply_to.empty()) parents.push_back(m.in_reply_to);
     for (auto it = parents.rbegin(); it != parents.rend() && thread.empty(); ++it) {
       SQLite::Statement q(db, "SELECT thread_id FROM mail_messages WHERE user_id = ? AND message_id = ? LIMIT 1");
-      q.bind(1, user);
+      q.bind(1, call.user);
       q.bind(2, *it);
       if (q.executeStep()) thread = q.getColumn(0).getString();
     }
@@ -175,7 +175,7 @@ std::string LocalMail::deliver(int64_t user, const std::string& raw, const std::
                           "subject, snippet, body_text, date_ms, unread, starred, has_attachment, size, raw) "
                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     ins.bind(1, uid);
-    ins.bind(2, user);
+    ins.bind(2, call.user);
     ins.bind(3, thread);
     ins.bind(4, m.message_id);
     ins.bind(5, m.from.name);
@@ -204,7 +204,7 @@ std::string LocalMail::deliver(int64_t user, const std::string& raw, const std::
   return uid;
 }
 
-SearchPage LocalMail::search(int64_t user, const std::string& query, int max_results, const std::string& page_token,
+SearchPage LocalMail::search(const Call& call, const std::string& query, int max_results, const std::string& page_token,
                              const date::time_zone* tz) {
   auto filter = to_sql(parse_query(query), tz);
   int64_t offset = 0;
@@ -220,7 +220,7 @@ SearchPage LocalMail::search(int64_t user, const std::string& query, int max_res
     SQLite::Statement q(db, std::string(kSummaryCols) + "WHERE m.user_id = ? AND " + filter.where +
                                 " ORDER BY m.date_ms DESC, m.id DESC LIMIT ? OFFSET ?");
     int i = 1;
-    q.bind(i++, user);
+    q.bind(i++, call.user);
     for (auto& p : filter.params) std::visit([&](auto& v) { q.bind(i++, v); }, p);
     q.bind(i++, limit + 1);
     q.bind(i++, offset);
@@ -234,16 +234,16 @@ SearchPage LocalMail::search(int64_t user, const std::string& query, int max_res
   });
 }
 
-Message LocalMail::message(int64_t user, const std::string& id) {
-  auto m = store_.read([&](SQLite::Database& db) { return find(db, user, id); });
+Message LocalMail::message(const Call& call, const std::string& id) {
+  auto m = store_.read([&](SQLite::Database& db) { return find(db, call.user, id); });
   if (!m) throw NotFound("message_id", "no message '" + id + "'");
   return *m;
 }
 
-std::vector<Message> LocalMail::thread(int64_t user, const std::string& id) {
+std::vector<Message> LocalMail::thread(const Call& call, const std::string& id) {
   auto all = store_.read([&](SQLite::Database& db) {
     SQLite::Statement q(db, std::string(kMessageCols) + "WHERE m.user_id = ? AND m.thread_id = ? ORDER BY m.date_ms, m.id");
-    q.bind(1, user);
+    q.bind(1, call.user);
     q.bind(2, id);
     std::vector<Message> out;
     while (q.executeStep()) out.push_back(read_message(q));
@@ -253,9 +253,9 @@ std::vector<Message> LocalMail::thread(int64_t user, const std::string& id) {
   return all;
 }
 
-Summary LocalMail::compose(int64_t user, const Outgoing& mail, const std::string& label) {
+Summary LocalMail::compose(const Call& call, const Outgoing& mail, const std::string& label) {
   MimeMessage m;
-  m.from = me(user);
+  m.from = me(call.user);
   m.to = mail.to;
   m.cc = mail.cc;
   m.bcc = mail.bcc;
@@ -265,7 +265,7 @@ Summary LocalMail::compose(int64_t user, const Outgoing& mail, const std::string
   m.date = now_ms();
   m.message_id = random_id(24) + "@" + m.from.email.substr(m.from.email.find('@') + 1);
   if (!mail.reply_to.empty()) {
-    auto parent = message(user, mail.reply_to);
+    auto parent = message(call.user, mail.reply_to);
     m.in_reply_to = parent.message_id;
     m.references = parent.references;
     m.references.push_back(parent.message_id);
@@ -279,14 +279,14 @@ Summary LocalMail::compose(int64_t user, const Outgoing& mail, const std::string
   if (m.text.empty() && m.html.empty()) throw Error("text", "a message needs a text or html body");
   std::string raw = build(m);
   if (raw.size() > kMaxMessage) throw Error(m.html.size() > m.text.size() ? "html" : "text", "the message is larger than 2 MB");
-  auto uid = deliver(user, raw, {label}, false);
-  return message(user, uid).summary;
+  auto uid = deliver(call.user, raw, {label}, false);
+  return message(call.user, uid).summary;
 }
 
-Summary LocalMail::send(int64_t user, const Outgoing& mail) { return compose(user, mail, "SENT"); }
-Summary LocalMail::draft(int64_t user, const Outgoing& mail) { return compose(user, mail, "DRAFT"); }
+Summary LocalMail::send(const Call& call, const Outgoing& mail) { return compose(call.user, mail, "SENT"); }
+Summary LocalMail::draft(const Call& call, const Outgoing& mail) { return compose(call.user, mail, "DRAFT"); }
 
-std::vector<Summary> LocalMail::modify(int64_t user, const std::vector<std::string>& ids, const Change& change) {
+std::vector<Summary> LocalMail::modify(const Call& call, const std::vector<std::string>& ids, const Change& change) {
   for (auto* list : {&change.add_labels, &change.remove_labels})
     for (auto& l : *list) {
       auto c = canonical(l);
@@ -297,7 +297,7 @@ std::vector<Summary> LocalMail::modify(int64_t user, const std::vector<std::stri
     std::vector<int64_t> rows;
     for (auto& id : ids) {
       SQLite::Statement q(db, "SELECT id FROM mail_messages WHERE user_id = ? AND uid = ?");
-      q.bind(1, user);
+      q.bind(1, call.user);
       q.bind(2, id);
       if (!q.executeStep()) throw NotFound("message_ids", "no message '" + id + "'");
       rows.push_back(q.getColumn(0).getInt64());
@@ -313,7 +313,7 @@ std::vector<Summary> LocalMail::modify(int64_t user, const std::vector<std::stri
       auto c = canonical(l);
       if (std::find(kSystem.begin(), kSystem.end(), c) == kSystem.end()) {
         SQLite::Statement ul(db, "INSERT OR IGNORE INTO mail_user_labels (user_id, name) VALUES (?, ?)");
-        ul.bind(1, user);
+        ul.bind(1, call.user);
         ul.bind(2, c);
         ul.exec();
       }
@@ -338,17 +338,17 @@ std::vector<Summary> LocalMail::modify(int64_t user, const std::vector<std::stri
     tx.commit();
   });
   std::vector<Summary> out;
-  for (auto& id : ids) out.push_back(message(user, id).summary);
+  for (auto& id : ids) out.push_back(message(call.user, id).summary);
   return out;
 }
 
-std::vector<Label> LocalMail::labels(int64_t user) {
+std::vector<Label> LocalMail::labels(const Call& call) {
   return store_.read([&](SQLite::Database& db) {
     std::vector<Label> out;
     auto count = [&](const std::string& label) {
       SQLite::Statement q(db, "SELECT count(*), coalesce(sum(m.unread), 0) FROM mail_message_labels l JOIN mail_messages m ON m.id = l.message_id "
                               "WHERE m.user_id = ? AND l.label = ?");
-      q.bind(1, user);
+      q.bind(1, call.user);
       q.bind(2, label);
       q.executeStep();
       return std::make_pair(q.getColumn(0).getInt(), q.getColumn(1).getInt());
@@ -358,11 +358,11 @@ std::vector<Label> LocalMail::labels(int64_t user) {
       out.push_back({s, "system", total, unread});
     }
     SQLite::Statement starred(db, "SELECT count(*), coalesce(sum(unread), 0) FROM mail_messages WHERE user_id = ? AND starred = 1");
-    starred.bind(1, user);
+    starred.bind(1, call.user);
     starred.executeStep();
     out.push_back({"STARRED", "system", starred.getColumn(0).getInt(), starred.getColumn(1).getInt()});
     SQLite::Statement q(db, "SELECT name FROM mail_user_labels WHERE user_id = ? ORDER BY name");
-    q.bind(1, user);
+    q.bind(1, call.user);
     std::vector<std::string> names;
     while (q.executeStep()) names.push_back(q.getColumn(0).getString());
     for (auto& n : names) {

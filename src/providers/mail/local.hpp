@@ -12,23 +12,23 @@ class LocalMail : public MailProvider {
  public:
   explicit LocalMail(store::Store& store);
 
-  SearchPage search(int64_t user, const std::string& query, int max_results, const std::string& page_token,
+  SearchPage search(const Call& call, const std::string& query, int max_results, const std::string& page_token,
                     const date::time_zone* tz) override;
-  Message message(int64_t user, const std::string& id) override;
-  std::vector<Message> thread(int64_t user, const std::string& id) override;
-  Summary send(int64_t user, const Outgoing& mail) override;
-  Summary draft(int64_t user, const Outgoing& mail) override;
-  std::vector<Summary> modify(int64_t user, const std::vector<std::string>& ids, const Change& change) override;
-  std::vector<Label> labels(int64_t user) override;
+  Message message(const Call& call, const std::string& id) override;
+  std::vector<Message> thread(const Call& call, const std::string& id) override;
+  Summary send(const Call& call, const Outgoing& mail) override;
+  Summary draft(const Call& call, const Outgoing& mail) override;
+  std::vector<Summary> modify(const Call& call, const std::vector<std::string>& ids, const Change& change) override;
+  std::vector<Label> labels(const Call& call) override;
 
   // Files a message as received (or sent, with labels {"SENT"}): parses it, threads it.
-  std::string deliver(int64_t user, const std::string& raw, const std::vector<std::string>& labels, bool unread, bool starred = false);
-  Address me(int64_t user);
-  void set_me(int64_t user, const Address& a);
+  std::string deliver(const Call& call, const std::string& raw, const std::vector<std::string>& labels, bool unread, bool starred = false);
+  Address me(const Call& call);
+  void set_me(const Call& call, const Address& a);
   bool seed_demo(const DemoContext& ctx);
 
  private:
-  Summary compose(int64_t user, const Outgoing& mail, const std::string& label);
+  Summary compose(const Call& call, const Outgoing& mail, const std::string& label);
   store::Store& store_;
 };
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "providers/mail/mime.hpp"
+#include "providers/call.hpp"
 #include "providers/time.hpp"
 
 namespace concierge::providers::mail {
@@ -55,16 +56,16 @@ class MailProvider {
  public:
   virtual ~MailProvider() = default;
   // `query` in the search language of query.hpp; tz places before:/after: dates.
-  virtual SearchPage search(int64_t user, const std::string& query, int max_results, const std::string& page_token,
+  virtual SearchPage search(const Call& call, const std::string& query, int max_results, const std::string& page_token,
                             const date::time_zone* tz) = 0;
-  virtual Message message(int64_t user, const std::string& id) = 0;             // NotFound naming message_id
-  virtual std::vector<Message> thread(int64_t user, const std::string& id) = 0;  // oldest first; NotFound naming thread_id
+  virtual Message message(const Call& call, const std::string& id) = 0;             // NotFound naming message_id
+  virtual std::vector<Message> thread(const Call& call, const std::string& id) = 0;  // oldest first; NotFound naming thread_id
   // Sends (locally: files it in SENT) or saves a draft; In-Reply-To/References from reply_to.
-  virtual Summary send(int64_t user, const Outgoing& mail) = 0;
-  virtual Summary draft(int64_t user, const Outgoing& mail) = 0;
+  virtual Summary send(const Call& call, const Outgoing& mail) = 0;
+  virtual Summary draft(const Call& call, const Outgoing& mail) = 0;
   // All ids must exist (NotFound naming message_ids) or nothing changes.
-  virtual std::vector<Summary> modify(int64_t user, const std::vector<std::string>& ids, const Change& change) = 0;
-  virtual std::vector<Label> labels(int64_t user) = 0;
+  virtual std::vector<Summary> modify(const Call& call, const std::vector<std::string>& ids, const Change& change) = 0;
+  virtual std::vector<Label> labels(const Call& call) = 0;
 };
 
 }  // namespace concierge::providers::mail

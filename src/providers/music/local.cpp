@@ -94,28 +94,28 @@ Track read_track(SQLite::Statement& q) {
                q.getColumn(6).getInt()};
 }
 
-std::optional<Track> find_track(SQLite::Database& db, int64_t user, const std::string& id) {
+std::optional<Track> find_track(SQLite::Database& db, const Call& call, const std::string& id) {
   SQLite::Statement q(db, std::string(kTrackCols) + "WHERE t.user_id = ? AND t.id = ?");
-  q.bind(1, user);
+  q.bind(1, call.user);
   q.bind(2, id);
   if (!q.executeStep()) return std::nullopt;
   return read_track(q);
 }
 
-std::vector<Track> tracks_where(SQLite::Database& db, int64_t user, const std::string& where, const std::string& value,
+std::vector<Track> tracks_where(SQLite::Database& db, const Call& call, const std::string& where, const std::string& value,
                                 const std::string& order = "a.year, a.title, t.track_number") {
   SQLite::Statement q(db, std::string(kTrackCols) + "WHERE t.user_id = ? AND " + where + " ORDER BY " + order);
-  q.bind(1, user);
+  q.bind(1, call.user);
   q.bind(2, value);
   std::vector<Track> out;
   while (q.executeStep()) out.push_back(read_track(q));
   return out;
 }
 
-std::vector<Track> playlist_tracks(SQLite::Database& db, int64_t user, const std::string& id) {
+std::vector<Track> playlist_tracks(SQLite::Database& db, const Call& call, const std::string& id) {
   SQLite::Statement q(db, std::string(kTrackCols) + "JOIN music_playlist_items i ON i.user_id = t.user_id AND i.track_id = t.id "
                                                     "WHERE t.user_id = ? AND i.playlist_id = ? ORDER BY i.position");
-  q.bind(1, user);
+  q.bind(1, call.user);
   q.bind(2, id);
   std::vector<Track> out;
   while (q.executeStep()) out.push_back(read_track(q));
@@ -123,23 +123,23 @@ std::vector<Track> playlist_tracks(SQLite::Database& db, int64_t user, const std
 }
 
 // The tracks a context plays, in order. Error naming `field` when it names nothing.
-std::vector<Track> context_tracks(SQLite::Database& db, int64_t user, const std::string& uri, const std::string& field) {
+std::vector<Track> context_tracks(SQLite::Database& db, const Call& call, const std::string& uri, const std::string& field) {
   auto u = parse_uri(uri, field);
   std::vector<Track> out;
-  if (u.kind == "album") out = tracks_where(db, user, "t.album_id = ?", u.id, "t.track_number");
-  else if (u.kind == "artist") out = tracks_where(db, user, "lower(t.artist) = lower(?)", u.id);
-  else if (u.kind == "playlist") out = playlist_tracks(db, user, u.id);
+  if (u.kind == "album") out = tracks_where(db, call.user, "t.album_id = ?", u.id, "t.track_number");
+  else if (u.kind == "artist") out = tracks_where(db, call.user, "lower(t.artist) = lower(?)", u.id);
+  else if (u.kind == "playlist") out = playlist_tracks(db, call.user, u.id);
   else throw Error(field, "'" + uri + "' is a track; pass it as uri, or an album, playlist or artist as context_uri");
   if (out.empty() && u.kind == "artist") {  // an artist is named by the slug of their name
     SQLite::Statement q(db, "SELECT DISTINCT artist FROM music_tracks WHERE user_id = ?");
-    q.bind(1, user);
+    q.bind(1, call.user);
     while (q.executeStep())
-      if (slug(q.getColumn(0).getString()) == u.id) out = tracks_where(db, user, "t.artist = ?", q.getColumn(0).getString());
+      if (slug(q.getColumn(0).getString()) == u.id) out = tracks_where(db, call.user, "t.artist = ?", q.getColumn(0).getString());
   }
   if (out.empty()) {
     if (u.kind == "playlist") {
       SQLite::Statement q(db, "SELECT 1 FROM music_playlists WHERE user_id = ? AND id = ?");
-      q.bind(1, user);
+      q.bind(1, call.user);
       q.bind(2, u.id);
       if (q.executeStep()) throw Error(field, "the playlist is empty");
     }
@@ -164,9 +164,9 @@ struct Player {
   std::vector<std::string> queue;
 };
 
-Player load(SQLite::Database& db, int64_t user) {
+Player load(SQLite::Database& db, const Call& call) {
   SQLite::Statement q(db, "SELECT state FROM music_player WHERE user_id = ?");
-  q.bind(1, user);
+  q.bind(1, call.user);
   Player p;
   if (!q.executeStep()) return p;
   Json j = Json::parse(q.getColumn(0).getString());
@@ -185,19 +185,19 @@ Player load(SQLite::Database& db, int64_t user) {
   return p;
 }
 
-void save(SQLite::Database& db, int64_t user, const Player& p) {
+void save(SQLite::Database& db, const Call& call, const Player& p) {
   Json j{{"device", p.device},     {"playing", p.playing},         {"order", p.order},   {"index", p.index},
          {"current", p.current},   {"context_uri", p.context_uri}, {"position_ms", p.position_ms},
          {"started_ms", p.started_ms}, {"volume", p.volume},       {"shuffle", p.shuffle}, {"repeat", p.repeat},
          {"queue", p.queue}};
   SQLite::Statement up(db, "INSERT INTO music_player (user_id, state) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET state = excluded.state");
-  up.bind(1, user);
+  up.bind(1, call.user);
   up.bind(2, j.dump());
   up.exec();
 }
 
-int duration_of(SQLite::Database& db, int64_t user, const std::string& id) {
-  auto t = find_track(db, user, id);
+int duration_of(SQLite::Database& db, const Call& call, const std::string& id) {
+  auto t = find_track(db, call.user, id);
   return t ? t->duration_ms : 0;
 }
 
@@ -225,11 +225,11 @@ void advance(Player& p, int64_t now) {
 }
 
 // Brings the player to `now`: while playing, tracks that have ended give way to the next.
-void settle(SQLite::Database& db, int64_t user, Player& p, int64_t now) {
+void settle(SQLite::Database& db, const Call& call, Player& p, int64_t now) {
   if (!p.playing || p.current.empty()) return;
   for (int guard = 0; guard < 10000 && p.playing; ++guard) {
     int64_t pos = p.position_ms + (now - p.started_ms);
-    int dur = duration_of(db, user, p.current);
+    int dur = duration_of(db, call.user, p.current);
     if (dur <= 0 || pos < dur) {
       p.position_ms = pos;
       p.started_ms = now;
@@ -241,9 +241,9 @@ void settle(SQLite::Database& db, int64_t user, Player& p, int64_t now) {
   }
 }
 
-PlayerState view(SQLite::Database& db, int64_t user, const Player& p) {
+PlayerState view(SQLite::Database& db, const Call& call, const Player& p) {
   PlayerState s;
-  if (!p.current.empty()) s.track = find_track(db, user, p.current);
+  if (!p.current.empty()) s.track = find_track(db, call.user, p.current);
   s.playing = p.playing;
   s.position_ms = int(p.position_ms);
   s.context_uri = p.context_uri;
@@ -263,10 +263,10 @@ std::string playlist_id(const std::string& uri_or_id) {
   return uri_or_id;
 }
 
-Playlist load_playlist(SQLite::Database& db, int64_t user, const std::string& id) {
+Playlist load_playlist(SQLite::Database& db, const Call& call, const std::string& id) {
   SQLite::Statement q(db, "SELECT p.id, p.name, p.description, (SELECT count(*) FROM music_playlist_items i WHERE i.user_id = p.user_id "
                           "AND i.playlist_id = p.id) FROM music_playlists p WHERE p.user_id = ? AND p.id = ?");
-  q.bind(1, user);
+  q.bind(1, call.user);
   q.bind(2, id);
   if (!q.executeStep()) throw NotFound("playlist_id", "no playlist '" + id + "'; music_playlists with action list shows them");
   return {"concierge:playlist:" + q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(), q.getColumn(3).getInt()};
@@ -276,7 +276,7 @@ Playlist load_playlist(SQLite::Database& db, int64_t user, const std::string& id
 
 LocalMusic::LocalMusic(store::Store& store) : store_(store) { store_.migrate("music", kMigrations); }
 
-SearchResult LocalMusic::search(int64_t user, const std::string& query, const std::vector<std::string>& types, int limit) {
+SearchResult LocalMusic::search(const Call& call, const std::string& query, const std::vector<std::string>& types, int limit) {
   auto wants = [&](const char* t) { return types.empty() || std::find(types.begin(), types.end(), t) != types.end(); };
   limit = std::clamp(limit, 1, 50);
   std::string like = "%" + query + "%";
@@ -285,7 +285,7 @@ SearchResult LocalMusic::search(int64_t user, const std::string& query, const st
     if (wants("track")) {
       SQLite::Statement q(db, std::string(kTrackCols) + "WHERE t.user_id = ? AND (t.title LIKE ?2 OR t.artist LIKE ?2 OR a.title LIKE ?2) "
                                                         "ORDER BY (t.title LIKE ?2) DESC, a.title, t.track_number LIMIT ?3");
-      q.bind(1, user);
+      q.bind(1, call.user);
       q.bind(2, like);
       q.bind(3, limit);
       while (q.executeStep()) r.tracks.push_back(read_track(q));
@@ -294,7 +294,7 @@ SearchResult LocalMusic::search(int64_t user, const std::string& query, const st
       SQLite::Statement q(db, "SELECT a.id, a.title, a.artist, a.year, (SELECT count(*) FROM music_tracks t WHERE t.user_id = a.user_id "
                               "AND t.album_id = a.id) FROM music_albums a WHERE a.user_id = ? AND (a.title LIKE ?2 OR a.artist LIKE ?2) "
                               "ORDER BY (a.title LIKE ?2) DESC, a.year LIMIT ?3");
-      q.bind(1, user);
+      q.bind(1, call.user);
       q.bind(2, like);
       q.bind(3, limit);
       while (q.executeStep())
@@ -304,7 +304,7 @@ SearchResult LocalMusic::search(int64_t user, const std::string& query, const st
     if (wants("artist")) {
       SQLite::Statement q(db, "SELECT artist, count(*) FROM music_albums WHERE user_id = ? AND artist LIKE ?2 GROUP BY artist "
                               "ORDER BY artist LIMIT ?3");
-      q.bind(1, user);
+      q.bind(1, call.user);
       q.bind(2, like);
       q.bind(3, limit);
       while (q.executeStep())
@@ -313,45 +313,45 @@ SearchResult LocalMusic::search(int64_t user, const std::string& query, const st
     if (wants("playlist")) {
       SQLite::Statement q(db, "SELECT id FROM music_playlists WHERE user_id = ? AND (name LIKE ?2 OR description LIKE ?2) "
                               "ORDER BY name LIMIT ?3");
-      q.bind(1, user);
+      q.bind(1, call.user);
       q.bind(2, like);
       q.bind(3, limit);
       std::vector<std::string> ids;
       while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
-      for (auto& id : ids) r.playlists.push_back(load_playlist(db, user, id));
+      for (auto& id : ids) r.playlists.push_back(load_playlist(db, call.user, id));
     }
     return r;
   });
 }
 
-std::vector<Device> LocalMusic::devices(int64_t user) {
-  auto s = state(user);
+std::vector<Device> LocalMusic::devices(const Call& call) {
+  auto s = state(call.user);
   auto out = kDevices;
   for (auto& d : out) d.active = d.id == s.device_id;
   return out;
 }
 
-PlayerState LocalMusic::state(int64_t user) {
+PlayerState LocalMusic::state(const Call& call) {
   return store_.read([&](SQLite::Database& db) {
-    Player p = load(db, user);
-    settle(db, user, p, now_ms());
-    return view(db, user, p);
+    Player p = load(db, call.user);
+    settle(db, call.user, p, now_ms());
+    return view(db, call.user, p);
   });
 }
 
 namespace {
 // Load, bring to now, change, save, show: one transaction per player command.
 template <class F>
-PlayerState command(store::Store& store, int64_t user, F&& change) {
+PlayerState command(store::Store& store, const Call& call, F&& change) {
   return store.write([&](SQLite::Database& db) {
     SQLite::Transaction tx(db);
-    Player p = load(db, user);
+    Player p = load(db, call.user);
     int64_t now = now_ms();
-    settle(db, user, p, now);
+    settle(db, call.user, p, now);
     change(db, p, now);
-    save(db, user, p);
+    save(db, call.user, p);
     tx.commit();
-    return view(db, user, p);
+    return view(db, call.user, p);
   });
 }
 
@@ -360,10 +360,10 @@ void require_loaded(const Player& p) {
 }
 }  // namespace
 
-PlayerState LocalMusic::play(int64_t user, const std::string& uri, const std::string& context_uri, int offset, const std::string& device_id) {
+PlayerState LocalMusic::play(const Call& call, const std::string& uri, const std::string& context_uri, int offset, const std::string& device_id) {
   if (!device_id.empty() && std::none_of(kDevices.begin(), kDevices.end(), [&](auto& d) { return d.id == device_id; }))
     throw NotFound("device_id", "no device '" + device_id + "'; music_now_playing lists the devices");
-  return command(store_, user, [&](SQLite::Database& db, Player& p, int64_t now) {
+  return command(store_, call.user, [&](SQLite::Database& db, Player& p, int64_t now) {
     if (!device_id.empty()) p.device = device_id;
     std::string ctx = context_uri;
     std::string track = uri;
@@ -375,7 +375,7 @@ PlayerState LocalMusic::play(int64_t user, const std::string& uri, const std::st
       return;
     }
     if (!ctx.empty()) {
-      auto tracks = context_tracks(db, user, ctx, ctx == context_uri ? "context_uri" : "uri");
+      auto tracks = context_tracks(db, call.user, ctx, ctx == context_uri ? "context_uri" : "uri");
       int at = offset;
       if (!track.empty()) {
         auto it = std::find_if(tracks.begin(), tracks.end(), [&](auto& t) { return t.uri == track; });
@@ -391,7 +391,7 @@ PlayerState LocalMusic::play(int64_t user, const std::string& uri, const std::st
       if (p.shuffle) std::shuffle(p.order.begin() + at + 1, p.order.end(), std::mt19937{std::random_device{}()});
     } else {
       auto id = parse_uri(track, "uri").id;
-      if (!find_track(db, user, id)) throw NotFound("uri", "no track '" + track + "' in the library");
+      if (!find_track(db, call.user, id)) throw NotFound("uri", "no track '" + track + "' in the library");
       p.order = {id};
       p.index = 0;
       p.context_uri.clear();
@@ -401,31 +401,31 @@ PlayerState LocalMusic::play(int64_t user, const std::string& uri, const std::st
   });
 }
 
-PlayerState LocalMusic::pause(int64_t user) {
-  return command(store_, user, [&](SQLite::Database&, Player& p, int64_t) {
+PlayerState LocalMusic::pause(const Call& call) {
+  return command(store_, call.user, [&](SQLite::Database&, Player& p, int64_t) {
     require_loaded(p);
     p.playing = false;
   });
 }
 
-PlayerState LocalMusic::resume(int64_t user) {
-  return command(store_, user, [&](SQLite::Database&, Player& p, int64_t now) {
+PlayerState LocalMusic::resume(const Call& call) {
+  return command(store_, call.user, [&](SQLite::Database&, Player& p, int64_t now) {
     require_loaded(p);
     p.playing = true;
     p.started_ms = now;
   });
 }
 
-PlayerState LocalMusic::next(int64_t user) {
-  return command(store_, user, [&](SQLite::Database&, Player& p, int64_t now) {
+PlayerState LocalMusic::next(const Call& call) {
+  return command(store_, call.user, [&](SQLite::Database&, Player& p, int64_t now) {
     require_loaded(p);
     p.playing = true;  // skipping starts playback, as players do
     advance(p, now);
   });
 }
 
-PlayerState LocalMusic::previous(int64_t user) {
-  return command(store_, user, [&](SQLite::Database&, Player& p, int64_t now) {
+PlayerState LocalMusic::previous(const Call& call) {
+  return command(store_, call.user, [&](SQLite::Database&, Player& p, int64_t now) {
     require_loaded(p);
     // Early in a track, previous goes back one; later it restarts the track. From a queued
     // track it returns to the context's track.
@@ -435,10 +435,10 @@ PlayerState LocalMusic::previous(int64_t user) {
   });
 }
 
-PlayerState LocalMusic::seek(int64_t user, int position_ms) {
-  return command(store_, user, [&](SQLite::Database& db, Player& p, int64_t now) {
+PlayerState LocalMusic::seek(const Call& call, int position_ms) {
+  return command(store_, call.user, [&](SQLite::Database& db, Player& p, int64_t now) {
     require_loaded(p);
-    int dur = duration_of(db, user, p.current);
+    int dur = duration_of(db, call.user, p.current);
     if (position_ms < 0 || position_ms >= dur)
       throw Error("position_ms", "must be between 0 and " + std::to_string(dur - 1) + " (the track is " + std::to_string(dur / 1000) + " s long)");
     p.position_ms = position_ms;
@@ -446,136 +446,136 @@ PlayerState LocalMusic::seek(int64_t user, int position_ms) {
   });
 }
 
-PlayerState LocalMusic::set_volume(int64_t user, int percent) {
+PlayerState LocalMusic::set_volume(const Call& call, int percent) {
   if (percent < 0 || percent > 100) throw Error("volume_percent", "must be between 0 and 100");
-  return command(store_, user, [&](SQLite::Database&, Player& p, int64_t) { p.volume = percent; });
+  return command(store_, call.user, [&](SQLite::Database&, Player& p, int64_t) { p.volume = percent; });
 }
 
-PlayerState LocalMusic::set_shuffle(int64_t user, bool on) {
-  return command(store_, user, [&](SQLite::Database&, Player& p, int64_t) {
+PlayerState LocalMusic::set_shuffle(const Call& call, bool on) {
+  return command(store_, call.user, [&](SQLite::Database&, Player& p, int64_t) {
     if (on && !p.shuffle && p.index >= 0)
       std::shuffle(p.order.begin() + p.index + 1, p.order.end(), std::mt19937{std::random_device{}()});
     p.shuffle = on;
   });
 }
 
-PlayerState LocalMusic::set_repeat(int64_t user, const std::string& mode) {
+PlayerState LocalMusic::set_repeat(const Call& call, const std::string& mode) {
   if (mode != "off" && mode != "track" && mode != "context") throw Error("state", "repeat is off, track or context");
-  return command(store_, user, [&](SQLite::Database&, Player& p, int64_t) { p.repeat = mode; });
+  return command(store_, call.user, [&](SQLite::Database&, Player& p, int64_t) { p.repeat = mode; });
 }
 
-PlayerState LocalMusic::transfer(int64_t user, const std::string& device_id) {
+PlayerState LocalMusic::transfer(const Call& call, const std::string& device_id) {
   if (std::none_of(kDevices.begin(), kDevices.end(), [&](auto& d) { return d.id == device_id; }))
     throw NotFound("device_id", "no device '" + device_id + "'; music_now_playing lists the devices");
-  return command(store_, user, [&](SQLite::Database&, Player& p, int64_t) { p.device = device_id; });
+  return command(store_, call.user, [&](SQLite::Database&, Player& p, int64_t) { p.device = device_id; });
 }
 
-std::vector<Track> LocalMusic::queue(int64_t user) {
+std::vector<Track> LocalMusic::queue(const Call& call) {
   return store_.read([&](SQLite::Database& db) {
-    Player p = load(db, user);
-    settle(db, user, p, now_ms());
+    Player p = load(db, call.user);
+    settle(db, call.user, p, now_ms());
     std::vector<Track> out;
     for (auto& id : p.queue)
-      if (auto t = find_track(db, user, id)) out.push_back(*t);
+      if (auto t = find_track(db, call.user, id)) out.push_back(*t);
     for (int i = p.index + 1; i < int(p.order.size()) && out.size() < 50; ++i)
-      if (auto t = find_track(db, user, p.order[i])) out.push_back(*t);
+      if (auto t = find_track(db, call.user, p.order[i])) out.push_back(*t);
     return out;
   });
 }
 
-void LocalMusic::add_to_queue(int64_t user, const std::string& uri) {
+void LocalMusic::add_to_queue(const Call& call, const std::string& uri) {
   auto u = parse_uri(uri, "uri");
   if (u.kind != "track") throw Error("uri", "only tracks can be queued; play an album or playlist with context_uri");
   store_.write([&](SQLite::Database& db) {
     SQLite::Transaction tx(db);
-    if (!find_track(db, user, u.id)) throw NotFound("uri", "no track '" + uri + "' in the library");
-    Player p = load(db, user);
-    settle(db, user, p, now_ms());
+    if (!find_track(db, call.user, u.id)) throw NotFound("uri", "no track '" + uri + "' in the library");
+    Player p = load(db, call.user);
+    settle(db, call.user, p, now_ms());
     if (p.queue.size() >= 100) throw Error("uri", "the queue holds at most 100 tracks");
     p.queue.push_back(u.id);
-    save(db, user, p);
+    save(db, call.user, p);
     tx.commit();
   });
 }
 
-std::vector<Playlist> LocalMusic::playlists(int64_t user) {
+std::vector<Playlist> LocalMusic::playlists(const Call& call) {
   return store_.read([&](SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT id FROM music_playlists WHERE user_id = ? ORDER BY created_ms, name");
-    q.bind(1, user);
+    q.bind(1, call.user);
     std::vector<std::string> ids;
     while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
     std::vector<Playlist> out;
-    for (auto& id : ids) out.push_back(load_playlist(db, user, id));
+    for (auto& id : ids) out.push_back(load_playlist(db, call.user, id));
     return out;
   });
 }
 
-std::pair<Playlist, std::vector<Track>> LocalMusic::playlist(int64_t user, const std::string& uri) {
+std::pair<Playlist, std::vector<Track>> LocalMusic::playlist(const Call& call, const std::string& uri) {
   auto id = playlist_id(uri);
-  return store_.read([&](SQLite::Database& db) { return std::make_pair(load_playlist(db, user, id), playlist_tracks(db, user, id)); });
+  return store_.read([&](SQLite::Database& db) { return std::make_pair(load_playlist(db, call.user, id), playlist_tracks(db, call.user, id)); });
 }
 
-Playlist LocalMusic::create_playlist(int64_t user, const std::string& name, const std::string& description) {
+Playlist LocalMusic::create_playlist(const Call& call, const std::string& name, const std::string& description) {
   std::string id = random_id(16);
   return store_.write([&](SQLite::Database& db) {
     SQLite::Statement ins(db, "INSERT INTO music_playlists (id, user_id, name, description, created_ms) VALUES (?,?,?,?,?)");
     ins.bind(1, id);
-    ins.bind(2, user);
+    ins.bind(2, call.user);
     ins.bind(3, name);
     ins.bind(4, description);
     ins.bind(5, now_ms());
     ins.exec();
-    return load_playlist(db, user, id);
+    return load_playlist(db, call.user, id);
   });
 }
 
-Playlist LocalMusic::add_items(int64_t user, const std::string& playlist_uri, const std::vector<std::string>& uris) {
+Playlist LocalMusic::add_items(const Call& call, const std::string& playlist_uri, const std::vector<std::string>& uris) {
   auto id = playlist_id(playlist_uri);
   return store_.write([&](SQLite::Database& db) {
     SQLite::Transaction tx(db);
-    load_playlist(db, user, id);
+    load_playlist(db, call.user, id);
     std::vector<std::string> ids;
     for (size_t i = 0; i < uris.size(); ++i) {
       std::string field = "uris[" + std::to_string(i) + "]";
       auto u = parse_uri(uris[i], field);
       if (u.kind != "track") throw Error(field, "only tracks go into a playlist");
-      if (!find_track(db, user, u.id)) throw NotFound(field, "no track '" + uris[i] + "' in the library");
+      if (!find_track(db, call.user, u.id)) throw NotFound(field, "no track '" + uris[i] + "' in the library");
       ids.push_back(u.id);
     }
     SQLite::Statement max(db, "SELECT coalesce(max(position), 0) FROM music_playlist_items WHERE user_id = ? AND playlist_id = ?");
-    max.bind(1, user);
+    max.bind(1, call.user);
     max.bind(2, id);
     max.executeStep();
     int pos = max.getColumn(0).getInt();
     max.reset();
     for (auto& t : ids) {
       SQLite::Statement ins(db, "INSERT INTO music_playlist_items (user_id, playlist_id, position, track_id) VALUES (?,?,?,?)");
-      ins.bind(1, user);
+      ins.bind(1, call.user);
       ins.bind(2, id);
       ins.bind(3, ++pos);
       ins.bind(4, t);
       ins.exec();
     }
     tx.commit();
-    return load_playlist(db, user, id);
+    return load_playlist(db, call.user, id);
   });
 }
 
-Playlist LocalMusic::remove_items(int64_t user, const std::string& playlist_uri, const std::vector<std::string>& uris) {
+Playlist LocalMusic::remove_items(const Call& call, const std::string& playlist_uri, const std::vector<std::string>& uris) {
   auto id = playlist_id(playlist_uri);
   return store_.write([&](SQLite::Database& db) {
     SQLite::Transaction tx(db);
-    load_playlist(db, user, id);
+    load_playlist(db, call.user, id);
     for (size_t i = 0; i < uris.size(); ++i) {
       auto u = parse_uri(uris[i], "uris[" + std::to_string(i) + "]");
       SQLite::Statement del(db, "DELETE FROM music_playlist_items WHERE user_id = ? AND playlist_id = ? AND track_id = ?");
-      del.bind(1, user);
+      del.bind(1, call.user);
       del.bind(2, id);
       del.bind(3, u.id);
       del.exec();
     }
     tx.commit();
-    return load_playlist(db, user, id);
+    return load_playlist(db, call.user, id);
   });
 }
 

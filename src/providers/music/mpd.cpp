@@ -10,6 +10,9 @@
 #include <optional>
 #include <set>
 #include <stdexcept>
+#include <condition_variable>
+#include <sys/socket.h>
+#include <thread>
 #include <tuple>
 
 #include "providers/error.hpp"
@@ -448,18 +451,54 @@ MpdMusic::~MpdMusic() {
   if (conn_) mpd_connection_free(conn_);
 }
 
+namespace {
+
+// While a call uses the connection: shuts its socket down within kWatchMs of a cancellation.
+class Watch {
+ public:
+  static constexpr auto kWatchMs = std::chrono::milliseconds(50);
+  Watch(const CancelToken& cancel, int fd) : thread_([this, cancel, fd] {
+    std::unique_lock l(m_);
+    while (!cv_.wait_for(l, kWatchMs, [&] { return done_; }))
+      if (cancel.cancelled()) {
+        ::shutdown(fd, SHUT_RDWR);
+        return;
+      }
+  }) {}
+  ~Watch() {
+    {
+      std::lock_guard l(m_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: starts once the rest is built
+};
+
+}  // namespace
+
 template <class F>
-auto MpdMusic::with(F&& fn) {
+auto MpdMusic::with(const Call& call, F&& fn) {
   std::lock_guard l(mu_);
   for (int attempt = 0;; ++attempt) {
+    call.throw_if_cancelled();
     bool fresh = conn_ == nullptr;
     if (fresh) conn_ = connect(options_);
     try {
       Session s(conn_, options_);
+      // libmpdclient blocks in recv: a cancellation shuts the socket down, which ends the wait.
+      Watch watch(call.cancel, mpd_connection_get_fd(conn_));
       return fn(s);
     } catch (const Lost& e) {
       mpd_connection_free(conn_);
       conn_ = nullptr;
+      if (call.cancelled()) throw Cancelled();
       // A kept connection MPD closed while idle (connection_timeout) fails on first use: one retry
       // on a fresh one. A fresh one failing means MPD is gone; a timeout means it hangs, and
       // waiting twice would not help.
@@ -468,6 +507,7 @@ auto MpdMusic::with(F&& fn) {
       // A refusal may leave an answer half-read; a new connection costs little and is certain.
       mpd_connection_free(conn_);
       conn_ = nullptr;
+      if (call.cancelled()) throw Cancelled();
       throw;
     }
   }
@@ -496,12 +536,12 @@ PlayerState read_state(Session& s, const std::string& context_uri, unsigned cont
 
 }  // namespace
 
-SearchResult MpdMusic::search(int64_t, const std::string& query, const std::vector<std::string>& types, int limit) {
+SearchResult MpdMusic::search(const Call& call, const std::string& query, const std::vector<std::string>& types, int limit) {
   auto wants = [&](const char* t) { return types.empty() || std::find(types.begin(), types.end(), t) != types.end(); };
   limit = std::clamp(limit, 1, 50);
   std::string q = lower(query);
   auto has = [&](const std::string& v) { return lower(v).find(q) != std::string::npos; };
-  return with([&](Session& s) {
+  return with(call, [&](Session& s) {
     SearchResult r;
     auto* c = s.c();
     if (wants("track")) {
@@ -578,20 +618,20 @@ SearchResult MpdMusic::search(int64_t, const std::string& query, const std::vect
   });
 }
 
-std::vector<Device> MpdMusic::devices(int64_t) {
-  return with([&](Session& s) {
+std::vector<Device> MpdMusic::devices(const Call& call) {
+  return with(call, [&](Session& s) {
     std::vector<Device> out;
     for (auto& o : s.outputs()) out.push_back({std::to_string(o.id), o.name, o.plugin, o.enabled});
     return out;
   });
 }
 
-PlayerState MpdMusic::state(int64_t) {
-  return with([&](Session& s) { return read_state(s, context_uri_, context_version_); });
+PlayerState MpdMusic::state(const Call& call) {
+  return with(call, [&](Session& s) { return read_state(s, context_uri_, context_version_); });
 }
 
-PlayerState MpdMusic::play(int64_t, const std::string& uri, const std::string& context_uri, int offset, const std::string& device_id) {
-  return with([&](Session& s) {
+PlayerState MpdMusic::play(const Call& call, const std::string& uri, const std::string& context_uri, int offset, const std::string& device_id) {
+  return with(call, [&](Session& s) {
     std::optional<Session::Output> output;
     if (!device_id.empty() && !(output = find_output(s, device_id)))
       throw NotFound("device_id", "no output '" + device_id + "' on " + where(options_) + "; music_now_playing lists the devices");
@@ -630,16 +670,16 @@ PlayerState MpdMusic::play(int64_t, const std::string& uri, const std::string& c
   });
 }
 
-PlayerState MpdMusic::pause(int64_t) {
-  return with([&](Session& s) {
+PlayerState MpdMusic::pause(const Call& call) {
+  return with(call, [&](Session& s) {
     require_loaded(s.status());
     s.ok(mpd_run_pause(s.c(), true));
     return read_state(s, context_uri_, context_version_);
   });
 }
 
-PlayerState MpdMusic::resume(int64_t) {
-  return with([&](Session& s) {
+PlayerState MpdMusic::resume(const Call& call) {
+  return with(call, [&](Session& s) {
     auto st = s.status();
     require_loaded(st);
     if (st.state == MPD_STATE_PAUSE) s.ok(mpd_run_pause(s.c(), false));
@@ -648,8 +688,8 @@ PlayerState MpdMusic::resume(int64_t) {
   });
 }
 
-PlayerState MpdMusic::next(int64_t) {
-  return with([&](Session& s) {
+PlayerState MpdMusic::next(const Call& call) {
+  return with(call, [&](Session& s) {
     auto st = s.status();
     require_loaded(st);
     if (st.state == MPD_STATE_STOP) {
@@ -664,8 +704,8 @@ PlayerState MpdMusic::next(int64_t) {
   });
 }
 
-PlayerState MpdMusic::previous(int64_t) {
-  return with([&](Session& s) {
+PlayerState MpdMusic::previous(const Call& call) {
+  return with(call, [&](Session& s) {
     auto st = s.status();
     require_loaded(st);
     // Early in a track, previous goes back one; later it restarts the track (as the local player).
@@ -675,8 +715,8 @@ PlayerState MpdMusic::previous(int64_t) {
   });
 }
 
-PlayerState MpdMusic::seek(int64_t, int position_ms) {
-  return with([&](Session& s) {
+PlayerState MpdMusic::seek(const Call& call, int position_ms) {
+  return with(call, [&](Session& s) {
     auto st = s.status();
     require_loaded(st);
     auto song = s.current();
@@ -688,9 +728,9 @@ PlayerState MpdMusic::seek(int64_t, int position_ms) {
   });
 }
 
-PlayerState MpdMusic::set_volume(int64_t, int percent) {
+PlayerState MpdMusic::set_volume(const Call& call, int percent) {
   if (percent < 0 || percent > 100) throw Error("volume_percent", "must be between 0 and 100");
-  return with([&](Session& s) {
+  return with(call, [&](Session& s) {
     if (s.status().volume < 0)
       throw Error("volume_percent", where(options_) + " has no mixer, so its volume cannot be set; give its audio_output a mixer "
                                                       "(mixer_type \"software\") in mpd.conf");
@@ -699,16 +739,16 @@ PlayerState MpdMusic::set_volume(int64_t, int percent) {
   });
 }
 
-PlayerState MpdMusic::set_shuffle(int64_t, bool on) {
-  return with([&](Session& s) {
+PlayerState MpdMusic::set_shuffle(const Call& call, bool on) {
+  return with(call, [&](Session& s) {
     s.ok(mpd_run_random(s.c(), on), "state");
     return read_state(s, context_uri_, context_version_);
   });
 }
 
-PlayerState MpdMusic::set_repeat(int64_t, const std::string& mode) {
+PlayerState MpdMusic::set_repeat(const Call& call, const std::string& mode) {
   if (mode != "off" && mode != "track" && mode != "context") throw Error("state", "repeat is off, track or context");
-  return with([&](Session& s) {
+  return with(call, [&](Session& s) {
     // track: repeat + single (the current song over and over); context: repeat the queue.
     auto* c = s.c();
     s.ok(mpd_command_list_begin(c, false), "state");
@@ -720,8 +760,8 @@ PlayerState MpdMusic::set_repeat(int64_t, const std::string& mode) {
   });
 }
 
-PlayerState MpdMusic::transfer(int64_t, const std::string& device_id) {
-  return with([&](Session& s) {
+PlayerState MpdMusic::transfer(const Call& call, const std::string& device_id) {
+  return with(call, [&](Session& s) {
     auto output = find_output(s, device_id);
     if (!output) throw NotFound("device_id", "no output '" + device_id + "' on " + where(options_) + "; music_now_playing lists the devices");
     switch_output(s, *output);
@@ -729,8 +769,8 @@ PlayerState MpdMusic::transfer(int64_t, const std::string& device_id) {
   });
 }
 
-std::vector<Track> MpdMusic::queue(int64_t) {
-  return with([&](Session& s) {
+std::vector<Track> MpdMusic::queue(const Call& call) {
+  return with(call, [&](Session& s) {
     auto st = s.status();
     std::vector<Track> out;
     int from = st.song_pos < 0 ? 0 : st.song_pos + 1;
@@ -742,10 +782,10 @@ std::vector<Track> MpdMusic::queue(int64_t) {
   });
 }
 
-void MpdMusic::add_to_queue(int64_t, const std::string& uri) {
+void MpdMusic::add_to_queue(const Call& call, const std::string& uri) {
   auto u = parse_uri(uri, "uri");
   if (u.kind != "track") throw Error("uri", "only tracks can be queued; play an album or playlist with context_uri");
-  with([&](Session& s) {
+  with(call, [&](Session& s) {
     // find first: `add` of a directory would queue all of it.
     if (!s.find_file(u.name, "uri")) throw NotFound("uri", "no track '" + uri + "' in the library of " + where(options_));
     bool ours = s.status().queue_version == context_version_;
@@ -754,17 +794,17 @@ void MpdMusic::add_to_queue(int64_t, const std::string& uri) {
   });
 }
 
-std::vector<Playlist> MpdMusic::playlists(int64_t) {
-  return with([&](Session& s) {
+std::vector<Playlist> MpdMusic::playlists(const Call& call) {
+  return with(call, [&](Session& s) {
     std::vector<Playlist> out;
     for (auto& n : s.playlist_names()) out.push_back(s.playlist_info(n));
     return out;
   });
 }
 
-std::pair<Playlist, std::vector<Track>> MpdMusic::playlist(int64_t, const std::string& uri) {
+std::pair<Playlist, std::vector<Track>> MpdMusic::playlist(const Call& call, const std::string& uri) {
   auto name = playlist_name(uri);
-  return with([&](Session& s) {
+  return with(call, [&](Session& s) {
     s.ok(mpd_send_list_playlist_meta(s.c(), name.c_str()), "playlist_id");
     std::vector<Song> songs;
     try {
@@ -778,9 +818,9 @@ std::pair<Playlist, std::vector<Track>> MpdMusic::playlist(int64_t, const std::s
   });
 }
 
-Playlist MpdMusic::create_playlist(int64_t, const std::string& name, const std::string&) {
+Playlist MpdMusic::create_playlist(const Call& call, const std::string& name, const std::string&) {
   if (name.empty()) throw Error("name", "is empty");
-  return with([&](Session& s) {
+  return with(call, [&](Session& s) {
     auto names = s.playlist_names();
     if (std::find(names.begin(), names.end(), name) != names.end())
       throw Conflict("name", "a playlist '" + name + "' exists on " + where(options_) + "; pick another name or add to it");
@@ -802,9 +842,9 @@ Playlist MpdMusic::create_playlist(int64_t, const std::string& name, const std::
   });
 }
 
-Playlist MpdMusic::add_items(int64_t, const std::string& playlist_uri, const std::vector<std::string>& uris) {
+Playlist MpdMusic::add_items(const Call& call, const std::string& playlist_uri, const std::vector<std::string>& uris) {
   auto name = playlist_name(playlist_uri);
-  return with([&](Session& s) {
+  return with(call, [&](Session& s) {
     s.playlist_files(name, "playlist_id");
     // Every uri checked before anything is added: all or nothing.
     std::vector<std::string> files;
@@ -826,11 +866,11 @@ Playlist MpdMusic::add_items(int64_t, const std::string& playlist_uri, const std
   });
 }
 
-Playlist MpdMusic::remove_items(int64_t, const std::string& playlist_uri, const std::vector<std::string>& uris) {
+Playlist MpdMusic::remove_items(const Call& call, const std::string& playlist_uri, const std::vector<std::string>& uris) {
   auto name = playlist_name(playlist_uri);
   std::set<std::string> drop;
   for (size_t i = 0; i < uris.size(); ++i) drop.insert(parse_uri(uris[i], "uris[" + std::to_string(i) + "]").name);
-  return with([&](Session& s) {
+  return with(call, [&](Session& s) {
     auto files = s.playlist_files(name, "playlist_id");
     std::vector<unsigned> positions;
     for (size_t i = files.size(); i-- > 0;)  // from the end, so earlier positions stay valid

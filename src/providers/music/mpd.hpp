@@ -46,26 +46,26 @@ class MpdMusic : public MusicProvider {
   MpdMusic(const MpdMusic&) = delete;
   MpdMusic& operator=(const MpdMusic&) = delete;
 
-  SearchResult search(int64_t user, const std::string& query, const std::vector<std::string>& types, int limit) override;
-  std::vector<Device> devices(int64_t user) override;
-  PlayerState state(int64_t user) override;
-  PlayerState play(int64_t user, const std::string& uri, const std::string& context_uri, int offset, const std::string& device_id) override;
-  PlayerState pause(int64_t user) override;
-  PlayerState resume(int64_t user) override;
-  PlayerState next(int64_t user) override;
-  PlayerState previous(int64_t user) override;
-  PlayerState seek(int64_t user, int position_ms) override;
-  PlayerState set_volume(int64_t user, int percent) override;
-  PlayerState set_shuffle(int64_t user, bool on) override;
-  PlayerState set_repeat(int64_t user, const std::string& mode) override;
-  PlayerState transfer(int64_t user, const std::string& device_id) override;
-  std::vector<Track> queue(int64_t user) override;
-  void add_to_queue(int64_t user, const std::string& uri) override;
-  std::vector<Playlist> playlists(int64_t user) override;
-  std::pair<Playlist, std::vector<Track>> playlist(int64_t user, const std::string& uri) override;
-  Playlist create_playlist(int64_t user, const std::string& name, const std::string& description) override;
-  Playlist add_items(int64_t user, const std::string& playlist_uri, const std::vector<std::string>& uris) override;
-  Playlist remove_items(int64_t user, const std::string& playlist_uri, const std::vector<std::string>& uris) override;
+  SearchResult search(const Call& call, const std::string& query, const std::vector<std::string>& types, int limit) override;
+  std::vector<Device> devices(const Call& call) override;
+  PlayerState state(const Call& call) override;
+  PlayerState play(const Call& call, const std::string& uri, const std::string& context_uri, int offset, const std::string& device_id) override;
+  PlayerState pause(const Call& call) override;
+  PlayerState resume(const Call& call) override;
+  PlayerState next(const Call& call) override;
+  PlayerState previous(const Call& call) override;
+  PlayerState seek(const Call& call, int position_ms) override;
+  PlayerState set_volume(const Call& call, int percent) override;
+  PlayerState set_shuffle(const Call& call, bool on) override;
+  PlayerState set_repeat(const Call& call, const std::string& mode) override;
+  PlayerState transfer(const Call& call, const std::string& device_id) override;
+  std::vector<Track> queue(const Call& call) override;
+  void add_to_queue(const Call& call, const std::string& uri) override;
+  std::vector<Playlist> playlists(const Call& call) override;
+  std::pair<Playlist, std::vector<Track>> playlist(const Call& call, const std::string& uri) override;
+  Playlist create_playlist(const Call& call, const std::string& name, const std::string& description) override;
+  Playlist add_items(const Call& call, const std::string& playlist_uri, const std::vector<std::string>& uris) override;
+  Playlist remove_items(const Call& call, const std::string& playlist_uri, const std::vector<std::string>& uris) override;
 
   const MpdOptions& options() const { return options_; }
 
@@ -74,8 +74,9 @@ class MpdMusic : public MusicProvider {
  private:
   // Runs `fn` on the connection under the lock: connects (and sends the password) when there is
   // none, and when a kept connection turns out dead (MPD closes idle ones), reconnects once.
+  // A cancelled call stops waiting on MPD within ~50 ms (its connection is closed).
   template <class F>
-  auto with(F&& fn);
+  auto with(const Call& call, F&& fn);
 
   MpdOptions options_;
   std::mutex mu_;                    // libmpdclient connections are not thread-safe

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "providers/call.hpp"
 #include "providers/time.hpp"
 
 namespace concierge::providers::music {
@@ -60,30 +61,30 @@ class MusicProvider {
  public:
   virtual ~MusicProvider() = default;
   // types: any of "track", "album", "artist", "playlist" (empty: all).
-  virtual SearchResult search(int64_t user, const std::string& query, const std::vector<std::string>& types, int limit) = 0;
-  virtual std::vector<Device> devices(int64_t user) = 0;
-  virtual PlayerState state(int64_t user) = 0;
+  virtual SearchResult search(const Call& call, const std::string& query, const std::vector<std::string>& types, int limit) = 0;
+  virtual std::vector<Device> devices(const Call& call) = 0;
+  virtual PlayerState state(const Call& call) = 0;
   // A track uri, or a context (album, playlist, artist) from offset (0-based); empty device: the
   // active one. Errors name the field (uri, context_uri, offset, device_id).
-  virtual PlayerState play(int64_t user, const std::string& uri, const std::string& context_uri, int offset,
+  virtual PlayerState play(const Call& call, const std::string& uri, const std::string& context_uri, int offset,
                            const std::string& device_id) = 0;
-  virtual PlayerState pause(int64_t user) = 0;
-  virtual PlayerState resume(int64_t user) = 0;
-  virtual PlayerState next(int64_t user) = 0;
-  virtual PlayerState previous(int64_t user) = 0;
-  virtual PlayerState seek(int64_t user, int position_ms) = 0;
-  virtual PlayerState set_volume(int64_t user, int percent) = 0;
-  virtual PlayerState set_shuffle(int64_t user, bool on) = 0;
-  virtual PlayerState set_repeat(int64_t user, const std::string& mode) = 0;
-  virtual PlayerState transfer(int64_t user, const std::string& device_id) = 0;
+  virtual PlayerState pause(const Call& call) = 0;
+  virtual PlayerState resume(const Call& call) = 0;
+  virtual PlayerState next(const Call& call) = 0;
+  virtual PlayerState previous(const Call& call) = 0;
+  virtual PlayerState seek(const Call& call, int position_ms) = 0;
+  virtual PlayerState set_volume(const Call& call, int percent) = 0;
+  virtual PlayerState set_shuffle(const Call& call, bool on) = 0;
+  virtual PlayerState set_repeat(const Call& call, const std::string& mode) = 0;
+  virtual PlayerState transfer(const Call& call, const std::string& device_id) = 0;
   // What plays next: the user's queue first, then the rest of the context.
-  virtual std::vector<Track> queue(int64_t user) = 0;
-  virtual void add_to_queue(int64_t user, const std::string& uri) = 0;
-  virtual std::vector<Playlist> playlists(int64_t user) = 0;
-  virtual std::pair<Playlist, std::vector<Track>> playlist(int64_t user, const std::string& uri) = 0;
-  virtual Playlist create_playlist(int64_t user, const std::string& name, const std::string& description) = 0;
-  virtual Playlist add_items(int64_t user, const std::string& playlist_uri, const std::vector<std::string>& uris) = 0;
-  virtual Playlist remove_items(int64_t user, const std::string& playlist_uri, const std::vector<std::string>& uris) = 0;
+  virtual std::vector<Track> queue(const Call& call) = 0;
+  virtual void add_to_queue(const Call& call, const std::string& uri) = 0;
+  virtual std::vector<Playlist> playlists(const Call& call) = 0;
+  virtual std::pair<Playlist, std::vector<Track>> playlist(const Call& call, const std::string& uri) = 0;
+  virtual Playlist create_playlist(const Call& call, const std::string& name, const std::string& description) = 0;
+  virtual Playlist add_items(const Call& call, const std::string& playlist_uri, const std::vector<std::string>& uris) = 0;
+  virtual Playlist remove_items(const Call& call, const std::string& playlist_uri, const std::vector<std::string>& uris) = 0;
 };
 
 }  // namespace concierge::providers::music

@@ -305,14 +305,14 @@ SpotifyMusic::SpotifyMusic(std::shared_ptr<http::Client> client, std::shared_ptr
         decode(r, q, account);
       }) {}
 
-Json SpotifyMusic::call(int64_t user, http::Request request) {
+Json SpotifyMusic::upstream(const Call& call, http::Request request) {
   // Spotify answers 411 to a POST or PUT without a length (next, pause, seek... carry no body).
   if ((request.method == "POST" || request.method == "PUT") && !request.json && request.body.empty())
     request.headers.emplace_back("Content-Length", "0");
-  return api_.call(user, std::move(request));
+  return api_.call(call, std::move(request));
 }
 
-SearchResult SpotifyMusic::search(int64_t user, const std::string& query, const std::vector<std::string>& types, int limit) {
+SearchResult SpotifyMusic::search(const Call& call, const std::string& query, const std::vector<std::string>& types, int limit) {
   std::string q = query;
   q.erase(0, q.find_first_not_of(" \t\n"));
   if (q.empty()) throw Error("query", "Spotify needs words to search for");
@@ -325,7 +325,7 @@ SearchResult SpotifyMusic::search(int64_t user, const std::string& query, const 
   // Development-mode apps get at most 10 per type since February 2026.
   limit = std::clamp(limit, 1, 10);
   return shaped([&] {
-    Json j = call(user, {.method = "GET", .path = "/search", .query = {{"q", q}, {"type", type}, {"limit", std::to_string(limit)}},
+    Json j = upstream(call, {.method = "GET", .path = "/search", .query = {{"q", q}, {"type", type}, {"limit", std::to_string(limit)}},
                          .cacheable = true});
     SearchResult r;
     // Result pages can hold nulls (items Spotify no longer shows): skipped.
@@ -341,9 +341,9 @@ SearchResult SpotifyMusic::search(int64_t user, const std::string& query, const 
   });
 }
 
-std::vector<Device> SpotifyMusic::devices(int64_t user) {
+std::vector<Device> SpotifyMusic::devices(const Call& call) {
   return shaped([&] {
-    Json j = call(user, {.method = "GET", .path = "/me/player/devices"});
+    Json j = upstream(call, {.method = "GET", .path = "/me/player/devices"});
     std::vector<Device> out;
     for (auto& d : arr(j, "devices"))
       out.push_back({json_string(d, "id"), json_string(d, "name"), lower(json_string(d, "type")), flag(d, "is_active")});
@@ -351,23 +351,23 @@ std::vector<Device> SpotifyMusic::devices(int64_t user) {
   });
 }
 
-PlayerState SpotifyMusic::state(int64_t user) {
-  return shaped([&] { return state_from(call(user, {.method = "GET", .path = "/me/player", .query = {{"additional_types", "track,episode"}}})); });
+PlayerState SpotifyMusic::state(const Call& call) {
+  return shaped([&] { return state_from(upstream(call, {.method = "GET", .path = "/me/player", .query = {{"additional_types", "track,episode"}}})); });
 }
 
-PlayerState SpotifyMusic::command(int64_t user, http::Request request, const std::function<bool(const PlayerState&)>& settled) {
-  call(user, std::move(request));
+PlayerState SpotifyMusic::command(const Call& call, http::Request request, const std::function<bool(const PlayerState&)>& settled) {
+  upstream(call, std::move(request));
   // Spotify answers 204 before the device has acted; a report that does not show the change yet
   // is read again, briefly.
-  PlayerState s = state(user);
+  PlayerState s = state(call);
   for (int i = 0; i < 3 && settled && !settled(s); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    s = state(user);
+    s = state(call);
   }
   return s;
 }
 
-PlayerState SpotifyMusic::play(int64_t user, const std::string& uri, const std::string& context_uri, int offset, const std::string& device_id) {
+PlayerState SpotifyMusic::play(const Call& call, const std::string& uri, const std::string& context_uri, int offset, const std::string& device_id) {
   std::string track = uri, ctx = context_uri;
   std::string ctx_field = "context_uri";
   if (!track.empty()) {
@@ -402,7 +402,7 @@ PlayerState SpotifyMusic::play(int64_t user, const std::string& uri, const std::
   http::Request req{.method = "PUT", .path = "/me/player/play"};
   if (!device_id.empty()) req.query.emplace_back("device_id", device_id);
   if (ctx.empty() && track.empty())  // nothing to start: resume where it was
-    return shaped([&] { return command(user, req, [](const PlayerState& s) { return s.playing; }); });
+    return shaped([&] { return command(call, req, [](const PlayerState& s) { return s.playing; }); });
   Json body;
   if (!ctx.empty()) {
     body["context_uri"] = ctx;
@@ -413,7 +413,7 @@ PlayerState SpotifyMusic::play(int64_t user, const std::string& uri, const std::
   }
   req.json = body;
   return shaped([&] {
-    return command(user, req, [&](const PlayerState& s) {
+    return command(call, req, [&](const PlayerState& s) {
       return s.track && s.playing && (ctx.empty() || s.context_uri == ctx) && (track.empty() || s.track->uri == track) &&
              (device_id.empty() || s.device_id == device_id);
     });
@@ -423,82 +423,82 @@ PlayerState SpotifyMusic::play(int64_t user, const std::string& uri, const std::
 // Pause while paused, resume while playing: Spotify refuses (ALREADY_PAUSED... or, as it does
 // now, 403 "Restriction violated" with reason UNKNOWN); the player is where it was asked to be,
 // so that is the answer. Refused otherwise, the refusal stands.
-PlayerState SpotifyMusic::toggle(int64_t user, const std::string& path, bool playing) {
+PlayerState SpotifyMusic::toggle(const Call& call, const std::string& path, bool playing) {
   return shaped([&] {
     try {
-      return command(user, {.method = "PUT", .path = path}, [&](const PlayerState& s) { return s.playing == playing; });
+      return command(call, {.method = "PUT", .path = path}, [&](const PlayerState& s) { return s.playing == playing; });
     } catch (const AlreadyThere&) {
-      return state(user);
+      return state(call);
     } catch (const Restricted&) {
-      PlayerState now = state(user);
+      PlayerState now = state(call);
       if (now.playing == playing) return now;
       throw;
     }
   });
 }
 
-PlayerState SpotifyMusic::pause(int64_t user) { return toggle(user, "/me/player/pause", false); }
+PlayerState SpotifyMusic::pause(const Call& call) { return toggle(call, "/me/player/pause", false); }
 
-PlayerState SpotifyMusic::resume(int64_t user) { return toggle(user, "/me/player/play", true); }
+PlayerState SpotifyMusic::resume(const Call& call) { return toggle(call, "/me/player/play", true); }
 
-PlayerState SpotifyMusic::next(int64_t user) {
-  return shaped([&] { return command(user, {.method = "POST", .path = "/me/player/next"}); });
+PlayerState SpotifyMusic::next(const Call& call) {
+  return shaped([&] { return command(call, {.method = "POST", .path = "/me/player/next"}); });
 }
 
-PlayerState SpotifyMusic::previous(int64_t user) {
-  return shaped([&] { return command(user, {.method = "POST", .path = "/me/player/previous"}); });
+PlayerState SpotifyMusic::previous(const Call& call) {
+  return shaped([&] { return command(call, {.method = "POST", .path = "/me/player/previous"}); });
 }
 
-PlayerState SpotifyMusic::seek(int64_t user, int position_ms) {
+PlayerState SpotifyMusic::seek(const Call& call, int position_ms) {
   if (position_ms < 0) throw Error("position_ms", "must be 0 or more");
   return shaped([&] {
     // Spotify skips to the next track when the position is past the end; the tool's contract
     // (as the local player has it) is an error naming the bound.
-    PlayerState now = state(user);
+    PlayerState now = state(call);
     if (!now.track) throw Error("action", "nothing is loaded; play a track, album or playlist first");
     int dur = now.track->duration_ms;
     if (dur > 0 && position_ms >= dur)
       throw Error("position_ms", "must be between 0 and " + std::to_string(dur - 1) + " (the track is " + std::to_string(dur / 1000) + " s long)");
-    return command(user, {.method = "PUT", .path = "/me/player/seek", .query = {{"position_ms", std::to_string(position_ms)}}},
+    return command(call, {.method = "PUT", .path = "/me/player/seek", .query = {{"position_ms", std::to_string(position_ms)}}},
                    [&](const PlayerState& s) { return s.position_ms >= position_ms && s.position_ms < position_ms + 5000; });
   });
 }
 
-PlayerState SpotifyMusic::set_volume(int64_t user, int percent) {
+PlayerState SpotifyMusic::set_volume(const Call& call, int percent) {
   if (percent < 0 || percent > 100) throw Error("volume_percent", "must be between 0 and 100");
   return shaped([&] {
-    return command(user, {.method = "PUT", .path = "/me/player/volume", .query = {{"volume_percent", std::to_string(percent)}}},
+    return command(call, {.method = "PUT", .path = "/me/player/volume", .query = {{"volume_percent", std::to_string(percent)}}},
                    [&](const PlayerState& s) { return s.volume_percent == percent; });
   });
 }
 
-PlayerState SpotifyMusic::set_shuffle(int64_t user, bool on) {
+PlayerState SpotifyMusic::set_shuffle(const Call& call, bool on) {
   return shaped([&] {
-    return command(user, {.method = "PUT", .path = "/me/player/shuffle", .query = {{"state", on ? "true" : "false"}}},
+    return command(call, {.method = "PUT", .path = "/me/player/shuffle", .query = {{"state", on ? "true" : "false"}}},
                    [&](const PlayerState& s) { return s.shuffle == on; });
   });
 }
 
-PlayerState SpotifyMusic::set_repeat(int64_t user, const std::string& mode) {
+PlayerState SpotifyMusic::set_repeat(const Call& call, const std::string& mode) {
   if (mode != "off" && mode != "track" && mode != "context") throw Error("state", "repeat is off, track or context");
   return shaped([&] {
-    return command(user, {.method = "PUT", .path = "/me/player/repeat", .query = {{"state", mode}}},
+    return command(call, {.method = "PUT", .path = "/me/player/repeat", .query = {{"state", mode}}},
                    [&](const PlayerState& s) { return s.repeat == mode; });
   });
 }
 
-PlayerState SpotifyMusic::transfer(int64_t user, const std::string& device_id) {
+PlayerState SpotifyMusic::transfer(const Call& call, const std::string& device_id) {
   if (device_id.empty()) throw Error("device_id", "is required; music_now_playing lists the devices");
   return shaped([&] {
-    return command(user, {.method = "PUT", .path = "/me/player", .json = Json{{"device_ids", {device_id}}}},
+    return command(call, {.method = "PUT", .path = "/me/player", .json = Json{{"device_ids", {device_id}}}},
                    [&](const PlayerState& s) { return s.device_id == device_id; });
   });
 }
 
-std::vector<Track> SpotifyMusic::queue(int64_t user) {
+std::vector<Track> SpotifyMusic::queue(const Call& call) {
   return shaped([&] {
     // The user's queue, then what the context plays next, as Spotify reports it.
-    Json j = call(user, {.method = "GET", .path = "/me/player/queue"});
+    Json j = upstream(call, {.method = "GET", .path = "/me/player/queue"});
     std::vector<Track> out;
     for (auto& t : arr(j, "queue"))
       if (t.is_object()) out.push_back(track_from(t));
@@ -506,20 +506,20 @@ std::vector<Track> SpotifyMusic::queue(int64_t user) {
   });
 }
 
-void SpotifyMusic::add_to_queue(int64_t user, const std::string& uri) {
+void SpotifyMusic::add_to_queue(const Call& call, const std::string& uri) {
   auto r = parse_ref(uri);
   if (r && r->kind != "track" && r->kind != "episode")
     throw Error("uri", "only tracks can be queued; play an album or playlist with context_uri");
   Ref t = ref(uri, "uri", {"track", "episode"});
-  shaped([&] { return call(user, {.method = "POST", .path = "/me/player/queue", .query = {{"uri", t.uri()}}}); });
+  shaped([&] { return upstream(call, {.method = "POST", .path = "/me/player/queue", .query = {{"uri", t.uri()}}}); });
 }
 
-std::vector<Playlist> SpotifyMusic::playlists(int64_t user) {
+std::vector<Playlist> SpotifyMusic::playlists(const Call& call) {
   return shaped([&] {
     std::vector<Playlist> out;
     // Pages of 50 (Spotify's most), up to 500 playlists: enough to choose from by name.
     for (int offset = 0; offset < 500; offset += 50) {
-      Json j = call(user, {.method = "GET", .path = "/me/playlists", .query = {{"limit", "50"}, {"offset", std::to_string(offset)}}});
+      Json j = upstream(call, {.method = "GET", .path = "/me/playlists", .query = {{"limit", "50"}, {"offset", std::to_string(offset)}}});
       for (auto& p : arr(j, "items"))
         if (p.is_object()) out.push_back(playlist_from(p));
       if (!j.is_object() || !j.contains("next") || j["next"].is_null() || arr(j, "items").empty()) break;
@@ -530,16 +530,16 @@ std::vector<Playlist> SpotifyMusic::playlists(int64_t user) {
 
 // Every playlist read says the app takes episodes too (Get Playlist's additional_types): without
 // it a podcast episode in a playlist does not come as itself.
-Json SpotifyMusic::read_playlist(int64_t user, const std::string& id) {
-  return call(user, {.method = "GET", .path = "/playlists/" + id, .query = {{"additional_types", "track,episode"}}});
+Json SpotifyMusic::read_playlist(const Call& call, const std::string& id) {
+  return upstream(call, {.method = "GET", .path = "/playlists/" + id, .query = {{"additional_types", "track,episode"}}});
 }
 
-Playlist SpotifyMusic::playlist_meta(int64_t user, const std::string& id) { return playlist_from(read_playlist(user, id)); }
+Playlist SpotifyMusic::playlist_meta(const Call& call, const std::string& id) { return playlist_from(read_playlist(call, id)); }
 
-std::pair<Playlist, std::vector<Track>> SpotifyMusic::playlist(int64_t user, const std::string& uri) {
+std::pair<Playlist, std::vector<Track>> SpotifyMusic::playlist(const Call& call, const std::string& uri) {
   std::string id = playlist_id(uri);
   return shaped([&] {
-    Json j = read_playlist(user, id);
+    Json j = read_playlist(call, id);
     Playlist pl = playlist_from(j);
     std::vector<Track> tracks;
     // Each entry holds its track in `item` (February 2026) or `track` (before); null when the
@@ -560,7 +560,7 @@ std::pair<Playlist, std::vector<Track>> SpotifyMusic::playlist(int64_t user, con
       asked = true;
       Json page;
       try {
-        page = call(user, {.method = "GET", .path = "/playlists/" + id + "/items",
+        page = upstream(call, {.method = "GET", .path = "/playlists/" + id + "/items",
                            .query = {{"limit", "50"}, {"offset", std::to_string(seen)}, {"additional_types", "track,episode"}}});
       } catch (const NotOwned& e) {
         if (seen > 0) throw;
@@ -575,11 +575,11 @@ std::pair<Playlist, std::vector<Track>> SpotifyMusic::playlist(int64_t user, con
   });
 }
 
-Playlist SpotifyMusic::create_playlist(int64_t user, const std::string& name, const std::string& description) {
+Playlist SpotifyMusic::create_playlist(const Call& call, const std::string& name, const std::string& description) {
   if (name.find_first_not_of(" \t\n") == std::string::npos) throw Error("name", "a playlist needs a name");
   return shaped([&] {
     // Private: nothing the assistant makes is published on the user's profile unasked.
-    Json j = call(user, {.method = "POST", .path = "/me/playlists",
+    Json j = upstream(call, {.method = "POST", .path = "/me/playlists",
                          .json = Json{{"name", name}, {"description", description}, {"public", false}}});
     return playlist_from(j);
   });
@@ -593,20 +593,20 @@ std::vector<std::string> item_uris(const std::vector<std::string>& uris) {
 }
 }  // namespace
 
-Playlist SpotifyMusic::add_items(int64_t user, const std::string& playlist_uri, const std::vector<std::string>& uris) {
+Playlist SpotifyMusic::add_items(const Call& call, const std::string& playlist_uri, const std::vector<std::string>& uris) {
   std::string id = playlist_id(playlist_uri);
   auto items = item_uris(uris);
   return shaped([&] {
     // 100 per request is Spotify's most; each request is all or nothing.
     for (size_t at = 0; at < items.size(); at += 100) {
       std::vector<std::string> chunk(items.begin() + at, items.begin() + std::min(items.size(), at + 100));
-      call(user, {.method = "POST", .path = "/playlists/" + id + "/items", .json = Json{{"uris", chunk}}});
+      upstream(call, {.method = "POST", .path = "/playlists/" + id + "/items", .json = Json{{"uris", chunk}}});
     }
-    return playlist_meta(user, id);
+    return playlist_meta(call, id);
   });
 }
 
-Playlist SpotifyMusic::remove_items(int64_t user, const std::string& playlist_uri, const std::vector<std::string>& uris) {
+Playlist SpotifyMusic::remove_items(const Call& call, const std::string& playlist_uri, const std::vector<std::string>& uris) {
   std::string id = playlist_id(playlist_uri);
   auto items = item_uris(uris);
   return shaped([&] {
@@ -614,9 +614,9 @@ Playlist SpotifyMusic::remove_items(int64_t user, const std::string& playlist_ur
     for (size_t at = 0; at < items.size(); at += 100) {
       Json list = Json::array();
       for (size_t i = at; i < std::min(items.size(), at + 100); ++i) list.push_back({{"uri", items[i]}});
-      call(user, {.method = "DELETE", .path = "/playlists/" + id + "/items", .json = Json{{"items", list}}});
+      upstream(call, {.method = "DELETE", .path = "/playlists/" + id + "/items", .json = Json{{"items", list}}});
     }
-    return playlist_meta(user, id);
+    return playlist_meta(call, id);
   });
 }
 

@@ -30,36 +30,36 @@ class SpotifyMusic : public MusicProvider {
  public:
   SpotifyMusic(std::shared_ptr<http::Client> client, std::shared_ptr<auth::Credentials> credentials);
 
-  SearchResult search(int64_t user, const std::string& query, const std::vector<std::string>& types, int limit) override;
-  std::vector<Device> devices(int64_t user) override;
-  PlayerState state(int64_t user) override;
-  PlayerState play(int64_t user, const std::string& uri, const std::string& context_uri, int offset, const std::string& device_id) override;
-  PlayerState pause(int64_t user) override;
-  PlayerState resume(int64_t user) override;
-  PlayerState next(int64_t user) override;
-  PlayerState previous(int64_t user) override;
-  PlayerState seek(int64_t user, int position_ms) override;
-  PlayerState set_volume(int64_t user, int percent) override;
-  PlayerState set_shuffle(int64_t user, bool on) override;
-  PlayerState set_repeat(int64_t user, const std::string& mode) override;
-  PlayerState transfer(int64_t user, const std::string& device_id) override;
-  std::vector<Track> queue(int64_t user) override;
-  void add_to_queue(int64_t user, const std::string& uri) override;
-  std::vector<Playlist> playlists(int64_t user) override;
-  std::pair<Playlist, std::vector<Track>> playlist(int64_t user, const std::string& uri) override;
-  Playlist create_playlist(int64_t user, const std::string& name, const std::string& description) override;
-  Playlist add_items(int64_t user, const std::string& playlist_uri, const std::vector<std::string>& uris) override;
-  Playlist remove_items(int64_t user, const std::string& playlist_uri, const std::vector<std::string>& uris) override;
+  SearchResult search(const Call& call, const std::string& query, const std::vector<std::string>& types, int limit) override;
+  std::vector<Device> devices(const Call& call) override;
+  PlayerState state(const Call& call) override;
+  PlayerState play(const Call& call, const std::string& uri, const std::string& context_uri, int offset, const std::string& device_id) override;
+  PlayerState pause(const Call& call) override;
+  PlayerState resume(const Call& call) override;
+  PlayerState next(const Call& call) override;
+  PlayerState previous(const Call& call) override;
+  PlayerState seek(const Call& call, int position_ms) override;
+  PlayerState set_volume(const Call& call, int percent) override;
+  PlayerState set_shuffle(const Call& call, bool on) override;
+  PlayerState set_repeat(const Call& call, const std::string& mode) override;
+  PlayerState transfer(const Call& call, const std::string& device_id) override;
+  std::vector<Track> queue(const Call& call) override;
+  void add_to_queue(const Call& call, const std::string& uri) override;
+  std::vector<Playlist> playlists(const Call& call) override;
+  std::pair<Playlist, std::vector<Track>> playlist(const Call& call, const std::string& uri) override;
+  Playlist create_playlist(const Call& call, const std::string& name, const std::string& description) override;
+  Playlist add_items(const Call& call, const std::string& playlist_uri, const std::vector<std::string>& uris) override;
+  Playlist remove_items(const Call& call, const std::string& playlist_uri, const std::vector<std::string>& uris) override;
 
  private:
-  Json call(int64_t user, http::Request request);
+  Json upstream(const Call& call, http::Request request);
   // A player command (204), then the player as Spotify reports it; `settled` says whether the
   // report already shows the change (Spotify applies commands asynchronously), else it is read
   // again a few times.
-  PlayerState command(int64_t user, http::Request request, const std::function<bool(const PlayerState&)>& settled = nullptr);
-  PlayerState toggle(int64_t user, const std::string& path, bool playing);
-  Json read_playlist(int64_t user, const std::string& id);
-  Playlist playlist_meta(int64_t user, const std::string& id);
+  PlayerState command(const Call& call, http::Request request, const std::function<bool(const PlayerState&)>& settled = nullptr);
+  PlayerState toggle(const Call& call, const std::string& path, bool playing);
+  Json read_playlist(const Call& call, const std::string& id);
+  Playlist playlist_meta(const Call& call, const std::string& id);
   http::ServiceApi api_;
 };
 

@@ -62,17 +62,17 @@ Video read_video(SQLite::Statement& q) {
 }
 
 // The user's Watch later list exists before anything is added to it.
-void ensure_watch_later(SQLite::Database& db, int64_t user) {
+void ensure_watch_later(SQLite::Database& db, const Call& call) {
   SQLite::Statement ins(db, "INSERT INTO video_playlists (id, user_id, name, description, created_ms) VALUES "
                             "('watch_later', ?, 'Watch later', 'Videos saved for later', ?) ON CONFLICT DO NOTHING");
-  ins.bind(1, user);
+  ins.bind(1, call.user);
   ins.bind(2, now_ms());
   ins.exec();
 }
 
-void require_playlist(SQLite::Database& db, int64_t user, const std::string& id) {
+void require_playlist(SQLite::Database& db, const Call& call, const std::string& id) {
   SQLite::Statement q(db, "SELECT 1 FROM video_playlists WHERE user_id = ? AND id = ?");
-  q.bind(1, user);
+  q.bind(1, call.user);
   q.bind(2, id);
   if (!q.executeStep()) throw NotFound("playlist_id", "no playlist '" + id + "'; video_playlists with action list shows them");
 }
@@ -81,7 +81,7 @@ void require_playlist(SQLite::Database& db, int64_t user, const std::string& id)
 
 LocalVideo::LocalVideo(store::Store& store) : store_(store) { store_.migrate("video", kMigrations); }
 
-std::vector<Video> LocalVideo::search(int64_t user, const VideoQuery& query) {
+std::vector<Video> LocalVideo::search(const Call& call, const VideoQuery& query) {
   return store_.read([&](SQLite::Database& db) {
     std::string sql = std::string(kCols) + "WHERE v.user_id = ?1 ";
     if (query.published_after) sql += "AND v.published_ms >= ?2 ";
@@ -108,7 +108,7 @@ std::vector<Video> LocalVideo::search(int64_t user, const VideoQuery& query) {
     else sql += "ORDER BY v.views DESC ";  // nothing to be relevant to: the most watched
     sql += "LIMIT " + std::to_string(std::clamp(query.max_results, 1, 50));
     SQLite::Statement q(db, sql);
-    q.bind(1, user);
+    q.bind(1, call.user);
     if (query.published_after) q.bind(2, *query.published_after);
     if (query.published_before) q.bind(3, *query.published_before);
     if (!query.channel.empty()) q.bind(4, query.channel);
@@ -119,12 +119,12 @@ std::vector<Video> LocalVideo::search(int64_t user, const VideoQuery& query) {
   });
 }
 
-std::vector<Video> LocalVideo::details(int64_t user, const std::vector<std::string>& ids) {
+std::vector<Video> LocalVideo::details(const Call& call, const std::vector<std::string>& ids) {
   return store_.read([&](SQLite::Database& db) {
     std::vector<Video> out;
     SQLite::Statement q(db, std::string(kCols) + "WHERE v.user_id = ? AND v.id = ?");
     for (auto& id : ids) {
-      q.bind(1, user);
+      q.bind(1, call.user);
       q.bind(2, id);
       if (!q.executeStep()) throw NotFound("ids", "no video '" + id + "'");
       out.push_back(read_video(q));
@@ -134,26 +134,26 @@ std::vector<Video> LocalVideo::details(int64_t user, const std::vector<std::stri
   });
 }
 
-std::vector<Playlist> LocalVideo::playlists(int64_t user) {
-  store_.write([&](SQLite::Database& db) { ensure_watch_later(db, user); });
+std::vector<Playlist> LocalVideo::playlists(const Call& call) {
+  store_.write([&](SQLite::Database& db) { ensure_watch_later(db, call.user); });
   return store_.read([&](SQLite::Database& db) {
     std::vector<Playlist> out;
     SQLite::Statement q(db, "SELECT p.id, p.name, p.description, (SELECT count(*) FROM video_playlist_items i WHERE i.user_id = p.user_id "
                             "AND i.playlist_id = p.id) FROM video_playlists p WHERE p.user_id = ? ORDER BY p.id != 'watch_later', p.created_ms");
-    q.bind(1, user);
+    q.bind(1, call.user);
     while (q.executeStep())
       out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(), q.getColumn(3).getInt()});
     return out;
   });
 }
 
-std::vector<Video> LocalVideo::items(int64_t user, const std::string& playlist_id) {
-  if (playlist_id == "watch_later") store_.write([&](SQLite::Database& db) { ensure_watch_later(db, user); });
+std::vector<Video> LocalVideo::items(const Call& call, const std::string& playlist_id) {
+  if (playlist_id == "watch_later") store_.write([&](SQLite::Database& db) { ensure_watch_later(db, call.user); });
   return store_.read([&](SQLite::Database& db) {
-    require_playlist(db, user, playlist_id);
+    require_playlist(db, call.user, playlist_id);
     SQLite::Statement q(db, std::string(kCols) + "JOIN video_playlist_items i ON i.user_id = v.user_id AND i.video_id = v.id "
                                                  "WHERE v.user_id = ? AND i.playlist_id = ? ORDER BY i.position");
-    q.bind(1, user);
+    q.bind(1, call.user);
     q.bind(2, playlist_id);
     std::vector<Video> out;
     while (q.executeStep()) out.push_back(read_video(q));
@@ -161,12 +161,12 @@ std::vector<Video> LocalVideo::items(int64_t user, const std::string& playlist_i
   });
 }
 
-Playlist LocalVideo::create_playlist(int64_t user, const std::string& name, const std::string& description) {
+Playlist LocalVideo::create_playlist(const Call& call, const std::string& name, const std::string& description) {
   Playlist p{"PL" + random_id(16), name, description, 0};
   store_.write([&](SQLite::Database& db) {
     SQLite::Statement ins(db, "INSERT INTO video_playlists (id, user_id, name, description, created_ms) VALUES (?,?,?,?,?)");
     ins.bind(1, p.id);
-    ins.bind(2, user);
+    ins.bind(2, call.user);
     ins.bind(3, name);
     ins.bind(4, description);
     ins.bind(5, now_ms());
@@ -175,18 +175,18 @@ Playlist LocalVideo::create_playlist(int64_t user, const std::string& name, cons
   return p;
 }
 
-int LocalVideo::add(int64_t user, const std::string& playlist_id, const std::vector<std::string>& video_ids) {
-  details(user, video_ids);  // every id known, or nothing is written
+int LocalVideo::add(const Call& call, const std::string& playlist_id, const std::vector<std::string>& video_ids) {
+  details(call.user, video_ids);  // every id known, or nothing is written
   return store_.write([&](SQLite::Database& db) {
     SQLite::Transaction tx(db);
-    if (playlist_id == "watch_later") ensure_watch_later(db, user);
-    require_playlist(db, user, playlist_id);
+    if (playlist_id == "watch_later") ensure_watch_later(db, call.user);
+    require_playlist(db, call.user, playlist_id);
     int added = 0;
     for (auto& v : video_ids) {
       SQLite::Statement ins(db, "INSERT INTO video_playlist_items (user_id, playlist_id, video_id, position, added_ms) "
                                 "SELECT ?1, ?2, ?3, coalesce(max(position), 0) + 1, ?4 FROM video_playlist_items "
                                 "WHERE user_id = ?1 AND playlist_id = ?2 ON CONFLICT DO NOTHING");
-      ins.bind(1, user);
+      ins.bind(1, call.user);
       ins.bind(2, playlist_id);
       ins.bind(3, v);
       ins.bind(4, now_ms());
@@ -197,14 +197,14 @@ int LocalVideo::add(int64_t user, const std::string& playlist_id, const std::vec
   });
 }
 
-int LocalVideo::remove(int64_t user, const std::string& playlist_id, const std::vector<std::string>& video_ids) {
+int LocalVideo::remove(const Call& call, const std::string& playlist_id, const std::vector<std::string>& video_ids) {
   return store_.write([&](SQLite::Database& db) {
     SQLite::Transaction tx(db);
-    require_playlist(db, user, playlist_id);
+    require_playlist(db, call.user, playlist_id);
     int removed = 0;
     for (auto& v : video_ids) {
       SQLite::Statement del(db, "DELETE FROM video_playlist_items WHERE user_id = ? AND playlist_id = ? AND video_id = ?");
-      del.bind(1, user);
+      del.bind(1, call.user);
       del.bind(2, playlist_id);
       del.bind(3, v);
       removed += del.exec();
@@ -214,12 +214,12 @@ int LocalVideo::remove(int64_t user, const std::string& playlist_id, const std::
   });
 }
 
-void LocalVideo::add_video(int64_t user, const Video& v) {
+void LocalVideo::add_video(const Call& call, const Video& v) {
   store_.write([&](SQLite::Database& db) {
     SQLite::Statement ins(db, "INSERT INTO video_videos (id, user_id, title, channel, description, published_ms, duration_seconds, "
                               "views, likes, tags) VALUES (?,?,?,?,?,?,?,?,?,?)");
     ins.bind(1, v.id);
-    ins.bind(2, user);
+    ins.bind(2, call.user);
     ins.bind(3, v.title);
     ins.bind(4, v.channel);
     ins.bind(5, v.description);

@@ -11,15 +11,15 @@ class LocalVideo : public VideoProvider {
  public:
   explicit LocalVideo(store::Store& store);
 
-  std::vector<Video> search(int64_t user, const VideoQuery& query) override;
-  std::vector<Video> details(int64_t user, const std::vector<std::string>& ids) override;
-  std::vector<Playlist> playlists(int64_t user) override;
-  std::vector<Video> items(int64_t user, const std::string& playlist_id) override;
-  Playlist create_playlist(int64_t user, const std::string& name, const std::string& description) override;
-  int add(int64_t user, const std::string& playlist_id, const std::vector<std::string>& video_ids) override;
-  int remove(int64_t user, const std::string& playlist_id, const std::vector<std::string>& video_ids) override;
+  std::vector<Video> search(const Call& call, const VideoQuery& query) override;
+  std::vector<Video> details(const Call& call, const std::vector<std::string>& ids) override;
+  std::vector<Playlist> playlists(const Call& call) override;
+  std::vector<Video> items(const Call& call, const std::string& playlist_id) override;
+  Playlist create_playlist(const Call& call, const std::string& name, const std::string& description) override;
+  int add(const Call& call, const std::string& playlist_id, const std::vector<std::string>& video_ids) override;
+  int remove(const Call& call, const std::string& playlist_id, const std::vector<std::string>& video_ids) override;
 
-  void add_video(int64_t user, const Video& v);
+  void add_video(const Call& call, const Video& v);
   bool seed_demo(const DemoContext& ctx);
 
  private:

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "providers/call.hpp"
 #include "providers/time.hpp"
 
 namespace concierge::providers::video {
@@ -35,15 +36,15 @@ struct Playlist {
 class VideoProvider {
  public:
   virtual ~VideoProvider() = default;
-  virtual std::vector<Video> search(int64_t user, const VideoQuery& query) = 0;
+  virtual std::vector<Video> search(const Call& call, const VideoQuery& query) = 0;
   // In the order asked; NotFound naming `ids` for any unknown id.
-  virtual std::vector<Video> details(int64_t user, const std::vector<std::string>& ids) = 0;
-  virtual std::vector<Playlist> playlists(int64_t user) = 0;
-  virtual std::vector<Video> items(int64_t user, const std::string& playlist_id) = 0;
-  virtual Playlist create_playlist(int64_t user, const std::string& name, const std::string& description) = 0;
+  virtual std::vector<Video> details(const Call& call, const std::vector<std::string>& ids) = 0;
+  virtual std::vector<Playlist> playlists(const Call& call) = 0;
+  virtual std::vector<Video> items(const Call& call, const std::string& playlist_id) = 0;
+  virtual Playlist create_playlist(const Call& call, const std::string& name, const std::string& description) = 0;
   // Adding a video already there changes nothing; returns how many were added / removed.
-  virtual int add(int64_t user, const std::string& playlist_id, const std::vector<std::string>& video_ids) = 0;
-  virtual int remove(int64_t user, const std::string& playlist_id, const std::vector<std::string>& video_ids) = 0;
+  virtual int add(const Call& call, const std::string& playlist_id, const std::vector<std::string>& video_ids) = 0;
+  virtual int remove(const Call& call, const std::string& playlist_id, const std::vector<std::string>& video_ids) = 0;
 };
 
 }  // namespace concierge::providers::video

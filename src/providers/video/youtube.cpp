@@ -181,7 +181,7 @@ YouTubeVideo::YouTubeVideo(std::shared_ptr<http::Client> client, std::shared_ptr
         if (why == "invalidPublishedAfter" || why == "invalidPublishedBefore") throw Error("published_after", said);
       }) {}
 
-Json YouTubeVideo::call(int64_t user, const std::string& method, const std::string& path,
+Json YouTubeVideo::upstream(const Call& call, const std::string& method, const std::string& path,
                         std::vector<std::pair<std::string, std::string>> query, int units, std::optional<Json> body) {
   if (path == "search") meter_->take_search("search.list");
   else meter_->take(units, method + " " + path);
@@ -190,18 +190,18 @@ Json YouTubeVideo::call(int64_t user, const std::string& method, const std::stri
   r.path = kBase + path;
   r.query = std::move(query);
   r.json = std::move(body);
-  Json j = api_.call(user, std::move(r));
+  Json j = api_.call(call, std::move(r));
   return j.is_null() ? Json::object() : j;
 }
 
-std::vector<Video> YouTubeVideo::fetch(int64_t user, const std::vector<std::string>& ids, bool all_required) {
+std::vector<Video> YouTubeVideo::fetch(const Call& call, const std::vector<std::string>& ids, bool all_required) {
   std::map<std::string, Video> found;
   for (size_t at = 0; at < ids.size(); at += 50) {
     std::string list;
     for (size_t i = at; i < std::min(ids.size(), at + 50); ++i) list += (list.empty() ? "" : ",") + ids[i];
     // By id: up to 50 ids, one page; maxResults does not go with id (videos.list reference,
     // developers.google.com/youtube/v3/docs/videos/list).
-    Json j = call(user, "GET", "videos", {{"part", "snippet,contentDetails,statistics"}, {"id", list}}, kRead);
+    Json j = upstream(call, "GET", "videos", {{"part", "snippet,contentDetails,statistics"}, {"id", list}}, kRead);
     for (auto& it : j.value("items", Json::array())) {
       const Json sn = it.value("snippet", Json::object()), cd = it.value("contentDetails", Json::object()),
                  st = it.value("statistics", Json::object());
@@ -232,7 +232,7 @@ std::vector<Video> YouTubeVideo::fetch(int64_t user, const std::vector<std::stri
   return out;
 }
 
-std::vector<Video> YouTubeVideo::search(int64_t user, const VideoQuery& query) {
+std::vector<Video> YouTubeVideo::search(const Call& call, const VideoQuery& query) {
   static const std::set<std::string> kOrders{"relevance", "date", "viewCount", "rating"};
   int limit = std::clamp(query.max_results, 1, 50);
   std::string order = kOrders.count(query.order) ? query.order : "relevance";
@@ -245,14 +245,14 @@ std::vector<Video> YouTubeVideo::search(int64_t user, const VideoQuery& query) {
   if (query.published_after) params.emplace_back("publishedAfter", rfc3339(*query.published_after));
   if (query.published_before) params.emplace_back("publishedBefore", rfc3339(*query.published_before));
   if (channel_id) params.emplace_back("channelId", query.channel);
-  std::string key = std::to_string(user);
+  std::string key = std::to_string(call.user);
   for (auto& [k, v] : params) key += "\n" + k + "=" + v;
   {
     std::lock_guard l(m_);
     auto it = searches_.find(key);
     if (it != searches_.end() && std::chrono::steady_clock::now() - it->second.at < std::chrono::minutes(10)) return it->second.videos;
   }
-  Json j = call(user, "GET", "search", params, 0);  // none of the pool: a call of its own bucket
+  Json j = upstream(call, "GET", "search", params, 0);  // none of the pool: a call of its own bucket
   std::vector<std::string> ids;
   for (auto& it : j.value("items", Json::array())) {
     const Json id = it.value("id", Json::object());
@@ -261,26 +261,26 @@ std::vector<Video> YouTubeVideo::search(int64_t user, const VideoQuery& query) {
     if (!query.channel.empty() && !channel_id && lower(json_string(it.value("snippet", Json::object()), "channelTitle")) != lower(query.channel)) continue;
     ids.push_back(vid);
   }
-  auto videos = ids.empty() ? std::vector<Video>{} : fetch(user, ids, false);  // gone since the search: left out
+  auto videos = ids.empty() ? std::vector<Video>{} : fetch(call, ids, false);  // gone since the search: left out
   std::lock_guard l(m_);
   if (searches_.size() > 100) searches_.clear();
   searches_[key] = {std::chrono::steady_clock::now(), videos};
   return videos;
 }
 
-std::vector<Video> YouTubeVideo::details(int64_t user, const std::vector<std::string>& ids) {
+std::vector<Video> YouTubeVideo::details(const Call& call, const std::vector<std::string>& ids) {
   for (auto& id : ids)
     if (!video_id_ok(id)) throw NotFound("ids", "no video '" + id + "'");
-  return fetch(user, ids, true);
+  return fetch(call, ids, true);
 }
 
-std::vector<Playlist> YouTubeVideo::mine(int64_t user) {
+std::vector<Playlist> YouTubeVideo::mine(const Call& call) {
   std::vector<Playlist> out;
   std::string token;
   for (int page = 0; page < 4; ++page) {
     std::vector<std::pair<std::string, std::string>> q{{"part", "snippet,contentDetails"}, {"mine", "true"}, {"maxResults", "50"}};
     if (!token.empty()) q.emplace_back("pageToken", token);
-    Json j = call(user, "GET", "playlists", q, kRead);
+    Json j = upstream(call, "GET", "playlists", q, kRead);
     for (auto& p : j.value("items", Json::array())) {
       const Json sn = p.value("snippet", Json::object());
       out.push_back({json_string(p, "id"), json_string(sn, "title"), json_string(sn, "description"),
@@ -292,44 +292,44 @@ std::vector<Playlist> YouTubeVideo::mine(int64_t user) {
   return out;
 }
 
-std::string YouTubeVideo::watch_later_id(int64_t user, bool create) {
+std::string YouTubeVideo::watch_later_id(const Call& call, bool create) {
   {
     std::lock_guard l(m_);
-    if (auto it = watch_later_.find(user); it != watch_later_.end()) return it->second;
+    if (auto it = watch_later_.find(call.user); it != watch_later_.end()) return it->second;
   }
   std::string id;
-  for (auto& p : mine(user))
+  for (auto& p : mine(call))
     if (p.name == kWatchLaterTitle) {
       id = p.id;
       break;
     }
   if (id.empty() && create)
-    id = json_string(call(user, "POST", "playlists", {{"part", "snippet,status"}}, kWrite,
+    id = json_string(upstream(call, "POST", "playlists", {{"part", "snippet,status"}}, kWrite,
                   Json{{"snippet", {{"title", kWatchLaterTitle}, {"description", kWatchLaterNote}}}, {"status", {{"privacyStatus", "private"}}}}),
              "id");
   if (!id.empty()) {
     std::lock_guard l(m_);
-    watch_later_[user] = id;
+    watch_later_[call.user] = id;
   }
   return id;
 }
 
-std::string YouTubeVideo::resolve(int64_t user, const std::string& playlist_id, bool create) {
-  if (playlist_id == kWatchLater) return watch_later_id(user, create);
+std::string YouTubeVideo::resolve(const Call& call, const std::string& playlist_id, bool create) {
+  if (playlist_id == kWatchLater) return watch_later_id(call, create);
   if (playlist_id == "WL")
     throw Error("playlist_id", "YouTube's own Watch Later list (WL) is closed to apps; use watch_later, kept as a private playlist");
   if (!video_id_ok(playlist_id)) throw NotFound("playlist_id", "no playlist '" + playlist_id + "'; video_playlists with action list shows them");
   return playlist_id;
 }
 
-std::vector<YouTubeVideo::Item> YouTubeVideo::list_items(int64_t user, const std::string& real_id, const std::string& asked) {
+std::vector<YouTubeVideo::Item> YouTubeVideo::list_items(const Call& call, const std::string& real_id, const std::string& asked) {
   std::vector<Item> out;
   std::string token;
   try {
     for (int page = 0; page * 50 < kMaxItems; ++page) {
       std::vector<std::pair<std::string, std::string>> q{{"part", "contentDetails"}, {"playlistId", real_id}, {"maxResults", "50"}};
       if (!token.empty()) q.emplace_back("pageToken", token);
-      Json j = call(user, "GET", "playlistItems", q, kRead);
+      Json j = upstream(call, "GET", "playlistItems", q, kRead);
       for (auto& it : j.value("items", Json::array())) out.push_back({json_string(it, "id"), json_string(it.value("contentDetails", Json::object()), "videoId")});
       token = json_string(j, "nextPageToken");
       if (token.empty()) break;
@@ -340,8 +340,8 @@ std::vector<YouTubeVideo::Item> YouTubeVideo::list_items(int64_t user, const std
   return out;
 }
 
-std::vector<Playlist> YouTubeVideo::playlists(int64_t user) {
-  auto all = mine(user);
+std::vector<Playlist> YouTubeVideo::playlists(const Call& call) {
+  auto all = mine(call);
   std::vector<Playlist> out;
   Playlist wl{kWatchLater, kWatchLaterTitle, kWatchLaterNote, 0};
   bool seen = false;
@@ -351,7 +351,7 @@ std::vector<Playlist> YouTubeVideo::playlists(int64_t user) {
       wl.item_count = p.item_count;
       wl.description = p.description;
       std::lock_guard l(m_);
-      watch_later_[user] = p.id;
+      watch_later_[call.user] = p.id;
       continue;
     }
     out.push_back(p);
@@ -360,37 +360,37 @@ std::vector<Playlist> YouTubeVideo::playlists(int64_t user) {
   return out;
 }
 
-std::vector<Video> YouTubeVideo::items(int64_t user, const std::string& playlist_id) {
-  std::string real = resolve(user, playlist_id, false);
+std::vector<Video> YouTubeVideo::items(const Call& call, const std::string& playlist_id) {
+  std::string real = resolve(call, playlist_id, false);
   if (real.empty()) return {};  // Watch later, not made yet
   std::vector<std::string> ids;
-  for (auto& i : list_items(user, real, playlist_id))
+  for (auto& i : list_items(call, real, playlist_id))
     if (!i.video_id.empty()) ids.push_back(i.video_id);
-  return ids.empty() ? std::vector<Video>{} : fetch(user, ids, false);  // deleted and private videos are left out
+  return ids.empty() ? std::vector<Video>{} : fetch(call, ids, false);  // deleted and private videos are left out
 }
 
-Playlist YouTubeVideo::create_playlist(int64_t user, const std::string& name, const std::string& description) {
+Playlist YouTubeVideo::create_playlist(const Call& call, const std::string& name, const std::string& description) {
   if (name.empty()) throw Error("name", "a playlist needs a name");
   if (name.size() > 150) throw Error("name", "YouTube takes at most 150 characters");
   if (description.size() > 5000) throw Error("description", "YouTube takes at most 5000 characters");
-  Json p = call(user, "POST", "playlists", {{"part", "snippet,status"}}, kWrite,
+  Json p = upstream(call, "POST", "playlists", {{"part", "snippet,status"}}, kWrite,
                 Json{{"snippet", {{"title", name}, {"description", description}}}, {"status", {{"privacyStatus", "private"}}}});
   const Json sn = p.value("snippet", Json::object());
   return {json_string(p, "id"), json_string(sn, "title").empty() ? name : json_string(sn, "title"), json_string(sn, "description"), 0};
 }
 
-int YouTubeVideo::add(int64_t user, const std::string& playlist_id, const std::vector<std::string>& video_ids) {
-  details(user, video_ids);  // every id known, or nothing is written
-  std::string real = resolve(user, playlist_id, false);
+int YouTubeVideo::add(const Call& call, const std::string& playlist_id, const std::vector<std::string>& video_ids) {
+  details(call, video_ids);  // every id known, or nothing is written
+  std::string real = resolve(call, playlist_id, false);
   std::set<std::string> there;
   if (!real.empty())
-    for (auto& i : list_items(user, real, playlist_id)) there.insert(i.video_id);
-  else real = resolve(user, playlist_id, true);
+    for (auto& i : list_items(call, real, playlist_id)) there.insert(i.video_id);
+  else real = resolve(call, playlist_id, true);
   int added = 0;
   for (auto& v : video_ids) {
     if (!there.insert(v).second) continue;
     try {
-      call(user, "POST", "playlistItems", {{"part", "snippet"}}, kWrite,
+      upstream(call, "POST", "playlistItems", {{"part", "snippet"}}, kWrite,
            Json{{"snippet", {{"playlistId", real}, {"resourceId", {{"kind", "youtube#video"}, {"videoId", v}}}}}});
     } catch (const NotFound&) {
       throw NotFound("playlist_id", "no playlist '" + playlist_id + "'; video_playlists with action list shows them");
@@ -400,17 +400,17 @@ int YouTubeVideo::add(int64_t user, const std::string& playlist_id, const std::v
   return added;
 }
 
-int YouTubeVideo::remove(int64_t user, const std::string& playlist_id, const std::vector<std::string>& video_ids) {
-  std::string real = resolve(user, playlist_id, false);
+int YouTubeVideo::remove(const Call& call, const std::string& playlist_id, const std::vector<std::string>& video_ids) {
+  std::string real = resolve(call, playlist_id, false);
   if (real.empty()) return 0;
-  auto items = list_items(user, real, playlist_id);
+  auto items = list_items(call, real, playlist_id);
   int removed = 0;
   for (auto& v : std::set<std::string>(video_ids.begin(), video_ids.end())) {
     bool any = false;
     for (auto& i : items)
       if (i.video_id == v) {
         try {
-          call(user, "DELETE", "playlistItems", {{"id", i.item_id}}, kWrite);
+          upstream(call, "DELETE", "playlistItems", {{"id", i.item_id}}, kWrite);
         } catch (const NotFound&) {
           continue;  // removed meanwhile
         }

@@ -73,13 +73,13 @@ class YouTubeVideo : public VideoProvider {
   YouTubeVideo(std::shared_ptr<http::Client> client, std::shared_ptr<auth::Credentials> credentials,
                std::shared_ptr<QuotaMeter> meter = nullptr);
 
-  std::vector<Video> search(int64_t user, const VideoQuery& query) override;
-  std::vector<Video> details(int64_t user, const std::vector<std::string>& ids) override;
-  std::vector<Playlist> playlists(int64_t user) override;
-  std::vector<Video> items(int64_t user, const std::string& playlist_id) override;
-  Playlist create_playlist(int64_t user, const std::string& name, const std::string& description) override;
-  int add(int64_t user, const std::string& playlist_id, const std::vector<std::string>& video_ids) override;
-  int remove(int64_t user, const std::string& playlist_id, const std::vector<std::string>& video_ids) override;
+  std::vector<Video> search(const Call& call, const VideoQuery& query) override;
+  std::vector<Video> details(const Call& call, const std::vector<std::string>& ids) override;
+  std::vector<Playlist> playlists(const Call& call) override;
+  std::vector<Video> items(const Call& call, const std::string& playlist_id) override;
+  Playlist create_playlist(const Call& call, const std::string& name, const std::string& description) override;
+  int add(const Call& call, const std::string& playlist_id, const std::vector<std::string>& video_ids) override;
+  int remove(const Call& call, const std::string& playlist_id, const std::vector<std::string>& video_ids) override;
 
   QuotaMeter& meter() { return *meter_; }
 
@@ -87,13 +87,13 @@ class YouTubeVideo : public VideoProvider {
   struct Item {
     std::string item_id, video_id;
   };
-  Json call(int64_t user, const std::string& method, const std::string& path, std::vector<std::pair<std::string, std::string>> query,
+  Json upstream(const Call& call, const std::string& method, const std::string& path, std::vector<std::pair<std::string, std::string>> query,
             int units, std::optional<Json> body = std::nullopt);
-  std::vector<Playlist> mine(int64_t user);
-  std::string watch_later_id(int64_t user, bool create);  // "" when there is none yet
-  std::string resolve(int64_t user, const std::string& playlist_id, bool create);
-  std::vector<Item> list_items(int64_t user, const std::string& real_id, const std::string& asked);
-  std::vector<Video> fetch(int64_t user, const std::vector<std::string>& ids, bool all_required);
+  std::vector<Playlist> mine(const Call& call);
+  std::string watch_later_id(const Call& call, bool create);  // "" when there is none yet
+  std::string resolve(const Call& call, const std::string& playlist_id, bool create);
+  std::vector<Item> list_items(const Call& call, const std::string& real_id, const std::string& asked);
+  std::vector<Video> fetch(const Call& call, const std::vector<std::string>& ids, bool all_required);
 
   std::shared_ptr<QuotaMeter> meter_;
   http::ServiceApi api_;

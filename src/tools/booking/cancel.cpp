@@ -9,7 +9,7 @@ ToolDefinition cancel(App& app) {
                  .hints = {.read_only = false, .destructive = true, .idempotent = false, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
-                  auto b = c.provider.cancel(c.user, args.at("booking_id"), args.value("reason", ""));
+                  auto b = c.provider.cancel(c.call, args.at("booking_id"), args.value("reason", ""));
                   return ToolResult::text("Cancelled " + booking_line(b, c.tz) + ".", Json{{"booking", booking_json(b, c.tz)}});
                 });
 }

@@ -8,7 +8,7 @@ namespace concierge::tools::booking {
 Call call_of(App& app, const Json& args, RequestContext& ctx) {
   auto& provider = app.providers.booking.get(args.value("account", ""));
   std::string tz = args.contains("time_zone") ? args["time_zone"].get<std::string>() : app.preferences.time_zone(ctx.user());
-  return {provider, app.store.user_id(ctx.user()), providers::zone(tz)};
+  return {provider, provider_call(app, args, ctx), providers::zone(tz)};
 }
 
 Json booking_json(const bk::Booking& b, const date::time_zone* tz) {

@@ -2,6 +2,7 @@
 // What the booking tools share: the provider and zone a call uses, how bookings are shown.
 #include "providers/booking/provider.hpp"
 #include "providers/providers.hpp"
+#include "tools/call.hpp"
 #include "tools/tool.hpp"
 
 namespace concierge::tools::booking {
@@ -10,7 +11,7 @@ namespace bk = providers::booking;
 
 struct Call {
   bk::BookingProvider& provider;
-  int64_t user;
+  providers::Call call;
   const date::time_zone* tz;  // the call's time_zone, else the user's
 };
 Call call_of(App& app, const Json& args, RequestContext& ctx);

@@ -24,7 +24,7 @@ ToolDefinition create(App& app) {
                     throw providers::Error("attendee.email", "'" + nb.attendee.email + "' is not an email address");
                   if (!nb.attendee.time_zone.empty()) providers::zone(nb.attendee.time_zone, "attendee.time_zone");
                   nb.notes = args.value("notes", "");
-                  auto b = c.provider.create(c.user, nb);
+                  auto b = c.provider.create(c.call, nb);
                   return ToolResult::text("Booked " + booking_line(b, c.tz) + ".", Json{{"booking", booking_json(b, c.tz)}});
                 });
 }

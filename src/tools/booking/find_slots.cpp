@@ -15,7 +15,7 @@ ToolDefinition find_slots(App& app) {
                   providers::Millis from = args.contains("start") ? calendar::when(args, "start", c.tz).at : providers::now_ms();
                   providers::Millis to = args.contains("end") ? calendar::when(args, "end", c.tz).at : from + 7 * providers::kDay;
                   std::string type = args.at("event_type");
-                  auto slots = c.provider.slots(c.user, type, from, to);
+                  auto slots = c.provider.slots(c.call, type, from, to);
                   size_t max = args.value("max_results", 50);
                   Json out = Json::array();
                   std::string first;

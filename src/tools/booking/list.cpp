@@ -10,7 +10,7 @@ ToolDefinition list(App& app) {
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
                   std::string status = args.value("status", "upcoming");
-                  auto all = c.provider.list(c.user, {.status = status == "all" ? "" : status, .now = providers::now_ms(),
+                  auto all = c.provider.list(c.call, {.status = status == "all" ? "" : status, .now = providers::now_ms(),
                                                       .max_results = args.value("max_results", 50)});
                   Json out = Json::array();
                   std::string text;

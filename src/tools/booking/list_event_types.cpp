@@ -17,7 +17,7 @@ ToolDefinition list_event_types(App& app) {
                   };
                   Json types = Json::array();
                   std::string names;
-                  for (auto& t : c.provider.event_types(c.user)) {
+                  for (auto& t : c.provider.event_types(c.call)) {
                     Json week = Json::object();
                     for (int d = 0; d < 7; ++d) {
                       Json ranges = Json::array();

@@ -10,7 +10,7 @@ ToolDefinition reschedule(App& app) {
                  .hints = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
-                  auto b = c.provider.reschedule(c.user, args.at("booking_id"), calendar::when(args, "start", c.tz).at, args.value("reason", ""));
+                  auto b = c.provider.reschedule(c.call, args.at("booking_id"), calendar::when(args, "start", c.tz).at, args.value("reason", ""));
                   return ToolResult::text("Moved to " + providers::spoken_time(b.start, c.tz) + ": " + b.title + ".",
                                           Json{{"booking", booking_json(b, c.tz)}});
                 });

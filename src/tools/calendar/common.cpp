@@ -13,7 +13,7 @@ using providers::Error;
 Call call_of(App& app, const Json& args, RequestContext& ctx) {
   auto& provider = app.providers.calendar.get(args.value("account", ""));
   std::string tz = args.contains("time_zone") ? args["time_zone"].get<std::string>() : app.preferences.time_zone(ctx.user());
-  return {provider, app.store.user_id(ctx.user()), providers::zone(tz)};
+  return {provider, provider_call(app, args, ctx), providers::zone(tz)};
 }
 
 When when(const Json& args, const std::string& field, const date::time_zone* tz) {

@@ -2,6 +2,7 @@
 // What the calendar tools share: the provider and zone a call uses, how times are read and shown.
 #include "providers/calendar/provider.hpp"
 #include "providers/providers.hpp"
+#include "tools/call.hpp"
 #include "tools/tool.hpp"
 
 namespace concierge::tools::calendar {
@@ -10,7 +11,7 @@ namespace cal = providers::calendar;
 
 struct Call {
   cal::CalendarProvider& provider;
-  int64_t user;
+  providers::Call call;
   const date::time_zone* tz;  // the call's time_zone, else the user's
 };
 Call call_of(App& app, const Json& args, RequestContext& ctx);

@@ -51,7 +51,7 @@ ToolDefinition create_event(App& app) {
         e.calendar_id = args.value("calendar_id", "");
         if (e.calendar_id.empty()) {
           std::string preferred = prefs.value("default_calendar", "");
-          for (auto& k : c.provider.calendars(c.user))
+          for (auto& k : c.provider.calendars(c.call))
             if (k.id == preferred) e.calendar_id = preferred;
         }
         e.recurrence = args.value("recurrence", "");
@@ -63,7 +63,7 @@ ToolDefinition create_event(App& app) {
         cal::EventQuery around{.from = e.start - 30 * providers::kMinute, .to = std::max(e.end, e.start + 30 * providers::kMinute) + 1,
                                .max_results = 250};
         Json conflicts = Json::array();
-        for (auto& x : c.provider.events(c.user, around).events) {
+        for (auto& x : c.provider.events(c.call, around).events) {
           if (lower(x.summary) == lower(e.summary) && std::llabs(x.start - e.start) <= 30 * providers::kMinute &&
               !args.value("allow_duplicate", false))
             throw providers::Conflict("summary", "'" + x.summary + "' is already on the calendar at " +
@@ -73,7 +73,7 @@ ToolDefinition create_event(App& app) {
             conflicts.push_back({{"id", x.id}, {"summary", x.summary}, {"start", providers::format_time(x.start, c.tz)},
                                  {"end", providers::format_time(x.end, c.tz)}});
         }
-        auto created = c.provider.create(c.user, e);
+        auto created = c.provider.create(c.call, e);
         std::string text = "Created " + event_line(created, c.tz) + ".";
         if (!conflicts.empty()) text += " It overlaps " + conflicts[0]["summary"].get<std::string>() +
                                         (conflicts.size() > 1 ? " and " + std::to_string(conflicts.size() - 1) + " more." : ".");

@@ -11,10 +11,10 @@ ToolDefinition delete_event(App& app) {
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
                   std::string id = args.at("event_id");
-                  auto e = c.provider.event(c.user, id);
+                  auto e = c.provider.event(c.call, id);
                   std::optional<bool> notify;
                   if (args.contains("notify_attendees")) notify = args["notify_attendees"].get<bool>();
-                  c.provider.remove(c.user, id, scope(args, id), notify);
+                  c.provider.remove(c.call, id, scope(args, id), notify);
                   std::string s = args.value("scope", "this");
                   std::string what = e.series_id.empty() && e.recurrence.empty() ? "" : (s == "all" ? " (the whole series)" : s == "following" ? " (this and following)" : " (this occurrence)");
                   return ToolResult::text("Deleted " + event_line(e, c.tz) + what + ".",

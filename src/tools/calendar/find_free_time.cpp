@@ -47,7 +47,7 @@ ToolDefinition find_free_time(App& app) {
         if (to - from > 62 * providers::kDay) throw providers::Error("end", "the window can span at most 62 days");
         int minutes = args.value("duration_minutes", prefs.value("default_meeting_minutes", 30));
         size_t max = args.value("max_results", 20);
-        auto busy = c.provider.busy(c.user, args.value("calendars", std::vector<std::string>{}), from, to);
+        auto busy = c.provider.busy(c.call, args.value("calendars", std::vector<std::string>{}), from, to);
         auto windows = candidate_windows(prefs["working_hours"], providers::zone(prefs.value("time_zone", "UTC")), from, to,
                                          args.value("within_working_hours", true));
         Json slots = Json::array();

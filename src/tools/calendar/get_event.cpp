@@ -9,7 +9,7 @@ ToolDefinition get_event(App& app) {
                  .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
-                  auto e = c.provider.event(c.user, args.at("event_id"));
+                  auto e = c.provider.event(c.call, args.at("event_id"));
                   return ToolResult::text(event_line(e, c.tz) + ".", Json{{"event", event_json(e, c.tz)}});
                 });
 }

@@ -11,7 +11,7 @@ ToolDefinition list_calendars(App& app) {
                   auto c = call_of(app, args, ctx);
                   Json list = Json::array();
                   std::string names;
-                  for (auto& k : c.provider.calendars(c.user)) {
+                  for (auto& k : c.provider.calendars(c.call)) {
                     list.push_back({{"id", k.id}, {"name", k.name}, {"time_zone", k.time_zone}, {"color", k.color}, {"primary", k.primary}});
                     names += (names.empty() ? "" : ", ") + k.name;
                   }

@@ -19,7 +19,7 @@ ToolDefinition list_events(App& app) {
         q.calendars = args.value("calendars", std::vector<std::string>{});
         q.max_results = args.value("max_results", 50);
         q.page_token = args.value("page_token", "");
-        auto page = c.provider.events(c.user, q);
+        auto page = c.provider.events(c.call, q);
         Json events = Json::array();
         std::string text;
         for (auto& e : page.events) {

@@ -14,7 +14,7 @@ ToolDefinition update_event(App& app) {
       [&app](const Json& args, RequestContext& ctx) {
         auto c = call_of(app, args, ctx);
         std::string id = args.at("event_id");
-        auto current = c.provider.event(c.user, id);
+        auto current = c.provider.event(c.call, id);
         // Wall-clock times without an offset are in the event's own zone unless time_zone is given.
         auto tz = args.contains("time_zone") ? c.tz : providers::zone(current.time_zone);
         cal::EventPatch p;
@@ -30,7 +30,7 @@ ToolDefinition update_event(App& app) {
         if (args.contains("reminder_minutes")) p.reminder_minutes = args["reminder_minutes"].get<std::vector<int>>();
         if (args.contains("notify_attendees")) p.notify_attendees = args["notify_attendees"].get<bool>();
         if (p.end && *p.end <= p.start.value_or(current.start)) throw providers::Error("end", "must be after start");
-        auto updated = c.provider.update(c.user, id, p, scope(args, id));
+        auto updated = c.provider.update(c.call, id, p, scope(args, id));
         return ToolResult::text("Updated: " + event_line(updated, c.tz) + ".", Json{{"event", event_json(updated, c.tz)}});
       });
 }

@@ -6,7 +6,7 @@ namespace concierge::tools::mail {
 
 Call call_of(App& app, const Json& args, RequestContext& ctx) {
   auto& provider = app.providers.mail.get(args.value("account", ""));
-  return {provider, app.store.user_id(ctx.user()), providers::zone(app.preferences.time_zone(ctx.user()))};
+  return {provider, provider_call(app, args, ctx), providers::zone(app.preferences.time_zone(ctx.user()))};
 }
 
 namespace {

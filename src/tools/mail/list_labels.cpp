@@ -12,7 +12,7 @@ ToolDefinition list_labels(App& app) {
                   auto c = call_of(app, args, ctx);
                   Json out = Json::array();
                   int inbox_unread = 0;
-                  for (auto& l : c.provider.labels(c.user)) {
+                  for (auto& l : c.provider.labels(c.call)) {
                     out.push_back({{"name", l.name}, {"type", l.type}, {"total", l.total}, {"unread", l.unread}});
                     if (l.name == "INBOX") inbox_unread = l.unread;
                   }

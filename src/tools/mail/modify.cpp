@@ -20,7 +20,7 @@ ToolDefinition modify(App& app) {
                   change.trash = args.value("trash", false);
                   if (change.add_labels.empty() && change.remove_labels.empty() && !change.read && !change.starred && !change.archive && !change.trash)
                     throw providers::Error("arguments", "nothing to change: give read, starred, add_labels, remove_labels, archive or trash");
-                  auto changed = c.provider.modify(c.user, args.at("message_ids").get<std::vector<std::string>>(), change);
+                  auto changed = c.provider.modify(c.call, args.at("message_ids").get<std::vector<std::string>>(), change);
                   Json out = Json::array();
                   for (auto& s : changed) out.push_back(summary_json(s, c.tz));
                   return ToolResult::text("Changed " + std::to_string(out.size()) + (out.size() == 1 ? " message." : " messages."), Json{{"messages", out}});

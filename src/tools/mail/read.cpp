@@ -14,8 +14,8 @@ ToolDefinition read(App& app) {
                   std::string format = args.value("format", "text");
                   size_t max = args.value("max_body_chars", 20000);
                   std::vector<ml::Message> messages;
-                  if (args.contains("message_id")) messages.push_back(c.provider.message(c.user, args["message_id"]));
-                  else if (args.contains("thread_id")) messages = c.provider.thread(c.user, args["thread_id"]);
+                  if (args.contains("message_id")) messages.push_back(c.provider.message(c.call, args["message_id"]));
+                  else if (args.contains("thread_id")) messages = c.provider.thread(c.call, args["thread_id"]);
                   else throw providers::Error("message_id", "is required unless thread_id is given");
                   Json out = Json::array();
                   for (auto& m : messages) out.push_back(message_json(m, c.tz, format, max));

@@ -12,7 +12,7 @@ ToolDefinition search(App& app) {
                  .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
-                  auto page = c.provider.search(c.user, args.value("query", ""), args.value("max_results", 20), args.value("page_token", ""), c.tz);
+                  auto page = c.provider.search(c.call, args.value("query", ""), args.value("max_results", 20), args.value("page_token", ""), c.tz);
                   Json out = Json::array();
                   std::string text;
                   int unread = 0;

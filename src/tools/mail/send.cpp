@@ -14,7 +14,7 @@ ToolDefinition composer(App& app, const char* name, bool send) {
                 [&app, send](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
                   auto o = outgoing(args);
-                  auto s = send ? c.provider.send(c.user, o) : c.provider.draft(c.user, o);
+                  auto s = send ? c.provider.send(c.call, o) : c.provider.draft(c.call, o);
                   std::string to = s.to.empty() ? "no one yet" : ml::format_address(s.to[0]) + (s.to.size() > 1 ? " and others" : "");
                   return ToolResult::text(std::string(send ? "Sent" : "Saved a draft of") + " \"" + s.subject + "\" to " + to + ".",
                                           Json{{"message", summary_json(s, c.tz)}});

@@ -1,6 +1,7 @@
 #pragma once
 // The mail tools and what they share.
 #include "providers/providers.hpp"
+#include "tools/call.hpp"
 #include "tools/tool.hpp"
 
 namespace concierge::tools::mail {
@@ -9,7 +10,7 @@ namespace ml = providers::mail;
 
 struct Call {
   ml::MailProvider& provider;
-  int64_t user;
+  providers::Call call;
   const date::time_zone* tz;  // the user's
 };
 Call call_of(App& app, const Json& args, RequestContext& ctx);

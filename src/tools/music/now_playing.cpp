@@ -10,10 +10,10 @@ ToolDefinition now_playing(App& app) {
                  .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto& p = app.providers.music.get(args.value("account", ""));
-                  int64_t user = app.store.user_id(ctx.user());
-                  auto s = p.state(user);
+                  auto call = provider_call(app, args, ctx);
+                  auto s = p.state(call);
                   Json devices = Json::array();
-                  for (auto& d : p.devices(user)) devices.push_back({{"id", d.id}, {"name", d.name}, {"type", d.type}, {"active", d.active}});
+                  for (auto& d : p.devices(call)) devices.push_back({{"id", d.id}, {"name", d.name}, {"type", d.type}, {"active", d.active}});
                   std::string text = player_line(s);
                   if (s.track) text += " " + std::to_string(s.position_ms / 60000) + ":" + (s.position_ms / 1000 % 60 < 10 ? "0" : "") +
                                        std::to_string(s.position_ms / 1000 % 60) + " of " + std::to_string(s.track->duration_ms / 60000) + ":" +

@@ -18,7 +18,7 @@ ToolDefinition playback(App& app) {
        .hints = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false}},
       [&app](const Json& args, RequestContext& ctx) {
         auto& p = app.providers.music.get(args.value("account", ""));
-        int64_t user = app.store.user_id(ctx.user());
+        auto call = provider_call(app, args, ctx);
         std::string action = args.at("action");
         mu::PlayerState s;
         if (action == "play") {
@@ -27,20 +27,20 @@ ToolDefinition playback(App& app) {
             Json pref = app.preferences.get(ctx.user()).value("default_music_device", Json());
             if (pref.is_string()) device = pref.get<std::string>();
           }
-          s = p.play(user, args.value("uri", ""), args.value("context_uri", ""), args.value("offset", 0), device);
-        } else if (action == "pause") s = p.pause(user);
-        else if (action == "resume") s = p.resume(user);
-        else if (action == "next") s = p.next(user);
-        else if (action == "previous") s = p.previous(user);
-        else if (action == "seek") s = p.seek(user, required_for<int>(args, "position_ms", action));
-        else if (action == "volume") s = p.set_volume(user, required_for<int>(args, "volume_percent", action));
+          s = p.play(call, args.value("uri", ""), args.value("context_uri", ""), args.value("offset", 0), device);
+        } else if (action == "pause") s = p.pause(call);
+        else if (action == "resume") s = p.resume(call);
+        else if (action == "next") s = p.next(call);
+        else if (action == "previous") s = p.previous(call);
+        else if (action == "seek") s = p.seek(call, required_for<int>(args, "position_ms", action));
+        else if (action == "volume") s = p.set_volume(call, required_for<int>(args, "volume_percent", action));
         else if (action == "shuffle") {
           if (!args.contains("state") || !args["state"].is_boolean()) throw providers::Error("state", "must be true or false for action 'shuffle'");
-          s = p.set_shuffle(user, args["state"].get<bool>());
+          s = p.set_shuffle(call, args["state"].get<bool>());
         } else if (action == "repeat") {
           if (!args.contains("state") || !args["state"].is_string()) throw providers::Error("state", "must be off, track or context for action 'repeat'");
-          s = p.set_repeat(user, args["state"].get<std::string>());
-        } else s = p.transfer(user, required_for<std::string>(args, "device_id", action));
+          s = p.set_repeat(call, args["state"].get<std::string>());
+        } else s = p.transfer(call, required_for<std::string>(args, "device_id", action));
         std::string text = player_line(s);
         if (action == "volume") text = "Volume " + std::to_string(s.volume_percent) + "%.";
         else if (action == "shuffle") text = std::string("Shuffle ") + (s.shuffle ? "on." : "off.");

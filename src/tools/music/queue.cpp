@@ -12,17 +12,17 @@ ToolDefinition queue(App& app) {
                  .hints = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto& p = app.providers.music.get(args.value("account", ""));
-                  int64_t user = app.store.user_id(ctx.user());
+                  auto call = provider_call(app, args, ctx);
                   std::string action = args.value("action", "get");
                   std::string said;
                   if (action == "add") {
                     if (!args.contains("uri")) throw providers::Error("uri", "is required for action 'add'");
-                    p.add_to_queue(user, args["uri"]);
+                    p.add_to_queue(call, args["uri"]);
                     said = "Queued. ";
                   }
-                  auto s = p.state(user);
+                  auto s = p.state(call);
                   Json next = Json::array();
-                  for (auto& t : p.queue(user)) next.push_back(track_json(t));
+                  for (auto& t : p.queue(call)) next.push_back(track_json(t));
                   said += next.empty() ? "Nothing is up next." : "Up next: " + next[0]["title"].get<std::string>() + " by " + next[0]["artist"].get<std::string>() + ".";
                   return ToolResult::text(said, Json{{"action", action}, {"now_playing", s.track ? track_json(*s.track) : Json()}, {"queue", next}});
                 });

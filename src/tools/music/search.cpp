@@ -11,7 +11,7 @@ ToolDefinition search(App& app) {
                  .hints = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false}},
                 [&app](const Json& args, RequestContext& ctx) {
                   auto& provider = app.providers.music.get(args.value("account", ""));
-                  auto r = provider.search(app.store.user_id(ctx.user()), args.at("query"),
+                  auto r = provider.search(provider_call(app, args, ctx), args.at("query"),
                                            args.value("types", std::vector<std::string>{}), args.value("limit", 10));
                   Json tracks = Json::array(), albums = Json::array(), artists = Json::array(), playlists = Json::array();
                   for (auto& t : r.tracks) tracks.push_back(track_json(t));

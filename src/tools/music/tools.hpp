@@ -1,6 +1,7 @@
 #pragma once
 // The music tools and what they share.
 #include "providers/providers.hpp"
+#include "tools/call.hpp"
 #include "tools/tool.hpp"
 
 namespace concierge::tools::music {

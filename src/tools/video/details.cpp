@@ -12,7 +12,7 @@ ToolDefinition details(App& app) {
                 [&app](const Json& args, RequestContext& ctx) {
                   auto& provider = app.providers.video.get(args.value("account", ""));
                   auto tz = providers::zone(app.preferences.time_zone(ctx.user()));
-                  auto found = provider.details(app.store.user_id(ctx.user()), args.at("ids").get<std::vector<std::string>>());
+                  auto found = provider.details(provider_call(app, args, ctx), args.at("ids").get<std::vector<std::string>>());
                   Json out = Json::array();
                   for (auto& v : found) out.push_back(video_json(v, tz));
                   std::string text = found.size() == 1 ? found[0].title + " by " + found[0].channel + ", " +

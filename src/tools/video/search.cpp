@@ -28,7 +28,7 @@ ToolDefinition search(App& app) {
                   if (args.contains("published_before")) q.published_before = bound("published_before");
                   if (q.published_after && q.published_before && *q.published_before <= *q.published_after)
                     throw providers::Error("published_before", "must be after published_after");
-                  auto found = provider.search(app.store.user_id(ctx.user()), q);
+                  auto found = provider.search(provider_call(app, args, ctx), q);
                   Json out = Json::array();
                   std::string text;
                   for (auto& v : found) {
