@@ -195,7 +195,8 @@ int demo_command(const app::StoreOptions& options) {
   auto state = open_for_command(options);
   if (!state) return 1;
   store::StartLock lock(state->dir);  // as `serve --demo`: one process fills at a time
-  for (auto& [domain, did] : app::seed_demo(*state).items())
+  Json added = app::seed_demo(*state);  // named: items() of a temporary would dangle in the loop
+  for (auto& [domain, did] : added.items())
     std::cout << domain << ": " << (did.get<bool>() ? "demo data added" : "already has data, left alone") << "\n";
   return 0;
 }
