@@ -179,7 +179,7 @@ std::vector<Busy> calendar_busy(calendar::CalendarProvider& cal, const Call& cal
   std::vector<Busy> out;
   calendar::EventQuery q{.from = from, .to = to, .max_results = 250};
   for (int pages = 0; pages < 40; ++pages) {
-    auto page = cal.events(call.user, q);
+    auto page = cal.events(call, q);
     for (auto& e : page.events)
       if (!e.all_day && e.id != except) out.push_back({e.start, e.end});
     if (page.next_page_token.empty()) break;
@@ -192,7 +192,7 @@ std::vector<Busy> calendar_busy(calendar::CalendarProvider& cal, const Call& cal
 std::vector<Slot> LocalBooking::open_slots(const Call& call, const EventType& type, Millis from, Millis to, const std::string& ignore) {
   std::string except;
   if (!ignore.empty()) except = get(call.user, ignore).calendar_event_id;
-  auto busy = calendar_busy(calendar_, call.user, from - kDay, to + kDay, except);
+  auto busy = calendar_busy(calendar_, call, from - kDay, to + kDay, except);
   auto mine = store_.read([&](SQLite::Database& db) { return booked(db, call.user, from, to, ignore); });
   busy.insert(busy.end(), mine.begin(), mine.end());
   return compute_slots(type, from, to, now_ms(), busy);
@@ -217,7 +217,7 @@ Booking LocalBooking::create(const Call& call, const NewBooking& nb) {
   if (!is_offered(type, nb.start)) throw Error("start", "not a start time '" + type.id + "' offers; booking_find_slots lists them");
   if (nb.start < now + type.minimum_notice_minutes * kMinute)
     throw Error("start", "too soon: '" + type.id + "' needs " + std::to_string(type.minimum_notice_minutes) + " minutes' notice");
-  auto cal_busy = calendar_busy(calendar_, call.user, nb.start - kDay, nb.start + kDay, "");
+  auto cal_busy = calendar_busy(calendar_, call, nb.start - kDay, nb.start + kDay, "");
   Booking b;
   b.id = random_id();
   b.event_type_id = type.id;
@@ -262,7 +262,7 @@ Booking LocalBooking::create(const Call& call, const NewBooking& nb) {
   try {
     calendar::NewEvent e{.summary = b.title, .description = b.notes, .location = type.location, .start = b.start, .end = b.end,
                          .time_zone = type.time_zone, .attendees = {{b.attendee.email, b.attendee.name, "accepted"}}};
-    b.calendar_event_id = calendar_.create(call.user, e).id;
+    b.calendar_event_id = calendar_.create(call, e).id;
   } catch (...) {
     store_.write([&](SQLite::Database& db) {
       SQLite::Statement del(db, "DELETE FROM booking_bookings WHERE uid = ?");
@@ -308,7 +308,7 @@ Booking LocalBooking::reschedule(const Call& call, const std::string& id, Millis
   EventType type = event_type(call.user, b.event_type_id);
   const Millis now = now_ms();
   if (!is_offered(type, start)) throw Error("start", "not a start time '" + type.id + "' offers; booking_find_slots lists them");
-  auto cal_busy = calendar_busy(calendar_, call.user, start - kDay, start + kDay, b.calendar_event_id);
+  auto cal_busy = calendar_busy(calendar_, call, start - kDay, start + kDay, b.calendar_event_id);
   Millis end = start + type.length_minutes * kMinute;
   store_.write([&](SQLite::Database& db) {
     SQLite::Transaction tx(db);
