@@ -1,0 +1,22 @@
+#pragma once
+// Scope strings as tokens, keys and the command line carry them.
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "common/json.hpp"
+
+namespace concierge::access {
+
+// The granted scopes of a token's claims: `scope` (space-separated, RFC 9068 / RFC 8693) or
+// `scp` (an array, as some issuers send). Names Concierge doesn't know are dropped.
+std::set<std::string> scopes_from_claims(const Json& claims);
+
+// A space- or comma-separated list from the command line (`keys create --scopes`). Throws
+// std::invalid_argument naming the first unknown scope and listing the known ones.
+std::set<std::string> parse_scope_list(std::string_view text);
+
+// Space-separated, in all_scopes() order (for `scope=` in WWW-Authenticate, metadata, keys list).
+std::string join_scopes(const std::set<std::string>& scopes);
+
+}  // namespace concierge::access
