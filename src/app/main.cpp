@@ -15,6 +15,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "access/audit.hpp"
+#include "access/identities.hpp"
+#include "app/access_commands.hpp"
 #include "app/app.hpp"
 #include "providers/auth/login.hpp"
 #include "server/serve.hpp"
@@ -145,8 +148,14 @@ struct AuthArgs {
 int auth_command(AuthAction action, AuthArgs a, const app::StoreOptions& store_options, providers::Config& config) {
   auto state = open_for_command(store_options);
   if (!state) return 1;
+  int64_t user = 0;
+  try {
+    user = access::known_user(state->store, a.user, "--user");  // a typo must not sign in a user of its own
+  } catch (const std::invalid_argument& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
   auto& connections = state->connect();
-  int64_t user = state->store.user_id(a.user);
   try {
     switch (action) {
       case AuthAction::Login: {
@@ -233,9 +242,13 @@ int history_export(const app::StoreOptions& options, const std::string& user, co
       return 1;
     }
   }
-  size_t n = state->history.export_jsonl(user, out_path.empty() ? std::cout : file);
-  std::cout.flush();
-  spdlog::info("exported {} calls", n);
+  std::ostream& out = out_path.empty() ? std::cout : file;
+  size_t n = state->history.export_jsonl(user, out);
+  // Then the user's audit (sign-ins, refusals, keys), oldest first, one {"audit": {...}} a line.
+  const Json audit = access::Audit(state->store).list(user, SIZE_MAX);
+  for (auto it = audit.rbegin(); it != audit.rend(); ++it) out << Json{{"audit", *it}}.dump() << '\n';
+  out.flush();
+  spdlog::info("exported {} calls and {} audit entries", n, audit.size());
   return 0;
 }
 
@@ -383,10 +396,12 @@ int run(int argc, char** argv) {
   history_cmd->require_subcommand(1);
   std::string history_user = "local", history_out, purge_before;
   history_cmd->add_option("--user", history_user, "Whose history")->capture_default_str();
-  auto* export_cmd = history_cmd->add_subcommand("export", "Write the history as JSON Lines, oldest first");
+  auto* export_cmd = history_cmd->add_subcommand("export", "Write the history as JSON Lines, oldest first, then the audit ({\"audit\": ...} lines)");
   export_cmd->add_option("-o,--output", history_out, "File to write (default: stdout)");
   auto* purge_cmd = history_cmd->add_subcommand("purge", "Delete the history (all of it, or before a date)");
   purge_cmd->add_option("--before", purge_before, "Delete calls before this day, YYYY-MM-DD (UTC)");
+
+  app::AccessCommands access_commands(app);  // `users`, `keys`
 
   CLI11_PARSE(app, argc, argv);
   setup_logging(log_level);
@@ -398,6 +413,7 @@ int run(int argc, char** argv) {
   }
 
   if (*tools_cmd && check_tools) return check_tools_command();
+  if (auto rc = access_commands.run(store_options)) return *rc;  // no configuration needed
   if (*config_path_cmd) {
     std::cout << providers::Config::default_path().string() << "\n";
     return 0;

@@ -90,6 +90,39 @@ const std::vector<const char*>& migrations() {
         INSERT INTO history_journals (slot, last_seq) SELECT 0, last_seq FROM history_journal;
         DROP TABLE history_journal;
       )sql",
+      // 5: who may call over HTTP (src/access): issuers' identities, API keys, the audit. Users
+      // that exist already, and users made by name (`users add`, `auth login --user`), are
+      // provisioned; only a first sign-in through an issuer makes one that is not.
+      R"sql(
+        ALTER TABLE users ADD COLUMN provisioned INTEGER NOT NULL DEFAULT 1;
+        CREATE TABLE identities (
+          issuer TEXT NOT NULL,
+          subject TEXT NOT NULL,
+          user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+          created_ms INTEGER NOT NULL,
+          PRIMARY KEY (issuer, subject)
+        ) WITHOUT ROWID;
+        CREATE INDEX identities_user ON identities (user_id);
+        CREATE TABLE api_keys (
+          id TEXT PRIMARY KEY,          -- the id inside the key (ck_<id>_<secret>)
+          user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+          hash BLOB NOT NULL,           -- SHA-256 of the key; the key itself is never stored
+          scopes TEXT,                  -- space-separated; NULL: every scope
+          created_ms INTEGER NOT NULL,
+          expires_ms INTEGER,
+          revoked_ms INTEGER,
+          last_used_ms INTEGER          -- written at most once a minute
+        ) WITHOUT ROWID;
+        CREATE INDEX api_keys_user ON api_keys (user_id);
+        CREATE TABLE audit (
+          id INTEGER PRIMARY KEY,
+          user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,  -- NULL: refused before anyone was identified
+          time_ms INTEGER NOT NULL,
+          event TEXT NOT NULL,
+          detail TEXT NOT NULL          -- JSON, never a secret
+        );
+        CREATE INDEX audit_user ON audit (user_id, id);
+      )sql",
   };
   return all;
 }

@@ -1,0 +1,72 @@
+#pragma once
+// API keys for scripts and simple clients (`Authorization: Bearer <key>`). A key reads
+// ck_<id>_<secret>: the id (16 hex digits) finds its row, the secret is 32 random bytes in
+// base64url (43 characters). Only the SHA-256 of the whole key is stored; the key itself is
+// shown once, by `concierge keys create`.
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "access/audit.hpp"
+#include "server/access.hpp"
+#include "store/store.hpp"
+
+namespace concierge::access {
+
+struct KeyInfo {
+  std::string id, user;
+  std::set<std::string> scopes;  // every_scope: all_scopes()
+  int64_t created_ms = 0;
+  std::optional<int64_t> expires_ms, revoked_ms, last_used_ms;
+  bool every_scope = false;  // made without --scopes: every scope, also ones added later
+};
+
+class KeyStore {
+ public:
+  explicit KeyStore(store::Store& store);
+  struct Created {
+    std::string id, key;  // key: shown once, never stored (only its hash)
+  };
+  // scopes nullopt: every scope. Throws std::invalid_argument starting with the argument at
+  // fault ("user: ...", "scopes: ...", "expires_days: ..."). Audited (key_created).
+  Created create(const std::string& user, std::optional<std::set<std::string>> scopes, std::optional<int> expires_days);
+  // Our key format, so a JWT isn't looked up here.
+  static bool looks_like_key(std::string_view token);
+  // The principal (via "key", subject = the key id) or why not: "revoked", "expired",
+  // "unknown key" (also for a wrong secret with a real id, checked before the key's state so a
+  // guess learns nothing). The hashes are compared in constant time. last_used is written at
+  // most once a minute per key, not per request.
+  std::variant<Principal, std::string> verify(std::string_view key);
+  // Never the key or its hash. All users when empty; std::invalid_argument "user: ..." for an
+  // unknown one.
+  std::vector<KeyInfo> list(const std::string& user = "");
+  // False for an unknown id; a key already revoked stays revoked when it was (true). Audited.
+  bool revoke(const std::string& id);
+
+ private:
+  store::Store& store_;
+  Audit audit_;
+  std::mutex m_;
+  std::unordered_map<std::string, int64_t> last_used_written_;  // id -> ms, this process's writes
+};
+
+// `--auth keys`: API keys alone, refusals in the audit. (Issuer mode puts JWTs in front.)
+class KeyAuthenticator : public Authenticator {
+ public:
+  explicit KeyAuthenticator(store::Store& store) : keys_(store), audit_(store) {}
+  Result authenticate(std::string_view token) override;
+  void refused(const std::string& user, int status, const std::string& reason) override;
+  KeyStore& keys() { return keys_; }
+
+ private:
+  KeyStore keys_;
+  Audit audit_;
+};
+
+}  // namespace concierge::access

@@ -1,0 +1,122 @@
+#include "app/access_commands.hpp"
+
+#include <chrono>
+#include <date/date.h>
+#include <iostream>
+#include <stdexcept>
+
+#include "access/identities.hpp"
+#include "access/keys.hpp"
+#include "access/scopes.hpp"
+#include "store/store.hpp"
+
+namespace concierge::app {
+
+namespace {
+
+std::string utc(std::optional<int64_t> ms, const char* none = "-") {
+  if (!ms) return none;
+  return date::format("%FT%TZ", std::chrono::time_point_cast<std::chrono::seconds>(
+                                    std::chrono::system_clock::time_point(std::chrono::milliseconds(*ms))));
+}
+
+}  // namespace
+
+AccessCommands::AccessCommands(CLI::App& app) {
+  auto* users = app.add_subcommand("users", "Concierge users (each with their own data, keys and accounts)");
+  users->require_subcommand(1);
+  users_add_ = users->add_subcommand("add", "Add a user (provisioned: may sign in under --auth-require-provisioned)");
+  users_add_->add_option("name", name_, "The user's name: 1-64 of A-Z a-z 0-9 . _ @ -")->required();
+  users_list_ = users->add_subcommand("list", "The users, their keys and the identities that map to them");
+  users_link_ = users->add_subcommand("link", "Map an issuer's subject (a token's iss and sub) to a user, ahead of its first sign-in");
+  users_link_->add_option("name", name_, "The user")->required();
+  users_link_->add_option("--issuer", issuer_, "The issuer URL, as tokens carry it in `iss`")->required();
+  users_link_->add_option("--subject", subject_, "The subject, as tokens carry it in `sub`")->required();
+
+  auto* keys = app.add_subcommand("keys", "API keys for scripts and simple clients (Authorization: Bearer KEY)");
+  keys->require_subcommand(1);
+  keys_create_ = keys->add_subcommand("create", "Create a key; it is printed once, alone on its line, and only its hash is kept");
+  keys_create_->add_option("--user", user_, "Whose key")->required();
+  scopes_opt_ = keys_create_->add_option("--scopes", scopes_, "Space-separated scopes (default: every scope)");
+  keys_create_->add_option("--expires-days", expires_days_, "The key stops working after this many days (default: never)")
+      ->check(CLI::Range(1, 36500));
+  keys_list_ = keys->add_subcommand("list", "The keys: id, user, scopes, created, expires, revoked, last used (never the key)");
+  keys_list_->add_option("--user", user_, "Only this user's keys");
+  keys_revoke_ = keys->add_subcommand("revoke", "Revoke a key at once");
+  keys_revoke_->add_option("id", id_, "The key's id (keys list)")->required();
+}
+
+std::optional<int> AccessCommands::run(const StoreOptions& options) {
+  if (!*users_add_ && !*users_list_ && !*users_link_ && !*keys_create_ && !*keys_list_ && !*keys_revoke_) return std::nullopt;
+  std::unique_ptr<store::Store> store;
+  try {
+    store = std::make_unique<store::Store>(store::resolve_data_dir(options.data_dir));
+  } catch (const std::exception& e) {
+    std::cerr << "concierge: cannot open the store: " << e.what() << "\n";
+    return 1;
+  }
+  try {
+    if (*users_add_) {
+      access::Identities(*store).add_user(name_);
+      std::cerr << "added user " << name_ << "\n";
+      return 0;
+    }
+    if (*users_link_) {
+      access::Identities(*store).link(name_, issuer_, subject_);
+      std::cerr << "linked " << issuer_ << " " << subject_ << " to user " << name_ << "\n";
+      return 0;
+    }
+    if (*users_list_) {
+      for (auto& u : access::Identities(*store).users()) {
+        std::cout << u.name << "\tcreated " << utc(u.created_ms) << "\t" << (u.provisioned ? "provisioned" : "first sign-in")
+                  << "\tkeys " << u.keys << "\tidentities";
+        if (u.identities.empty()) std::cout << " -";
+        for (size_t i = 0; i < u.identities.size(); ++i) std::cout << (i ? ", " : " ") << u.identities[i];
+        std::cout << "\n";
+      }
+      return 0;
+    }
+    access::KeyStore keys(*store);
+    if (*keys_create_) {
+      std::optional<std::set<std::string>> scopes;
+      if (scopes_opt_->count() > 0) scopes = access::parse_scope_list(scopes_);
+      std::optional<int> days;
+      if (expires_days_ > 0) days = expires_days_;
+      auto created = keys.create(user_, scopes, days);
+      std::cerr << "key " << created.id << " for " << user_ << " (scopes: " << (scopes ? access::join_scopes(*scopes) : "all")
+                << "; expires: " << (days ? std::to_string(*days) + " days" : std::string("never"))
+                << "). It is shown this once: store it now.\n";
+      std::cout << created.key << std::endl;
+      return 0;
+    }
+    if (*keys_list_) {
+      std::cout << "ID\tUSER\tSCOPES\tCREATED\tEXPIRES\tREVOKED\tLAST USED\n";
+      for (auto& k : keys.list(user_))
+        std::cout << k.id << "\t" << k.user << "\t" << (k.every_scope ? "all" : access::join_scopes(k.scopes)) << "\t" << utc(k.created_ms)
+                  << "\t" << utc(k.expires_ms, "never") << "\t" << utc(k.revoked_ms) << "\t" << utc(k.last_used_ms, "never") << "\n";
+      return 0;
+    }
+    if (*keys_revoke_) {
+      // A key pasted where its id belongs is not echoed: error output is no place for a secret.
+      if (access::KeyStore::looks_like_key(id_)) {
+        std::cerr << "concierge: id: that is a key; give its id (concierge keys list), the part between ck_ and the next _\n";
+        return 2;
+      }
+      if (!keys.revoke(id_)) {
+        std::cerr << "concierge: id: no key '" << id_ << "' (see concierge keys list)\n";
+        return 1;
+      }
+      std::cerr << "revoked key " << id_ << "\n";
+      return 0;
+    }
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "concierge: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "concierge: " << e.what() << "\n";
+    return 1;
+  }
+  return std::nullopt;
+}
+
+}  // namespace concierge::app

@@ -1,0 +1,170 @@
+// `concierge users` and `concierge keys` on the real binary and a temporary data directory: the
+// key printed once and alone, never listed, revocation, the audit in `history export`, and
+// `auth ... --user` refusing a user that doesn't exist.
+#include <catch2/catch.hpp>
+#include <sstream>
+
+#include "access/keys.hpp"
+#include "common/json.hpp"
+#include "store/store.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace concierge;
+using namespace concierge::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::vector<std::string> lines;  // stdout
+  std::string out, err;
+};
+
+struct Cli {
+  TempDir tmp;
+  std::filesystem::path data = tmp.path / "data";
+  // `concierge --data-dir DATA ARGS...` to completion.
+  Run run(std::vector<std::string> args, bool data_dir_first = true) {
+    std::vector<std::string> argv{"/usr/bin/env", "CONCIERGE_CONFIG=" + (tmp.path / "none.json").string(), CONCIERGE_BINARY};
+    if (data_dir_first) argv.insert(argv.end(), {"--data-dir", data.string()});
+    argv.insert(argv.end(), args.begin(), args.end());
+    if (!data_dir_first) argv.insert(argv.end(), {"--data-dir", data.string()});
+    ChildProcess p(argv);
+    p.close_stdin();
+    Run r;
+    while (auto line = p.read_line(10s)) {
+      r.lines.push_back(*line);
+      r.out += *line + "\n";
+    }
+    r.out += p.stdout_reader().partial();
+    auto st = p.wait_exit(10s);
+    REQUIRE(st);
+    REQUIRE(st->exited);
+    r.code = st->code;
+    r.err = p.stderr_text();
+    return r;
+  }
+  Run ok(std::vector<std::string> args) {
+    Run r = run(std::move(args));
+    INFO("stderr: " << r.err);
+    REQUIRE(r.code == 0);
+    return r;
+  }
+};
+
+std::vector<Json> json_lines(const std::string& text) {
+  std::vector<Json> rows;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) rows.push_back(Json::parse(l));
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("access cli: users add and list", "[access][cli]") {
+  Cli cli;
+  cli.ok({"users", "add", "alice"});
+  Run again = cli.run({"users", "add", "alice"});
+  CHECK(again.code != 0);
+  CHECK_THAT(again.err, Catch::Contains("name: user 'alice' already exists"));
+  Run bad = cli.run({"users", "add", "a b"});
+  CHECK(bad.code != 0);
+  CHECK_THAT(bad.err, Catch::Contains("name: 'a b' is not a user name"));
+  cli.ok({"users", "link", "alice", "--issuer", "https://issuer.example", "--subject", "sub-1"});
+
+  // --data-dir after the subcommand works as well as before it.
+  Run list = cli.run({"users", "list"}, /*data_dir_first=*/false);
+  REQUIRE(list.code == 0);
+  REQUIRE(list.lines.size() == 1);
+  CHECK_THAT(list.lines[0], Catch::StartsWith("alice\tcreated ") && Catch::Contains("provisioned") &&
+                                Catch::Contains("keys 0") && Catch::Contains("https://issuer.example sub-1"));
+}
+
+TEST_CASE("access cli: keys create prints the key alone, once; list never shows it; revoke", "[access][cli]") {
+  Cli cli;
+  cli.ok({"users", "add", "alice"});
+  Run created = cli.ok({"keys", "create", "--user", "alice", "--scopes", "calendar:read mail:read", "--expires-days", "30"});
+  REQUIRE(created.lines.size() == 1);
+  CHECK(created.out == created.lines[0] + "\n");  // exactly one line, nothing else on stdout
+  const std::string key = created.lines[0];
+  REQUIRE(access::KeyStore::looks_like_key(key));
+  const std::string id = key.substr(3, 16);
+  CHECK(created.err.find(key) == std::string::npos);
+  CHECK_THAT(created.err, Catch::Contains(id));
+  {
+    // The printed key is the one the server accepts, with the scopes asked for.
+    store::Store s(cli.data);
+    auto r = access::KeyStore(s).verify(key);
+    REQUIRE(std::holds_alternative<Principal>(r));
+    CHECK(std::get<Principal>(r).user == "alice");
+    CHECK(std::get<Principal>(r).scopes == std::set<std::string>{"calendar:read", "mail:read"});
+  }
+  Run every = cli.ok({"keys", "create", "--user", "alice"});
+  REQUIRE(every.lines.size() == 1);
+  const std::string key2 = every.lines[0];
+
+  Run list = cli.ok({"keys", "list"});
+  REQUIRE(list.lines.size() == 3);  // a header, two keys
+  const std::string ts = R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)";
+  // id, user, scopes, created, expires, revoked, last used (the verify above)
+  CHECK_THAT(list.lines[1], Catch::Matches(id + "\talice\tcalendar:read mail:read\t" + ts + "\t" + ts + "\t-\t" + ts));
+  CHECK_THAT(list.lines[2], Catch::Matches("[0-9a-f]{16}\talice\tall\t" + ts + "\tnever\t-\tnever"));
+  CHECK(list.out.find(key.substr(20)) == std::string::npos);
+  CHECK(list.out.find(key2.substr(20)) == std::string::npos);
+  CHECK(cli.ok({"keys", "list", "--user", "alice"}).lines.size() == 3);
+
+  // Refusals name the argument at fault; nothing is printed on stdout.
+  Run nobody = cli.run({"keys", "create", "--user", "nobody"});
+  CHECK(nobody.code != 0);
+  CHECK(nobody.out.empty());
+  CHECK_THAT(nobody.err, Catch::Contains("user: no user 'nobody'"));
+  Run scope = cli.run({"keys", "create", "--user", "alice", "--scopes", "calendar:read calendar:delete"});
+  CHECK(scope.code != 0);
+  CHECK(scope.out.empty());
+  CHECK_THAT(scope.err, Catch::Contains("scopes: unknown scope 'calendar:delete'"));
+  CHECK(cli.run({"keys", "list", "--user", "nobody"}).code != 0);
+
+  cli.ok({"keys", "revoke", id});
+  Run revoked = cli.ok({"keys", "list", "--user", "alice"});
+  REQUIRE(revoked.lines.size() == 3);
+  CHECK_THAT(revoked.lines[1], Catch::Matches(id + "\t.*\t" + ts + "\t" + ts + "\t" + ts));
+  {
+    store::Store s(cli.data);
+    auto r = access::KeyStore(s).verify(key);
+    REQUIRE(std::holds_alternative<std::string>(r));
+    CHECK(std::get<std::string>(r) == "revoked");
+  }
+  Run unknown = cli.run({"keys", "revoke", "0123456789abcdef"});
+  CHECK(unknown.code != 0);
+  CHECK_THAT(unknown.err, Catch::Contains("id: no key '0123456789abcdef'"));
+  // The key pasted for its id: refused without echoing it.
+  Run pasted = cli.run({"keys", "revoke", key2});
+  CHECK(pasted.code != 0);
+  CHECK(pasted.err.find(key2.substr(20)) == std::string::npos);
+
+  // The audit is in the user's history export, oldest first, without the keys.
+  Run exported = cli.ok({"history", "--user", "alice", "export"});
+  std::vector<std::string> events;
+  for (auto& row : json_lines(exported.out)) {
+    REQUIRE(row.contains("audit"));
+    events.push_back(row["audit"]["event"].get<std::string>());
+  }
+  CHECK(events == std::vector<std::string>{"user_added", "key_created", "key_created", "key_revoked"});
+  CHECK(json_lines(exported.out)[1]["audit"]["detail"]["key"] == id);
+  CHECK(exported.out.find(key.substr(20)) == std::string::npos);
+  CHECK(exported.out.find(key2.substr(20)) == std::string::npos);
+}
+
+TEST_CASE("access cli: auth commands sign in only a user that exists", "[access][cli]") {
+  Cli cli;
+  Run nobody = cli.run({"auth", "status", "--user", "nobody"});
+  CHECK(nobody.code == 2);
+  CHECK_THAT(nobody.err, Catch::Contains("--user: no user 'nobody'"));
+  CHECK(cli.run({"auth", "logout", "spotify", "--user", "nobody"}).code == 2);
+  CHECK_THAT(cli.ok({"auth", "status"}).out, Catch::Contains("No account is signed in"));  // local always exists
+  cli.ok({"users", "add", "alice"});
+  CHECK_THAT(cli.ok({"auth", "status", "--user", "alice"}).out, Catch::Contains("No account is signed in"));
+}
