@@ -64,7 +64,7 @@ Json key_detail(const std::string& id, const std::optional<std::set<std::string>
 
 }  // namespace
 
-KeyStore::KeyStore(store::Store& store) : store_(store), audit_(store) {}
+KeyStore::KeyStore(store::Store& store, int64_t recheck_ms) : store_(store), audit_(store), recheck_ms_(recheck_ms) {}
 
 bool KeyStore::looks_like_key(std::string_view t) {
   if (t.size() != kKeyChars || t.substr(0, kPrefix.size()) != kPrefix || t[kPrefix.size() + kIdChars] != '_') return false;
@@ -105,33 +105,39 @@ KeyStore::Created KeyStore::create(const std::string& user, std::optional<std::s
   return c;
 }
 
-std::variant<Principal, std::string> KeyStore::verify(std::string_view key) {
-  if (!looks_like_key(key)) return std::string("unknown key");
-  const std::string id(key.substr(kPrefix.size(), kIdChars));
-  struct Row {
-    std::string hash, user;
-    std::set<std::string> scopes;
-    std::optional<int64_t> expires, revoked, last_used;
-  };
-  auto row = store_.read([&](SQLite::Database& db) -> std::optional<Row> {
+std::optional<KeyStore::Row> KeyStore::read_row(const std::string& id) {
+  return store_.read([&](SQLite::Database& db) -> std::optional<Row> {
     SQLite::Statement q(db, "SELECT k.hash, u.name, k.scopes, k.expires_ms, k.revoked_ms, k.last_used_ms "
                             "FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?");
     q.bind(1, id);
     if (!q.executeStep()) return std::nullopt;
     auto h = q.getColumn(0);
     return Row{std::string(static_cast<const char*>(h.getBlob()), static_cast<size_t>(h.getBytes())), q.getColumn(1).getString(),
-               scopes_of(q.getColumn(2)), optional_ms(q.getColumn(3)), optional_ms(q.getColumn(4)), optional_ms(q.getColumn(5))};
+               scopes_of(q.getColumn(2)), optional_ms(q.getColumn(3)), optional_ms(q.getColumn(4)), optional_ms(q.getColumn(5)), now_ms()};
   });
+}
+
+std::variant<Principal, std::string> KeyStore::verify(std::string_view key) {
+  if (!looks_like_key(key)) return std::string("unknown key");
+  const std::string id(key.substr(kPrefix.size(), kIdChars));
+  const int64_t now = now_ms();
+  std::optional<Row> row;
+  {
+    std::lock_guard l(m_);
+    if (auto it = verified_.find(id); it != verified_.end() && now - it->second.read_ms < recheck_ms_) row = it->second;
+  }
+  const bool fresh = !row;
+  if (fresh) row = read_row(id);
   if (!row) return std::string("unknown key");
   const std::string hash = providers::auth::sha256(std::string(key));
   if (row->hash.size() != hash.size() || CRYPTO_memcmp(row->hash.data(), hash.data(), hash.size()) != 0) return std::string("unknown key");
   if (row->revoked) return std::string("revoked");
-  const int64_t now = now_ms();
   if (row->expires && now >= *row->expires) return std::string("expired");
 
   bool write = false;
   {
     std::lock_guard l(m_);
+    if (fresh) verified_[id] = *row;  // only rows whose secret was presented: a guess adds nothing
     int64_t& last = last_used_written_[id];
     last = std::max(last, row->last_used.value_or(0));
     if (now - last >= kLastUsedEvery) {
@@ -187,6 +193,10 @@ bool KeyStore::revoke(const std::string& id) {
     return r;
   });
   if (!owner) return false;
+  {
+    std::lock_guard l(m_);
+    verified_.erase(id);
+  }
   if (owner->second) audit_.record(owner->first, "key_revoked", Json{{"key", id}});
   return true;
 }

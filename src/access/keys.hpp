@@ -29,7 +29,9 @@ struct KeyInfo {
 
 class KeyStore {
  public:
-  explicit KeyStore(store::Store& store);
+  // recheck_ms: how long a verified key's row is trusted before it is read again (a revocation
+  // by another process, `concierge keys revoke`, takes effect within it; this one's at once).
+  explicit KeyStore(store::Store& store, int64_t recheck_ms = 1000);
   struct Created {
     std::string id, key;  // key: shown once, never stored (only its hash)
   };
@@ -41,7 +43,8 @@ class KeyStore {
   // The principal (via "key", subject = the key id) or why not: "revoked", "expired",
   // "unknown key" (also for a wrong secret with a real id, checked before the key's state so a
   // guess learns nothing). The hashes are compared in constant time. last_used is written at
-  // most once a minute per key, not per request.
+  // most once a minute per key, not per request. A verified key's row is kept recheck_ms, so
+  // a client's stream of requests costs no database read each.
   std::variant<Principal, std::string> verify(std::string_view key);
   // Never the key or its hash. All users when empty; std::invalid_argument "user: ..." for an
   // unknown one.
@@ -50,9 +53,19 @@ class KeyStore {
   bool revoke(const std::string& id);
 
  private:
+  struct Row {
+    std::string hash, user;
+    std::set<std::string> scopes;
+    std::optional<int64_t> expires, revoked, last_used;
+    int64_t read_ms = 0;
+  };
+  std::optional<Row> read_row(const std::string& id);
+
   store::Store& store_;
   Audit audit_;
+  int64_t recheck_ms_;
   std::mutex m_;
+  std::unordered_map<std::string, Row> verified_;               // id -> its row, as last read
   std::unordered_map<std::string, int64_t> last_used_written_;  // id -> ms, this process's writes
 };
 
