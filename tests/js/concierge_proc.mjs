@@ -19,8 +19,8 @@ process.on('exit', () => {
     }
 });
 
-function cleanEnv() {
-    return Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined));
+function cleanEnv(extra = {}) {
+    return { ...Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)), ...extra };
 }
 
 export class Concierge {
@@ -40,10 +40,41 @@ export class Concierge {
         });
     }
 
+    // `auth login ...args` as a user at a browser: the authorization URL it prints (on the
+    // origin `authorizeOrigin`) is opened, the authorization server's redirect followed back to
+    // the command's loopback listener; resolves with its output once it exits 0.
+    async signIn(args, env, authorizeOrigin) {
+        const child = spawn(this.binary, ['--data-dir', this.dataDir, 'auth', 'login', ...args], { env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+        children.add(child);
+        let out = '';
+        let err = '';
+        child.stderr.setEncoding('utf8').on('data', c => (err += c));
+        const exited = new Promise(resolve => child.once('exit', code => resolve(code)));
+        const url = await new Promise((resolve, reject) => {
+            child.stdout.setEncoding('utf8').on('data', c => {
+                out += c;
+                // The whole URL: up to the whitespace after it (a chunk may end inside it).
+                const m = /\S+(?=\s)/.exec(out.slice(out.indexOf(`${authorizeOrigin}/`)));
+                if (out.includes(`${authorizeOrigin}/`) && m) resolve(m[0]);
+            });
+            exited.then(code => reject(new Error(`auth login ${args.join(' ')} exited ${code} before printing a URL; stdout: ${out} stderr: ${err.slice(-500)}`)));
+        });
+        const approved = await fetch(url, { redirect: 'manual' });
+        await approved.body?.cancel();
+        const back = approved.headers.get('location');
+        if (!back) throw new Error(`the authorization server did not redirect: HTTP ${approved.status}`);
+        const landed = await fetch(back);
+        await landed.body?.cancel();
+        const code = await exited;
+        children.delete(child);
+        if (code !== 0) throw new Error(`auth login ${args.join(' ')} exited ${code}; stdout: ${out} stderr: ${err.slice(-500)}`);
+        return out;
+    }
+
     // `serve --http 127.0.0.1:0 ...serveArgs`; resolves once the port is known.
-    async serve(serveArgs) {
+    async serve(serveArgs, env = {}) {
         const child = spawn(this.binary, ['--data-dir', this.dataDir, 'serve', '--http', '127.0.0.1:0', ...serveArgs], {
-            env: cleanEnv(),
+            env: cleanEnv(env),
             stdio: ['ignore', 'ignore', 'pipe']
         });
         children.add(child);

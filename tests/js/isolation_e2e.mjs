@@ -9,6 +9,11 @@
 // user (bob and kim for alice's, lee and alice for kim's: token/token, key/key and the crossings)
 // sees none of it: preferences as before, no marker in history, events or mail, the task neither
 // listed nor found (the same error as a made-up id), and the session id answered 404.
+// Upstream accounts: kim signs in to a fake Spotify (`concierge auth login spotify --user kim`,
+// fake_spotify.mjs); kim's music_now_playing reaches it with kim's token, and lee's, alice's and
+// bob's never carry that token nor show the account in their concierge://services.
+// A tool with task support is looked for in tools/list; without one the task part is skipped
+// with a `# tasks not exercised` line (the binary had none when this was written).
 //
 // Usage: node isolation_e2e.mjs /path/to/concierge
 import { randomBytes } from 'node:crypto';
@@ -18,6 +23,7 @@ import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { startIssuer } from './oidc_server.mjs';
 import { MemoryOAuthProvider } from './oauth_flow.mjs';
 import { Concierge, issuerArgs, binaryArg } from './concierge_proc.mjs';
+import { startFakeSpotify, SONG } from './fake_spotify.mjs';
 import { check, assert, json, finish, STEP_TIMEOUT_MS } from './checks.mjs';
 
 const binary = binaryArg('isolation_e2e.mjs');
@@ -91,6 +97,7 @@ class User {
 }
 
 const issuer = await startIssuer();
+const spotify = await startFakeSpotify();
 const server = new Concierge(binary);
 const alice = new User('alice', 'token');
 const bob = new User('bob', 'token');
@@ -108,8 +115,16 @@ try {
         assert(kim.key !== lee.key, 'the two keys are the same');
     });
 
-    const up = await check('the server starts with --auth issuer', async () => {
-        await server.serve(issuerArgs(issuer.issuer));
+    // kim's upstream account: signed in through the command, for kim alone.
+    let kimUpstream;
+    const signedIn = await check('`concierge auth login spotify --user kim` signs kim in to a (fake) Spotify', async () => {
+        await server.signIn(['spotify', '--user', kim.name], spotify.env, spotify.origin);
+        kimUpstream = spotify.issued.at(-1);
+        assert(kimUpstream, 'the fake Spotify issued no token');
+    }, { needs: [keys] });
+
+    const up = await check('the server starts with --auth issuer (music from the fake Spotify)', async () => {
+        await server.serve(issuerArgs(issuer.issuer), { ...spotify.env, CONCIERGE_MUSIC_PROVIDER: 'spotify' });
         for (const u of users) u.mcpUrl = server.mcpUrl;
     });
 
@@ -206,6 +221,33 @@ try {
         });
     }
 
+    // Upstream accounts: kim's Spotify serves kim, and no one else's call carries kim's token.
+    const musicAccounts = async u => {
+        const doc = JSON.parse(await u.read('concierge://services'));
+        return (doc.services ?? []).filter(x => x.domain === 'music').flatMap(x => x.accounts ?? []);
+    };
+    const kimPlays = await check("kim's music_now_playing reaches Spotify with kim's token; kim's concierge://services shows the account signed in", async () => {
+        const before = spotify.seen.length;
+        const now = await kim.call('music_now_playing');
+        assert(JSON.stringify(now).includes(SONG), `kim's music_now_playing: ${json(now)}`);
+        const calls = spotify.seen.slice(before);
+        assert(calls.length > 0 && calls.every(c => c.authorization === `Bearer ${kimUpstream}`), `Spotify saw ${json(calls.map(c => c.path))} with other tokens`);
+        const accounts = await musicAccounts(kim);
+        assert(accounts.some(a => a.details?.signed_in === true), `kim's music accounts: ${json(accounts)}`);
+    }, { needs: [signedIn, connected] });
+
+    for (const other of [lee, alice, bob]) {
+        await check(`${other.name} (${other.via}) never reaches kim's Spotify: no call with kim's token, no signed-in account in their services`, async () => {
+            const before = spotify.seen.length;
+            const r = await other.client.callTool({ name: 'music_now_playing', arguments: {} }, undefined, OPTS);
+            assert(!JSON.stringify(r).includes(SONG), `${other.name} got kim's player: ${json(r)}`);
+            const leaked = spotify.seen.slice(before).filter(c => c.authorization.includes(kimUpstream));
+            assert(leaked.length === 0, `Spotify saw kim's token on ${other.name}'s call: ${json(leaked.map(c => c.path))}`);
+            const accounts = await musicAccounts(other);
+            assert(!accounts.some(a => a.details?.signed_in === true), `${other.name}'s music accounts: ${json(accounts)}`);
+        }, { needs: [kimPlays] });
+    }
+
     // No tool of the binary may support tasks (none did when this was written): then the task
     // part above was not exercised, and this says so instead of passing quietly.
     if (wrote.get(alice) && !taskTool) console.log(`# tasks not exercised: no tool lists execution.taskSupport among ${json(Object.keys(TASK_ARGS))}`);
@@ -214,5 +256,6 @@ try {
 } finally {
     await server.stop();
     await issuer.close();
+    await spotify.close();
     finish();
 }
