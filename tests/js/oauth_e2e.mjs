@@ -86,6 +86,8 @@ try {
         assert(c.scheme === 'Bearer', `WWW-Authenticate ${json(c.header)}`);
         assert(c.resource_metadata === metadataUrl(), `resource_metadata ${json(c.resource_metadata)}, expected ${metadataUrl()}`);
         assert(c.error === undefined, `a request without a token got error=${c.error} (RFC 6750 3.1: none)`);
+        const unknown = (c.scope ?? '').split(' ').filter(s => !CONCIERGE_SCOPES.includes(s));
+        assert(c.scope && unknown.length === 0, `scope ${json(c.scope)}: not Concierge's scopes ${json(unknown)}`);
         for (const [method, path] of [['GET', '/mcp'], ['DELETE', '/mcp'], ['GET', '/sse']]) {
             const other = await fetch(`${server.origin}${path}`, { method, headers: { accept: 'text/event-stream', 'mcp-session-id': 'x' } });
             await other.body?.cancel();
