@@ -103,6 +103,11 @@ export async function startIssuer({ alg = 'ES256', accessTokenTTL = 600 } = {}) 
                 }
             }
         },
+        // Errors as JSON ({error, error_description}): what the driver reports when a step fails.
+        renderError: (ctx, out) => {
+            ctx.type = 'json';
+            ctx.body = out;
+        },
         ttl: { AccessToken: accessTokenTTL, AuthorizationCode: 60, Grant: 3600, Interaction: 600, Session: 3600, IdToken: 600, RefreshToken: 3600 }
     });
     // The tests speak plain HTTP on loopback; nothing here is behind a proxy.
