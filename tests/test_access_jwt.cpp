@@ -60,6 +60,9 @@ struct FakeIssuer : test::LoopbackFake {
       res.set_content(answer.dump(), "application/json");
     });
     start();
+    // httplib's stop() does nothing before the listener runs, so a test that never calls the
+    // fake would hang in its destructor: wait for the listener (a condition, not a delay).
+    while (!server.is_running()) std::this_thread::yield();
     std::lock_guard l(m);
     docs["/.well-known/oauth-authorization-server" + prefix] = metadata();
     docs["/jwks"] = Json{{"keys", Json::array({rsa_key().jwk(), ec_key().jwk()})}};
