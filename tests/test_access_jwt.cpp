@@ -37,11 +37,18 @@ struct FakeIssuer : test::LoopbackFake {
   std::map<std::string, int> hits;              // path -> requests
   std::vector<std::string> introspection_auth;  // the Authorization header of each introspection
   std::string prefix;                           // the issuer's path ("" or "/tenant")
+  std::string everything_received;              // every request's target, headers and body
+
+  void record(const httplib::Request& req) {
+    everything_received += req.method + " " + req.target + "\n" + req.body + "\n";
+    for (auto& [k, v] : req.headers) everything_received += k + ": " + v + "\n";
+  }
 
   explicit FakeIssuer(std::string issuer_path = "") : prefix(std::move(issuer_path)) {
     server.Get(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard l(m);
       ++hits[req.path];
+      record(req);
       auto it = docs.find(req.path);
       if (it == docs.end()) {
         res.status = 404;
@@ -52,6 +59,7 @@ struct FakeIssuer : test::LoopbackFake {
     server.Post("/introspect", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard l(m);
       ++hits[req.path];
+      record(req);
       introspection_auth.push_back(req.get_header_value("Authorization"));
       bool form = req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0;
       auto it = introspection.find(req.get_param_value("token"));
@@ -122,7 +130,8 @@ TEST_CASE("issuer: a valid RS256 token verifies, with its subject, scopes and ex
   FakeIssuer f;
   IssuerVerifier v(f.options());
   auto c = claims(f);
-  auto t = accepted(v, rsa_key().sign(c, Json{{"typ", "at+jwt"}}));
+  auto token = rsa_key().sign(c, Json{{"typ", "at+jwt"}});
+  auto t = accepted(v, token);
   CHECK(t.issuer == f.issuer());
   CHECK(t.subject == "user-42");
   CHECK(t.scopes == std::set<std::string>{"calendar:read", "mail:read"});  // unknown names dropped
@@ -133,6 +142,10 @@ TEST_CASE("issuer: a valid RS256 token verifies, with its subject, scopes and ex
   accepted(v, rsa_key().sign(c));
   CHECK(f.hits_of("/.well-known/oauth-authorization-server") == 1);
   CHECK(f.hits_of("/jwks") == 1);
+  // No token passthrough: nothing the issuer received carries the token or its signature.
+  std::lock_guard l(f.m);
+  CHECK(f.everything_received.find("/jwks") != std::string::npos);
+  CHECK(f.everything_received.find(token.substr(token.rfind('.') + 1)) == std::string::npos);
 }
 
 TEST_CASE("issuer: a valid ES256 token verifies, aud as an array and scp as an array", "[access][jwt]") {
@@ -396,6 +409,22 @@ TEST_CASE("issuer: opaque tokens without introspection, and URLs that aren't htt
   f.set_doc("/.well-known/oauth-authorization-server", md);
   IssuerVerifier w(f.options());
   CHECK(refusal(w, rsa_key().sign(claims(f))).find("must be https") != std::string::npos);
+}
+
+TEST_CASE("issuer: a JWKS past the size limit, or metadata without jwks_uri, refuses JWTs with the reason", "[access][jwt]") {
+  FakeIssuer f;
+  f.set_doc("/jwks", Json{{"keys", Json::array({rsa_key().jwk()})}, {"pad", std::string(kMaxIssuerDocumentBytes, 'p')}});
+  IssuerVerifier v(f.options());
+  auto reason = refusal(v, rsa_key().sign(claims(f)));
+  CHECK(reason.find("JWKS is unavailable") != std::string::npos);
+  CHECK(reason.find("larger than") != std::string::npos);
+
+  FakeIssuer g;
+  auto md = g.metadata();
+  md.erase("jwks_uri");
+  g.set_doc("/.well-known/oauth-authorization-server", md);
+  IssuerVerifier w(g.options());
+  CHECK(refusal(w, rsa_key().sign(claims(g))) == "the issuer's metadata has no jwks_uri, so JWTs can't be verified");
 }
 
 TEST_CASE("jwt: keys from a JWKS: usable ones kept, the rest skipped", "[access][jwt]") {
