@@ -447,3 +447,19 @@ TEST_CASE("jwt: keys from a JWKS: usable ones kept, the rest skipped", "[access]
   CHECK(keys_from_jwks(Json::array()).empty());
   CHECK(keys_from_jwks(Json{{"keys", "x"}}).empty());
 }
+
+TEST_CASE("issuer: concurrent requests with a rotated key share one refetch", "[access][jwt]") {
+  FakeIssuer f;
+  IssuerVerifier v(f.options());
+  accepted(v, rsa_key().sign(claims(f)));
+  auto rotated = SigningKey::ec("ec-rotated");
+  f.set_doc("/jwks", Json{{"keys", Json::array({rotated.jwk()})}});
+  const auto token = rotated.sign(claims(f));
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&] { ok += std::holds_alternative<VerifiedToken>(v.verify(token)) ? 1 : 0; });
+  for (auto& t : threads) t.join();
+  CHECK(ok == 8);
+  CHECK(f.hits_of("/jwks") == 2);
+}
