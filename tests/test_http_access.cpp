@@ -410,6 +410,10 @@ TEST_CASE("http access: concierge://preferences needs preferences:read", "[http]
   CHECK_FALSE(has(prompts, "voice_assistant"));
   CHECK(has(prompts, "service_integration"));
   CHECK(mcp(port, "tok-noprefs", "prompts/get", Json{{"name", "voice_assistant"}}).status == 403);
+  // Completing its arguments draws on the same data: refused alike.
+  Json complete{{"ref", {{"type", "ref/prompt"}, {"name", "voice_assistant"}}}, {"argument", {{"name", "verbosity"}, {"value", "b"}}}};
+  CHECK(mcp(port, "tok-noprefs", "completion/complete", complete).status == 403);
+  CHECK(result_of(mcp(port, "tok-alice", "completion/complete", complete))["completion"]["values"] == Json::array({"brief"}));
   // With the scope: readable.
   Json read = result_of(mcp(port, "tok-alice", "resources/read", Json{{"uri", "concierge://preferences"}}));
   CHECK(read["contents"][0]["uri"] == "concierge://preferences");
