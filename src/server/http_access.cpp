@@ -99,8 +99,8 @@ std::optional<PublicUrl> parse_public_url(const std::string& url) {
   std::string authority = rest.substr(0, slash);
   u.path = slash == std::string::npos ? "" : rest.substr(slash);
   while (!u.path.empty() && u.path.back() == '/') u.path.pop_back();  // the canonical form has none
-  if (authority.empty()) return std::nullopt;
   u.authority = normal_authority(authority, u.scheme);
+  if (u.authority.empty()) return std::nullopt;
   u.host = u.authority;
   if (u.host.front() == '[') u.host = u.host.substr(0, u.host.find(']') + 1);
   else u.host = u.host.substr(0, u.host.find(':'));
