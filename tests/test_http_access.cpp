@@ -210,8 +210,8 @@ std::string open_session(int port, const std::string& token) {
   return sid;
 }
 
-// A subscriptions/listen stream (2026-07-28), its acknowledgement read.
-RawHttp listen(int port, const std::string& token, const Json& filter) {
+// A subscriptions/listen stream (2026-07-28), its acknowledgement read (into `ack` when given).
+RawHttp listen(int port, const std::string& token, const Json& filter, Json* ack_out = nullptr) {
   Json params{{"notifications", filter}, {"_meta", modern_meta()}};
   RawHttp s;
   s.start(port, "POST", "/mcp",
@@ -225,6 +225,7 @@ RawHttp listen(int port, const std::string& token, const Json& filter) {
   REQUIRE(ack);
   REQUIRE(ack->json());
   REQUIRE(ack->json()->value("method", "") == "notifications/subscriptions/acknowledged");
+  if (ack_out) *ack_out = *ack->json();
   return s;
 }
 
@@ -414,6 +415,13 @@ TEST_CASE("http access: concierge://preferences needs preferences:read", "[http]
   Json complete{{"ref", {{"type", "ref/prompt"}, {"name", "voice_assistant"}}}, {"argument", {{"name", "verbosity"}, {"value", "b"}}}};
   CHECK(mcp(port, "tok-noprefs", "completion/complete", complete).status == 403);
   CHECK(result_of(mcp(port, "tok-alice", "completion/complete", complete))["completion"]["values"] == Json::array({"brief"}));
+  // A listen for it is not honoured without the scope (the acknowledgement leaves it out).
+  Json filter{{"resourceSubscriptions", Json::array({"concierge://preferences"})}};
+  Json ack;
+  RawHttp without = listen(port, "tok-noprefs", filter, &ack);
+  CHECK_FALSE(ack["params"]["notifications"].contains("resourceSubscriptions"));
+  RawHttp with = listen(port, "tok-alice", filter, &ack);
+  CHECK(ack["params"]["notifications"]["resourceSubscriptions"] == Json::array({"concierge://preferences"}));
   // With the scope: readable.
   Json read = result_of(mcp(port, "tok-alice", "resources/read", Json{{"uri", "concierge://preferences"}}));
   CHECK(read["contents"][0]["uri"] == "concierge://preferences");
