@@ -70,7 +70,9 @@ PromptDefinition daily_briefing(App& app) {
                                               embedded_json(resources::kUnreadMailUri, resources::unread_mail_document(app, ctx)),
                                               embedded_json("concierge://preferences", prefs),
                                               embedded_json("concierge://history/" + day, history)})}};
-      }};
+      },
+      // It embeds the agenda, unread mail, preferences and history (its date completion reads history too).
+      .scopes = {"calendar:read", "mail:read", "preferences:read", "history:read"}};
 }
 
 }  // namespace concierge::prompts

@@ -41,7 +41,9 @@ PromptDefinition schedule_meeting(App& app) {
             "(attendee invited). Don't create it before I confirm.";
         return Json{{"description", "Meeting with " + attendee},
                     {"messages", Json::array({user_text(std::move(text)), embedded_json("concierge://preferences", prefs)})}};
-      }};
+      },
+      // It embeds the preferences.
+      .scopes = {"preferences:read"}};
 }
 
 }  // namespace concierge::prompts

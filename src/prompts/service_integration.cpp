@@ -61,7 +61,9 @@ PromptDefinition service_integration(App& app) {
         return Json{{"description", "Connect " + it->title},
                     {"messages", Json::array({user_text(std::move(text)),
                                               embedded_json("concierge://services", app.status.to_json(ctx.user()))})}};
-      }};
+      },
+      // It embeds service status only, which needs no scope (resources/services.cpp).
+      .scopes = {}};
 }
 
 }  // namespace concierge::prompts

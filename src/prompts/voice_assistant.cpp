@@ -47,7 +47,9 @@ PromptDefinition voice_assistant(App& app) {
             "in concierge://history.";
         return Json{{"description", "Spoken assistant for " + name + " (" + verbosity + ")"},
                     {"messages", Json::array({user_text(std::move(text))})}};
-      }};
+      },
+      // It reads the preferences (verbosity, zone, units, locale).
+      .scopes = {"preferences:read"}};
 }
 
 }  // namespace concierge::prompts

@@ -53,7 +53,8 @@ ResourceTemplateDefinition agenda(App& app) {
           throw rpc::invalid_params(std::string("Invalid ") + e.what(), Json{{"field", "uri"}, {"variable", "date"}});
         }
       },
-      .ttl_ms = 0};
+      .ttl_ms = 0,
+      .scope = "calendar:read"};
 }
 
 }  // namespace concierge::resources

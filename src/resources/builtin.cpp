@@ -13,8 +13,9 @@ void register_builtin(Server& server, App& app) {
   r.add_template(history_by_tool(app, server.tools()));
   r.add_template(history_by_date(app));
   r.add_template(agenda(app));
-  // Subscribers (resources/subscribe, or subscriptions/listen in 2026-07-28) learn of changes.
-  app.preferences.on_change([&server](const std::string&) { server.notify_resource_updated(kPreferencesUri); });
+  // Subscribers (resources/subscribe, or subscriptions/listen in 2026-07-28) learn of changes,
+  // only the user whose preferences they are.
+  app.preferences.on_change([&server](const std::string& user) { server.notify_resource_updated(kPreferencesUri, user); });
 }
 
 Json json_contents(const std::string& uri, const Json& value) {

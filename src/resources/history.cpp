@@ -44,7 +44,8 @@ ResourceDefinition history(App& app) {
         q.limit = kHistoryReadCap;
         return json_contents(kHistoryUri, document(app.history.query(q), Json::object()));
       },
-      .ttl_ms = 0};
+      .ttl_ms = 0,
+      .scope = "history:read"};
 }
 
 // One day in the user's time zone.
@@ -77,7 +78,8 @@ ResourceTemplateDefinition history_by_date(App& app) {
                     [&app](const std::string& value, const Json&, RequestContext& ctx) {
                       return prefix_matches(app.history.days(ctx.user(), app.preferences.time_zone(ctx.user())), value);
                     }}},
-      .ttl_ms = 0};
+      .ttl_ms = 0,
+      .scope = "history:read"};
 }
 
 // One tool's calls.
@@ -111,7 +113,8 @@ ResourceTemplateDefinition history_by_tool(App& app, const ToolRegistry& tools) 
                     [known](const std::string& value, const Json&, RequestContext& ctx) {
                       return prefix_matches(known(ctx.user()), value);
                     }}},
-      .ttl_ms = 0};
+      .ttl_ms = 0,
+      .scope = "history:read"};
 }
 
 namespace {

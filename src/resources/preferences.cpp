@@ -14,7 +14,8 @@ ResourceDefinition preferences(App& app) {
       .mime_type = "application/json",
       .icons = nullptr,
       .read = [&app](RequestContext& ctx) { return json_contents(kPreferencesUri, app.preferences.get(ctx.user())); },
-      .ttl_ms = 0};
+      .ttl_ms = 0,
+      .scope = "preferences:read"};
 }
 
 }  // namespace concierge::resources

@@ -16,7 +16,10 @@ ResourceDefinition services(App& app) {
       .mime_type = "application/json",
       .icons = nullptr,
       .read = [&app](RequestContext& ctx) { return json_contents(kServicesUri, app.status.to_json(ctx.user())); },
-      .ttl_ms = 0};
+      .ttl_ms = 0,
+      // No scope: which of the caller's own accounts are connected and healthy, none of their
+      // content; a client holding any domain's scope needs it to explain a failing call.
+      .scope = ""};
 }
 
 }  // namespace concierge::resources

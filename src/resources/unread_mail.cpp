@@ -36,7 +36,8 @@ ResourceDefinition unread_mail(App& app) {
       .mime_type = "application/json",
       .icons = nullptr,
       .read = [&app](RequestContext& ctx) { return json_contents(kUnreadMailUri, unread_mail_document(app, ctx)); },
-      .ttl_ms = 0};
+      .ttl_ms = 0,
+      .scope = "mail:read"};
 }
 
 }  // namespace concierge::resources

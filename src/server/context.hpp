@@ -50,6 +50,7 @@ struct PendingCall {
 // the modern era uses it only to find in-flight requests to cancel.
 struct Session {
   std::string id;
+  std::string user = "local";  // whose it is: notifications for another user's resources never reach it
   std::shared_ptr<Sink> notify_sink;  // unsolicited notifications (list_changed, updated)
 
   std::mutex m;
@@ -72,7 +73,15 @@ struct Connection {
   // The transport's thread is dedicated to this message (HTTP POST): quick methods and tools
   // may run on it rather than hop to the worker pool (see ToolDefinition::quick).
   bool run_quick_inline = false;
+  // The scopes the caller's token grants (HTTP with authentication); nullopt: unrestricted
+  // (stdio, HTTP without --auth).
+  std::optional<std::set<std::string>> scopes;
 };
+
+// Whether `granted` (nullopt: unrestricted) covers `scope` (empty: needs only a valid caller).
+inline bool scope_allows(const std::optional<std::set<std::string>>& granted, const std::string& scope) {
+  return !granted || scope.empty() || granted->count(scope) > 0;
+}
 
 struct InputRequest {
   std::string key;
@@ -96,6 +105,9 @@ class RequestContext {
   const Json& client_info() const { return client_info_; }
   const std::string& user() const { return conn_.user; }
   const std::string& transport() const { return conn_.transport; }
+  // Whether the caller's scopes cover `scope` (always, for unrestricted callers).
+  bool allows(const std::string& scope) const { return scope_allows(conn_.scopes, scope); }
+  const std::optional<std::set<std::string>>& scopes() const { return conn_.scopes; }
   const CancelToken& cancel() const { return cancel_; }
   const Json& meta() const { return meta_; }
   std::chrono::steady_clock::time_point started() const { return started_; }

@@ -280,8 +280,9 @@ Server::~Server() {
   subs_.clear();
 }
 
-std::shared_ptr<Session> Server::new_session(std::shared_ptr<Sink> notify_sink) {
+std::shared_ptr<Session> Server::new_session(std::shared_ptr<Sink> notify_sink, std::string user) {
   auto s = std::make_shared<Session>();
+  s->user = std::move(user);
   // A stateless (2026-07-28) request's session (no notify sink) is never addressed by id.
   if (notify_sink) s->id = base64url_encode(random_bytes(18));
   s->notify_sink = std::move(notify_sink);
@@ -472,6 +473,8 @@ void Server::handle_request(const Json& msg, const Connection& conn) {
     return reject(rpc::kMethodNotFound, "Method not found: " + method + why);
   }
 
+  if (auto refused = missing_scope(msg, conn.scopes)) return reject(refused->code, refused->what(), refused->data);
+
   {
     std::lock_guard l(session.m);
     if (!session.inflight.emplace(id.dump(), ctx->cancel_).second)
@@ -597,13 +600,14 @@ void Server::cacheable(Json& result, RequestContext& ctx, int ttl_ms, bool share
   result["cacheScope"] = shared ? "public" : "private";
 }
 
-void Server::notify_resource_updated(const std::string& uri) {
-  notify_subscribers([&](const Subscription& s) { return s.uris.count(uri) > 0; }, "notifications/resources/updated",
-                     Json{{"uri", uri}});
+void Server::notify_resource_updated(const std::string& uri, const std::optional<std::string>& user) {
+  notify_subscribers([&](const Subscription& s) {
+    return s.uris.count(uri) > 0 && (!user || s.responder->context().user() == *user);
+  }, "notifications/resources/updated", Json{{"uri", uri}});
   std::lock_guard l(sessions_m_);
   for (auto& w : sessions_) {
     auto s = w.lock();
-    if (!s || !s->notify_sink) continue;
+    if (!s || !s->notify_sink || (user && s->user != *user)) continue;
     bool subscribed;
     { std::lock_guard sl(s->m); subscribed = s->initialized && s->subscriptions.count(uri); }
     if (subscribed) s->notify_sink->send(rpc::make_notification("notifications/resources/updated", Json{{"uri", uri}}));
@@ -665,7 +669,10 @@ void Server::listen(const Json& params, std::shared_ptr<Responder> r) {
     if (!it->is_array()) throw rpc::invalid_params("Invalid parameter notifications.resourceSubscriptions: expected an array of URIs");
     for (const auto& u : *it) {
       if (!u.is_string()) throw rpc::invalid_params("Invalid parameter notifications.resourceSubscriptions: expected an array of URIs");
-      sub.uris.insert(u.get<std::string>());
+      // A resource outside the caller's scopes is not honoured (the acknowledgement leaves it out).
+      bool allowed = true;
+      for (const auto& scope : required_scopes("resources/read", Json{{"uri", u}})) allowed &= ctx.allows(scope);
+      if (allowed) sub.uris.insert(u.get<std::string>());
     }
     if (!sub.uris.empty()) honoured["resourceSubscriptions"] = Json(sub.uris);
   }

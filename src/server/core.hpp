@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -97,7 +98,8 @@ class Server {
   const ServerOptions& options() const { return options_; }
   TaskManager& tasks() { return tasks_; }
 
-  std::shared_ptr<Session> new_session(std::shared_ptr<Sink> notify_sink);
+  // `user` owns the session: resource-updated notifications for other users never reach it.
+  std::shared_ptr<Session> new_session(std::shared_ptr<Sink> notify_sink, std::string user = "local");
 
   // One wire message (a line on stdio, a POST body on HTTP). Malformed JSON -> -32700.
   void handle_text(std::string_view text, const Connection& conn);
@@ -124,8 +126,18 @@ class Server {
     return log_redactor_ ? log_redactor_(ctx, std::move(text)) : text;
   }
 
-  // Unsolicited notifications.
-  void notify_resource_updated(const std::string& uri);
+  // Scopes (HTTP with authentication): every scope a request needs, by what it names (the tool
+  // of a tools/call, the resource of resources/read or /subscribe, the prompt of prompts/get,
+  // the ref of completion/complete). Empty when a valid caller is enough, or when it names
+  // nothing known (the handler answers that).
+  std::vector<std::string> required_scopes(const std::string& method, const Json& params) const;
+  // The -32003 refusal of a request `granted` does not cover (its data lists requiredScopes),
+  // or nullopt. The dispatcher refuses with it; the HTTP transport asks first, to answer 403.
+  std::optional<rpc::Error> missing_scope(const Json& message, const std::optional<std::set<std::string>>& granted) const;
+
+  // Unsolicited notifications. A resource of one user's (`user` set) is announced only to that
+  // user's sessions and subscriptions; nullopt: a resource every user shares.
+  void notify_resource_updated(const std::string& uri, const std::optional<std::string>& user = std::nullopt);
   void notify_list_changed(const std::string& what);  // "tools", "resources", "prompts"
 
   // Cancels one in-flight request of a connection (notifications/cancelled; on HTTP, the client

@@ -124,16 +124,23 @@ void HttpServer::Impl::setup() {
   // included): the library would otherwise read a chunked or compressed body whole into
   // req.body, unbounded, before routing.
   using Reader = httplib::ContentReader;
+  // Every MCP endpoint authenticates first (once per request), before reading a body.
   http.Post(opt.endpoint, [this](const httplib::Request& req, httplib::Response& res, const Reader& reader) {
-    if (auto body = read_body(req, res, reader)) post_mcp(req, *body, res);
+    auto who = authorize(req, res);
+    if (!who) return unread_body(req, res);
+    if (auto body = read_body(req, res, reader)) post_mcp(req, *body, res, *who);
   });
   http.Post("/messages", [this](const httplib::Request& req, httplib::Response& res, const Reader& reader) {
-    if (auto body = read_body(req, res, reader)) post_messages(req, *body, res);
+    auto who = authorize(req, res);
+    if (!who) return unread_body(req, res);
+    if (auto body = read_body(req, res, reader)) post_messages(req, *body, res, *who);
   });
-  http.Get(opt.endpoint, [this](const httplib::Request& req, httplib::Response& res) { get_mcp(req, res); });
+  http.Get(opt.endpoint, [this](const httplib::Request& req, httplib::Response& res) {
+    if (auto who = authorize(req, res)) get_mcp(req, res, *who);
+  });
   http.Delete(opt.endpoint, [this](const httplib::Request& req, httplib::Response& res, const Reader&) {
     unread_body(req, res);
-    delete_mcp(req, res);
+    if (auto who = authorize(req, res)) delete_mcp(req, res, *who);
   });
   auto unrouted = [this](const httplib::Request& req, httplib::Response& res, const Reader&) {
     unread_body(req, res);
@@ -150,12 +157,10 @@ void HttpServer::Impl::setup() {
   http.Put(".*", unrouted);
   http.Patch(".*", unrouted);
   http.Delete(".*", unrouted);
-  http.Options(opt.endpoint, [](const httplib::Request&, httplib::Response& res) {
-    res.status = 405;
-    res.set_header("Allow", "GET, POST, DELETE");
-    res.set_content(error_body(nullptr, rpc::kInvalidRequest, "Method not allowed"), "application/json");
+  http.Get("/sse", [this](const httplib::Request& req, httplib::Response& res) {
+    if (auto who = authorize(req, res)) get_sse(req, res, *who);
   });
-  http.Get("/sse", [this](const httplib::Request& req, httplib::Response& res) { get_sse(req, res); });
+  setup_access();  // CORS preflights, the RFC 9728 metadata
 }
 
 // The body as read (chunked or not) and inflated (gzip, deflate, br: the library inflates as it
@@ -208,7 +213,8 @@ bool HttpServer::Impl::check_origin(const httplib::Request& req, httplib::Respon
     unread_body(req, res);  // refused before routing
     return false;
   };
-  if (req.has_header("Origin")) {
+  // The metadata is public to every origin (RFC 9728 clients in browsers).
+  if (req.has_header("Origin") && !metadata_path(req.path)) {
     std::string origin = req.get_header_value("Origin");
     bool listed = std::find(opt.allowed_origins.begin(), opt.allowed_origins.end(), origin) != opt.allowed_origins.end();
     std::string host = origin;
@@ -216,8 +222,13 @@ bool HttpServer::Impl::check_origin(const httplib::Request& req, httplib::Respon
       if (host.rfind(scheme, 0) == 0) host = host.substr(std::strlen(scheme));
     if (!listed && !(host != origin && is_loopback_host(host))) return refuse("Origin " + origin + " is not allowed");
   }
-  if (loopback && !is_loopback_host(req.get_header_value("Host")))
+  // Behind --public-url the Host must be the public one: that check replaces the loopback one.
+  if (public_url) {
+    if (!check_public_host(req, res)) return false;
+  } else if (loopback && !is_loopback_host(req.get_header_value("Host"))) {
     return refuse("Host " + req.get_header_value("Host") + " is not a loopback name");
+  }
+  cors(req, res);
   return true;
 }
 
@@ -242,7 +253,7 @@ void HttpServer::Impl::refuse_session(httplib::Response& res, const Json& id) {
                   "application/json");
 }
 
-void HttpServer::Impl::post_mcp(const httplib::Request& req, const std::string& body, httplib::Response& res) {
+void HttpServer::Impl::post_mcp(const httplib::Request& req, const std::string& body, httplib::Response& res, const Caller& who) {
   auto fail = [&](int status, int code, const std::string& message) {
     res.status = status;
     res.set_content(error_body(nullptr, code, message), "application/json");
@@ -270,8 +281,8 @@ void HttpServer::Impl::post_mcp(const httplib::Request& req, const std::string& 
   bool legacy_header = rev && !is_modern(*rev);
   bool modern = !has_session && (meta_version || (!version.empty() && !legacy_header)) &&
                 !(msg.is_object() && msg.value("method", "") == "initialize" && !meta_version);
-  if (modern) post_modern(req, res, msg);
-  else post_legacy(req, res, msg);
+  if (modern) post_modern(req, res, msg, who);
+  else post_legacy(req, res, msg, who);
 }
 
 void HttpServer::Impl::respond(httplib::Response& res, std::shared_ptr<Exchange> ex, const Connection& conn, bool modern,
@@ -383,10 +394,17 @@ HttpServer::~HttpServer() {
 int HttpServer::bind() {
   auto& o = impl_->opt;
   impl_->loopback = is_loopback_host(o.host);
-  if (!impl_->loopback && !o.allow_remote)
-    throw std::runtime_error("refusing to bind " + o.host + ": not a loopback address (pass --allow-remote to expose it)");
-  if (!impl_->loopback)
-    spdlog::warn("listening on {} without HTTP authentication: anyone who can reach it can use this server", o.host);
+  // Without authentication anyone who reaches the port is the local user: loopback only, unless
+  // the operator says otherwise in so many words. With it, the token is the protection.
+  if (!impl_->loopback && !o.access.enabled()) {
+    if (!o.allow_unauthenticated && !o.allow_remote)
+      throw std::runtime_error("refusing to bind " + o.host + " without HTTP authentication: pass --auth keys or --auth issuer "
+                               "so callers must present a token, or --allow-unauthenticated to let anyone who can reach it "
+                               "act as the local user");
+    spdlog::error("listening on {} WITHOUT HTTP AUTHENTICATION (--allow-unauthenticated): anyone who can reach it reads and "
+                  "sends the local user's mail, calendar and everything else", o.host);
+  }
+  impl_->check_access();  // --public-url, --trusted-proxy
   int port = o.port == 0 ? impl_->http.bind_to_any_port(o.host) : (impl_->http.bind_to_port(o.host, o.port) ? o.port : -1);
   if (port <= 0) throw std::runtime_error("cannot bind " + o.host + ":" + std::to_string(o.port));
   // The library listens with a backlog of 5: a burst of clients would overflow it and wait out
@@ -400,6 +418,7 @@ int HttpServer::bind() {
     ::setrlimit(RLIMIT_NOFILE, &r);
   }
   impl_->port = port;
+  impl_->publish_resource();
   return port;
 }
 

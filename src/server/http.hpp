@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "server/access.hpp"
 #include "server/core.hpp"
 
 namespace concierge {
@@ -13,7 +14,13 @@ namespace concierge {
 struct HttpOptions {
   std::string host = "127.0.0.1";
   int port = 0;                       // 0: any free port (read it back from bind())
-  bool allow_remote = false;          // binding a non-loopback address needs this
+  // Authentication (server/access.hpp). With an authenticator every MCP endpoint needs a bearer
+  // token and the RFC 9728 metadata is served; without, every caller is the local user.
+  AccessOptions access;
+  // A non-loopback bind without an authenticator is refused unless one of these is set
+  // (--allow-unauthenticated; --allow-remote is its older name).
+  bool allow_unauthenticated = false;
+  bool allow_remote = false;
   std::string endpoint = "/mcp";
   // Every limit below answers with its HTTP status and a JSON-RPC error naming the flag
   // (`concierge serve --help` lists them with their defaults).

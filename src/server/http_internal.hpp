@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <set>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -184,6 +186,30 @@ std::string trim_ows(std::string s);
 // Decodes a header value that may use the `=?base64?…?=` sentinel (2026-07-28). nullopt when
 // the value is malformed (bad Base64, characters a header value may not carry).
 std::optional<std::string> decode_header_value(const std::string& raw);
+
+// ---- Access (http_access.cpp) -----------------------------------------------------------------
+
+// Who sent an HTTP request: the local user, unrestricted, when authentication is off.
+struct Caller {
+  std::string user = "local";
+  std::optional<std::set<std::string>> scopes;
+};
+
+// An IPv4 or IPv6 network (--trusted-proxy), IPv4 held as IPv4-mapped IPv6.
+struct Cidr {
+  std::array<uint8_t, 16> net{};
+  int bits = 128;
+};
+std::optional<Cidr> parse_cidr(std::string_view text);
+bool cidr_contains(const Cidr& c, const std::string& ip);
+
+// An absolute http(s) URL split up (--public-url); nullopt when it is not one, or carries a
+// query, fragment or user info.
+struct PublicUrl {
+  std::string scheme, host, authority, path;  // authority: host[:port], lowercase, default port dropped
+  std::string origin() const { return scheme + "://" + authority; }
+};
+std::optional<PublicUrl> parse_public_url(const std::string& url);
 
 // ---- Exchanges --------------------------------------------------------------------------------
 
@@ -415,6 +441,11 @@ struct HttpServer::Impl {
   std::thread reaper;
   std::condition_variable reaper_cv;
 
+  // Access (http_access.cpp): set by check_access() and publish_resource() at bind.
+  std::optional<PublicUrl> public_url;
+  std::string resource, metadata_url;  // RFC 9728 `resource`, and where its metadata is
+  std::vector<Cidr> trusted_proxies;
+
   Impl(Server& c, HttpOptions o) : core(c), opt(std::move(o)) {}
 
   void track(const std::shared_ptr<Exchange>& ex) {
@@ -429,14 +460,27 @@ struct HttpServer::Impl {
 
   void setup();
   bool check_origin(const httplib::Request& req, httplib::Response& res);
+  // Access (http_access.cpp).
+  void setup_access();
+  void check_access();      // before binding: throws for a bad --public-url or --trusted-proxy
+  void publish_resource();  // once bound: `resource` and `metadata_url`
+  bool mcp_path(const std::string& path) const;
+  bool metadata_path(const std::string& path) const;
+  // The Host the client named (X-Forwarded-Host from a trusted proxy); the public URL's check.
+  bool check_public_host(const httplib::Request& req, httplib::Response& res);
+  void cors(const httplib::Request& req, httplib::Response& res);
+  // The caller of an MCP request, or nullopt once the refusal (400/401) is written.
+  std::optional<Caller> authorize(const httplib::Request& req, httplib::Response& res);
+  // A request outside the caller's scopes: 403 insufficient_scope.
+  void forbid(httplib::Response& res, const Caller& who, const rpc::Error& e, const Json& id);
   std::optional<std::string> read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
-  void post_mcp(const httplib::Request& req, const std::string& body, httplib::Response& res);
-  void post_modern(const httplib::Request& req, httplib::Response& res, const Json& msg);
-  void post_legacy(const httplib::Request& req, httplib::Response& res, const Json& msg);
-  void get_mcp(const httplib::Request& req, httplib::Response& res);
-  void delete_mcp(const httplib::Request& req, httplib::Response& res);
-  void get_sse(const httplib::Request& req, httplib::Response& res);
-  void post_messages(const httplib::Request& req, const std::string& body, httplib::Response& res);
+  void post_mcp(const httplib::Request& req, const std::string& body, httplib::Response& res, const Caller& who);
+  void post_modern(const httplib::Request& req, httplib::Response& res, const Json& msg, const Caller& who);
+  void post_legacy(const httplib::Request& req, httplib::Response& res, const Json& msg, const Caller& who);
+  void get_mcp(const httplib::Request& req, httplib::Response& res, const Caller& who);
+  void delete_mcp(const httplib::Request& req, httplib::Response& res, const Caller& who);
+  void get_sse(const httplib::Request& req, httplib::Response& res, const Caller& who);
+  void post_messages(const httplib::Request& req, const std::string& body, httplib::Response& res, const Caller& who);
   std::optional<std::string> check_mirrored_headers(const httplib::Request& req, const Json& msg);
   void respond(httplib::Response& res, std::shared_ptr<Exchange> ex, const Connection& conn, bool modern,
                std::shared_ptr<HttpSession> session, bool claimed = false);
@@ -444,7 +488,8 @@ struct HttpServer::Impl {
               bool modern, std::shared_ptr<HttpSession> session, std::string priming, bool claimed = false);
   bool refuse_stream(httplib::Response& res);
   void refuse_session(httplib::Response& res, const Json& id);
-  std::shared_ptr<HttpSession> find_session(const std::string& id);
+  // The session named by id when it is `user`'s; another user's reads exactly like a missing one.
+  std::shared_ptr<HttpSession> find_session(const std::string& id, const std::string& user);
   bool add_session(const std::shared_ptr<HttpSession>& s);
   void end_session(const std::shared_ptr<HttpSession>& s);
   void drop_session(const std::shared_ptr<HttpSession>& s);

@@ -58,7 +58,7 @@ std::optional<std::string> HttpServer::Impl::check_mirrored_headers(const httpli
   return problem;
 }
 
-void HttpServer::Impl::post_modern(const httplib::Request& req, httplib::Response& res, const Json& msg) {
+void HttpServer::Impl::post_modern(const httplib::Request& req, httplib::Response& res, const Json& msg, const Caller& who) {
   const Json id = msg.is_object() && msg.contains("id") && rpc::valid_id(msg["id"]) ? msg["id"] : Json();
   auto reject = [&](int status, int code, const std::string& message, const Json& data = nullptr) {
     res.status = status;
@@ -81,13 +81,14 @@ void HttpServer::Impl::post_modern(const httplib::Request& req, httplib::Respons
       return reject(400, rpc::kUnsupportedProtocolVersion, "Unsupported protocol version: " + meta_version,
                     Json{{"supported", supported_revisions()}, {"requested", meta_version}});
     if (auto mismatch = check_mirrored_headers(req, msg)) return reject(400, rpc::kHeaderMismatch, *mismatch);
+    if (auto refused = core.missing_scope(msg, who.scopes)) return forbid(res, who, *refused, id);
   }
   // A listen is a stream for as long as the client keeps it: it counts against the streams.
   bool claimed = kind == rpc::Kind::Request && msg.value("method", "") == "subscriptions/listen";
   if (claimed && refuse_stream(res)) return;
   // Stateless: a fresh session object per request, only to track it for cancellation.
   auto ex = exchange(Exchange::Style::Modern, id, "");
-  Connection conn{core.new_session(nullptr), ex, "http", "local", /*run_quick_inline=*/true};
+  Connection conn{core.new_session(nullptr, who.user), ex, "http", who.user, /*run_quick_inline=*/true, who.scopes};
   if (kind != rpc::Kind::Request) {
     core.handle(msg, conn);
     res.status = 202;

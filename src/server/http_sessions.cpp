@@ -3,10 +3,10 @@
 
 namespace concierge {
 
-std::shared_ptr<HttpSession> HttpServer::Impl::find_session(const std::string& id) {
+std::shared_ptr<HttpSession> HttpServer::Impl::find_session(const std::string& id, const std::string& user) {
   std::lock_guard l(sessions_m);
   auto it = sessions.find(id);
-  if (it == sessions.end()) return nullptr;
+  if (it == sessions.end() || it->second->core->user != user) return nullptr;
   it->second->last_used = Clock::now();
   return it->second;
 }
@@ -64,7 +64,7 @@ void HttpServer::Impl::drop_session(const std::shared_ptr<HttpSession>& s) {
 // can never take the connections kept for requests.
 // ---- Handshake era (2025-03-26 … 2025-11-25) ------------------------------------------------------
 
-void HttpServer::Impl::post_legacy(const httplib::Request& req, httplib::Response& res, const Json& msg) {
+void HttpServer::Impl::post_legacy(const httplib::Request& req, httplib::Response& res, const Json& msg, const Caller& who) {
   auto fail = [&](int status, int code, const std::string& message) {
     res.status = status;
     Json id = msg.is_object() && msg.contains("id") && rpc::valid_id(msg["id"]) ? msg["id"] : Json();
@@ -78,12 +78,12 @@ void HttpServer::Impl::post_legacy(const httplib::Request& req, httplib::Respons
   bool is_init = msg.is_object() && msg.value("method", "") == "initialize";
   std::shared_ptr<HttpSession> session;
   if (req.has_header(kSessionHeader)) {
-    session = find_session(req.get_header_value(kSessionHeader));
+    session = find_session(req.get_header_value(kSessionHeader), who.user);
     if (!session) return fail(404, rpc::kInvalidRequest, "Session not found (it expired or was deleted): initialize again");
     if (is_init) return fail(400, rpc::kInvalidRequest, "Invalid Request: this session is already initialized");
   } else if (is_init) {
     session = std::make_shared<HttpSession>();
-    session->core = core.new_session(std::make_shared<StandaloneSink>(session));
+    session->core = core.new_session(std::make_shared<StandaloneSink>(session), who.user);
   } else {
     return fail(400, rpc::kInvalidRequest, "Bad Request: missing Mcp-Session-Id header (send initialize first)");
   }
@@ -95,8 +95,11 @@ void HttpServer::Impl::post_legacy(const httplib::Request& req, httplib::Respons
     for (const auto& m : msg) has_request |= rpc::classify(m).kind != rpc::Kind::Notification && rpc::classify(m).kind != rpc::Kind::Response;
   }
   Json id = msg.is_object() && msg.contains("id") ? msg["id"] : Json();
+  // A single request outside the caller's scopes is 403 (a batch's gets its JSON-RPC error).
+  if (kind == rpc::Kind::Request && msg.is_object())
+    if (auto refused = core.missing_scope(msg, who.scopes)) return forbid(res, who, *refused, id);
   auto ex = exchange(Exchange::Style::Legacy, msg.is_array() ? Json("batch") : id, base64url_encode(random_bytes(9)));
-  Connection conn{session->core, ex, "http", "local", /*run_quick_inline=*/true};
+  Connection conn{session->core, ex, "http", who.user, /*run_quick_inline=*/true, who.scopes};
   if (!has_request) {
     core.handle(msg, conn);
     res.status = 202;
@@ -124,7 +127,7 @@ void HttpServer::Impl::post_legacy(const httplib::Request& req, httplib::Respons
   respond(res, ex, conn, false, session);
 }
 
-void HttpServer::Impl::get_mcp(const httplib::Request& req, httplib::Response& res) {
+void HttpServer::Impl::get_mcp(const httplib::Request& req, httplib::Response& res, const Caller& who) {
   auto fail = [&](int status, const std::string& message) {
     res.status = status;
     res.set_content(error_body(nullptr, rpc::kInvalidRequest, message), "application/json");
@@ -138,9 +141,9 @@ void HttpServer::Impl::get_mcp(const httplib::Request& req, httplib::Response& r
   }
   if (!accepts(req.get_header_value("Accept"), "text/event-stream"))
     return fail(406, "Not Acceptable: Accept must list text/event-stream");
-  auto session = find_session(req.get_header_value(kSessionHeader));
+  auto session = find_session(req.get_header_value(kSessionHeader), who.user);
   if (!session) return fail(404, "Session not found");
-  Connection conn{session->core, nullptr, "http", "local"};
+  Connection conn{session->core, nullptr, "http", who.user, false, who.scopes};
   if (refuse_stream(res)) return;
   bool streaming = false;  // else the claim is given back
   struct Unclaim {
@@ -191,7 +194,7 @@ void HttpServer::Impl::get_mcp(const httplib::Request& req, httplib::Response& r
          "id: " + ex->stream_id() + ":0\nretry: " + std::to_string(opt.sse_retry.count()) + "\ndata: \n\n", true);
 }
 
-void HttpServer::Impl::delete_mcp(const httplib::Request& req, httplib::Response& res) {
+void HttpServer::Impl::delete_mcp(const httplib::Request& req, httplib::Response& res, const Caller& who) {
   if (!req.has_header(kSessionHeader)) {
     res.status = 400;
     res.set_content(error_body(nullptr, rpc::kInvalidRequest, "Bad Request: missing Mcp-Session-Id header"), "application/json");
@@ -201,7 +204,7 @@ void HttpServer::Impl::delete_mcp(const httplib::Request& req, httplib::Response
   {
     std::lock_guard l(sessions_m);
     auto it = sessions.find(req.get_header_value(kSessionHeader));
-    if (it != sessions.end()) {
+    if (it != sessions.end() && it->second->core->user == who.user) {  // another user's: 404 too
       s = it->second;
       sessions.erase(it);
     }

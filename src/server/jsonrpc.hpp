@@ -16,6 +16,7 @@ enum Code : int {
   kInvalidParams = -32602,
   kInternalError = -32603,
   kResourceNotFoundLegacy = -32002,       // 2025-11-25 and earlier
+  kInsufficientScope = -32003,            // local: the caller's token lacks a scope (HTTP: 403)
   kHeaderMismatch = -32020,               // 2026-07-28
   kMissingRequiredClientCapability = -32021,
   kUnsupportedProtocolVersion = -32022,

@@ -20,6 +20,20 @@ Json paginate(size_t n, size_t offset, size_t size, const char* key, F&& item) {
   if (end < n) out["nextCursor"] = encode_cursor(end);
   return out;
 }
+
+// What a caller may see of a list: the items whose scopes its token grants, in the list's order.
+template <class T, class F>
+std::vector<const T*> visible(const std::vector<T>& all, F&& allowed) {
+  std::vector<const T*> out;
+  out.reserve(all.size());
+  for (const auto& item : all)
+    if (allowed(item)) out.push_back(&item);
+  return out;
+}
+
+bool allows_all(const RequestContext& ctx, const std::vector<std::string>& scopes) {
+  return std::all_of(scopes.begin(), scopes.end(), [&](const std::string& s) { return ctx.allows(s); });
+}
 }  // namespace
 
 void Server::register_protocol_methods() {
@@ -73,10 +87,66 @@ Json Server::discover(RequestContext& ctx) {
   return r;
 }
 
+std::vector<std::string> Server::required_scopes(const std::string& method, const Json& params) const {
+  auto text = [&](const Json& obj, const char* key) {
+    auto it = obj.find(key);
+    return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto one = [](const std::string& scope) { return scope.empty() ? std::vector<std::string>{} : std::vector<std::string>{scope}; };
+  auto resource = [&](const std::string& uri) {
+    if (const auto* d = resources_.find(uri)) return one(d->scope);
+    std::map<std::string, std::string> vars;
+    if (const auto* t = resources_.match(uri, vars)) return one(t->scope);
+    return std::vector<std::string>{};
+  };
+  if (!params.is_object()) return {};
+  if (method == "tools/call") {
+    const auto* tool = tools_.find(text(params, "name"));
+    return tool ? one(tool->def.scope) : std::vector<std::string>{};
+  }
+  if (method == "resources/read" || method == "resources/subscribe") return resource(text(params, "uri"));
+  if (method == "prompts/get") {
+    const auto* p = prompts_.find(text(params, "name"));
+    return p ? p->scopes : std::vector<std::string>{};
+  }
+  if (method == "completion/complete") {  // completions draw on what the ref reads (history, say)
+    auto ref = params.find("ref");
+    if (ref == params.end() || !ref->is_object()) return {};
+    if (text(*ref, "type") == "ref/prompt") {
+      const auto* p = prompts_.find(text(*ref, "name"));
+      return p ? p->scopes : std::vector<std::string>{};
+    }
+    const auto* t = resources_.find_template(text(*ref, "uri"));
+    return t ? one(t->scope) : std::vector<std::string>{};
+  }
+  return {};
+}
+
+std::optional<rpc::Error> Server::missing_scope(const Json& message, const std::optional<std::set<std::string>>& granted) const {
+  if (!granted || !message.is_object()) return std::nullopt;
+  auto m = message.find("method");
+  if (m == message.end() || !m->is_string()) return std::nullopt;
+  auto p = message.find("params");
+  auto need = required_scopes(m->get<std::string>(), p == message.end() ? Json::object() : *p);
+  if (std::all_of(need.begin(), need.end(), [&](const std::string& s) { return scope_allows(granted, s); })) return std::nullopt;
+  std::string what = m->get<std::string>();  // and what it names: "tools/call calendar_create_event"
+  if (p != message.end() && p->is_object())
+    for (const char* key : {"name", "uri"})
+      if (auto v = p->find(key); v != p->end() && v->is_string()) what += " " + v->get<std::string>();
+  std::string listed;
+  for (const auto& s : need) listed += (listed.empty() ? "" : " ") + s;
+  return rpc::Error(rpc::kInsufficientScope, "Insufficient scope: " + what + " needs " + listed, Json{{"requiredScopes", need}});
+}
+
 Json Server::list_tools(const PageParams& page, RequestContext& ctx) {
-  const auto& all = tools_.list();
-  Json r = paginate(all.size(), page.offset, options_.page_size, "tools", [&](size_t i) {
-    Json t = all[i]->wire;
+  std::vector<const RegisteredTool*> all;
+  if (ctx.scopes()) {
+    for (const auto* t : tools_.list())
+      if (ctx.allows(t->def.scope)) all.push_back(t);
+  }
+  const auto& listed = ctx.scopes() ? all : tools_.list();
+  Json r = paginate(listed.size(), page.offset, options_.page_size, "tools", [&](size_t i) {
+    Json t = listed[i]->wire;
     adapt_tool(t, ctx.revision());
     return t;
   });
@@ -97,9 +167,9 @@ Json Server::call_tool(const CallToolParams& p, RequestContext& ctx) {
 }
 
 Json Server::list_resources(const PageParams& page, RequestContext& ctx) {
-  const auto& all = resources_.resources();
+  auto all = visible(resources_.resources(), [&](const ResourceDefinition& d) { return ctx.allows(d.scope); });
   Json r = paginate(all.size(), page.offset, options_.page_size, "resources", [&](size_t i) {
-    const auto& d = all[i];
+    const auto& d = *all[i];
     Json j{{"uri", d.uri}, {"name", d.name}};
     if (!d.title.empty()) j["title"] = d.title;
     if (!d.description.empty()) j["description"] = d.description;
@@ -113,9 +183,9 @@ Json Server::list_resources(const PageParams& page, RequestContext& ctx) {
 }
 
 Json Server::list_resource_templates(const PageParams& page, RequestContext& ctx) {
-  const auto& all = resources_.templates();
+  auto all = visible(resources_.templates(), [&](const ResourceTemplateDefinition& d) { return ctx.allows(d.scope); });
   Json r = paginate(all.size(), page.offset, options_.page_size, "resourceTemplates", [&](size_t i) {
-    const auto& d = all[i];
+    const auto& d = *all[i];
     Json j{{"uriTemplate", d.uri_template}, {"name", d.name}};
     if (!d.title.empty()) j["title"] = d.title;
     if (!d.description.empty()) j["description"] = d.description;
@@ -156,9 +226,9 @@ Json Server::read_resource(const UriParams& p, RequestContext& ctx) {
 }
 
 Json Server::list_prompts(const PageParams& page, RequestContext& ctx) {
-  const auto& all = prompts_.list();
+  auto all = visible(prompts_.list(), [&](const PromptDefinition& d) { return allows_all(ctx, d.scopes); });
   Json r = paginate(all.size(), page.offset, options_.page_size, "prompts", [&](size_t i) {
-    const auto& d = all[i];
+    const auto& d = *all[i];
     Json j{{"name", d.name}};
     if (!d.title.empty()) j["title"] = d.title;
     if (!d.description.empty()) j["description"] = d.description;

@@ -70,6 +70,9 @@ struct ToolDefinition {
   // (HTTP), saving two thread hand-offs per call. Anything slower stays on the worker pool,
   // where streaming progress and cancellation on disconnect work.
   bool quick = false;
+  // The scope a caller needs to see and call it (HTTP with authentication); empty: any
+  // authenticated caller. Builtin domain tools get <domain>:read or <domain>:write when empty.
+  std::string scope;
 };
 
 struct RegisteredTool {
@@ -116,6 +119,7 @@ struct ResourceDefinition {
   Json icons;
   ResourceReader read;
   int ttl_ms = 0;  // caching hint for resources/read (2026-07-28)
+  std::string scope;  // needed to list, read or subscribe (see ToolDefinition::scope)
 };
 
 struct ResourceTemplateDefinition {
@@ -124,6 +128,7 @@ struct ResourceTemplateDefinition {
   TemplateReader read;  // return null for "no such resource"
   std::map<std::string, Completer> complete;  // per template variable
   int ttl_ms = 0;
+  std::string scope;  // as ResourceDefinition::scope
 };
 
 // A level-1 RFC 6570 template ({var} expressions), matched against concrete URIs.
@@ -172,6 +177,7 @@ struct PromptDefinition {
   std::vector<PromptArgument> arguments;
   Json icons;
   PromptRenderer render;
+  std::vector<std::string> scopes;  // every scope its content needs (see ToolDefinition::scope)
 };
 
 class PromptRegistry {

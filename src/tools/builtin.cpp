@@ -2,6 +2,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "server/access.hpp"
 #include "tools/tool.hpp"
 
 namespace concierge::tools {
@@ -14,6 +15,11 @@ std::string joined(const std::vector<std::string>& v) {
 }
 bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 }  // namespace
+
+std::string scope_of(const ToolFactory& factory, const ToolDefinition& def) {
+  if (!def.scope.empty() || factory.domain.empty()) return def.scope;
+  return factory.domain + (def.hints.read_only == true ? ":read" : ":write");
+}
 
 std::vector<std::string> tool_domains() {
   std::set<std::string> all;
@@ -36,6 +42,7 @@ void register_builtin(ToolRegistry& registry, App* app, const ToolSelection& sel
     if (outside) def.hints.open_world = true;
     def.quick = !outside;
     if (selection.read_only && def.hints.read_only != true) continue;
+    def.scope = scope_of(f, def);
     registry.add(std::move(def));  // the registry lists by name, whatever the order here
   }
 }
@@ -46,7 +53,11 @@ std::vector<std::string> check_tools(App& app, const std::vector<ToolFactory>& f
   std::set<std::string> names;
   for (auto& f : factories) {
     try {
-      names.insert(f.make(&app).name);
+      auto def = f.make(&app);
+      // A scope no token can carry would hide the tool from every authenticated caller.
+      if (auto scope = scope_of(f, def); !scope.empty() && !contains(all_scopes(), scope))
+        problems.push_back("tool " + def.name + " needs scope " + scope + ", which is not one of the scopes tokens carry (server/access.hpp)");
+      names.insert(def.name);
     } catch (const std::exception& e) {
       problems.push_back(std::string("a tool") + (f.domain.empty() ? "" : " of domain " + f.domain) + " can't be made: " + e.what());
     }

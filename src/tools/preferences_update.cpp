@@ -12,7 +12,8 @@ ToolDefinition preferences_update(App& app) {
                  .description = "Change some of the user's preferences (time zone, locale, working hours, default calendar, "
                                 "default meeting length, music device, verbosity, units). Keys left out keep their value. "
                                 "Returns every preference after the change.",
-                 .hints = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false}},
+                 .hints = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false},
+                 .scope = "preferences:write"},
                 [&app](const Json& args, RequestContext& ctx) {
                   if (args.empty()) throw providers::Error("arguments", "give at least 1 preference to change");
                   Json updated;

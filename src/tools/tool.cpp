@@ -32,6 +32,7 @@ ToolDefinition define(std::string name, ToolInfo info, ToolHandler handler) {
   d.hints = info.hints;
   d.icons = std::move(info.icons);
   d.handler = std::move(handler);
+  d.scope = std::move(info.scope);
   return d;
 }
 

@@ -20,6 +20,9 @@ struct ToolInfo {
   // A tool outside src/tools (a test's) has no file there and gives its schemas here.
   Json input_schema;
   Json output_schema;
+  // The scope a caller needs (ToolDefinition::scope); empty: <domain>:read for a read-only tool
+  // of a domain, <domain>:write for any other, nothing for a general tool.
+  std::string scope;
 };
 
 // Builds a ToolDefinition whose schemas come from schemas/ by the tool's name. Whether it is
@@ -44,6 +47,9 @@ struct ToolFactory {
   std::function<ToolDefinition(App*)> make;
 };
 const std::vector<ToolFactory>& registered_tools();
+
+// The scope a registered tool needs: its own, else derived from its domain and readOnlyHint.
+std::string scope_of(const ToolFactory& factory, const ToolDefinition& def);
 
 // Which tools a server exposes: `--tools calendar,mail` (empty: every domain) and `--read-only`
 // (only tools whose readOnlyHint is true).

@@ -10,7 +10,9 @@ ToolDefinition composer(App& app, const char* name, bool send) {
                                 ": to, cc, bcc (addresses), subject, text and/or html body. reply_to_message_id answers a message: "
                                 "In-Reply-To and References are set so it threads, the subject gets \"Re:\", and to defaults to "
                                 "the sender." + (send ? " The local mailbox files it in Sent." : ""),
-                 .hints = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false}},
+                 .hints = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false},
+                 // Sending reaches other people: a scope of its own (a draft stays mail:write).
+                 .scope = send ? "mail:send" : ""},
                 [&app, send](const Json& args, RequestContext& ctx) {
                   auto c = call_of(app, args, ctx);
                   auto o = outgoing(args);
