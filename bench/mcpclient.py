@@ -19,6 +19,7 @@
 import asyncio
 import http.client
 import json
+import os
 import resource
 import signal
 import sys
@@ -40,6 +41,7 @@ def echo_body(kind, rid=1):
 
 def echo_headers(kind, session=None):
     h = {"Content-Type": "application/json", "Accept": ACCEPT}
+    h.update(AUTH)
     if kind == "modern":
         h.update({"MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/call", "Mcp-Name": "echo"})
     else:
@@ -48,6 +50,9 @@ def echo_headers(kind, session=None):
         h["Mcp-Session-Id"] = session
     return h
 
+
+# A bearer token on every request (the JWT row of bench/run.sh): BENCH_TOKEN.
+AUTH = {"Authorization": "Bearer " + os.environ["BENCH_TOKEN"]} if os.environ.get("BENCH_TOKEN") else {}
 
 INIT_BODY = json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
     "protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "concierge-bench", "version": "1"}}})
@@ -99,11 +104,11 @@ def check(url, kind, session=None):
 
 
 def open_session(url):
-    status, hdrs, text = post(url, INIT_BODY, {"Content-Type": "application/json", "Accept": ACCEPT})
+    status, hdrs, text = post(url, INIT_BODY, {"Content-Type": "application/json", "Accept": ACCEPT, **AUTH})
     sid = hdrs.get("mcp-session-id")
     if status != 200 or not sid:
         raise RuntimeError(f"initialize: HTTP {status}, session {sid!r}: {text[:300]}")
-    h = {"Content-Type": "application/json", "Accept": ACCEPT, "MCP-Protocol-Version": LEGACY, "Mcp-Session-Id": sid}
+    h = {"Content-Type": "application/json", "Accept": ACCEPT, "MCP-Protocol-Version": LEGACY, "Mcp-Session-Id": sid, **AUTH}
     status, _, text = post(url, INITIALIZED_BODY, h)
     if status not in (200, 202):
         raise RuntimeError(f"notifications/initialized: HTTP {status}: {text[:300]}")

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-TARGET_NAMES = {"ours": "Concierge", "bare": "Concierge --no-history", "peer": "TS SDK peer", "nginx": "nginx (fixed 200)"}
+TARGET_NAMES = {"ours": "Concierge", "bare": "Concierge --no-history", "jwt": "Concierge --auth issuer (JWT)", "peer": "TS SDK peer", "nginx": "nginx (fixed 200)"}
 
 
 def cell_figures(rec):
@@ -94,7 +94,7 @@ def log_problems(name, path):
             lines = f.read().splitlines()
     except OSError:
         return [], 0
-    if name in ("ours", "bare"):
+    if name in ("ours", "bare", "jwt"):
         bad = [l for l in lines if re.search(r"\[(error|critical)\]", l)]
         warn = sum(1 for l in lines if "[warning]" in l or "[warn]" in l)
     elif name == "nginx":
@@ -166,13 +166,14 @@ def main():
     for mode in ("stateless", "session"):
         http[mode] = {}
         for c in conns_list:
-            e = {t: group("main", t, mode, c) for t in ("ours", "bare", "peer", "nginx")}
+            e = {t: group("main", t, mode, c) for t in ("ours", "bare", "jwt", "peer", "nginx")}
             e = {t: v for t, v in e.items() if v}
             if not e:
                 continue
             o = e.get("ours", {}).get("req_s")
             e["ours_over_peer"] = ratio(o, e.get("peer", {}).get("req_s"))
             e["ours_over_bare"] = ratio(o, e.get("bare", {}).get("req_s")) if "bare" in e else None
+            e["jwt_over_ours"] = ratio(e.get("jwt", {}).get("req_s"), o) if "jwt" in e else None
             e["ours_over_nginx"] = ratio(o, e.get("nginx", {}).get("req_s")) if "nginx" in e else None
             if "nginx" not in e:  # session rows are compared with the same nginx ceiling
                 n = group("main", "nginx", "stateless", c)
@@ -225,7 +226,7 @@ def main():
         bad, warns = log_problems(name, path)
         logs[name] = {"error_lines": len(bad), "warning_lines": warns, "first_errors": bad[:5]}
         if bad:
-            problems.append((name in ("ours", "bare"), f"{name} logged {len(bad)} error line(s), first: {bad[0][:200]}"))
+            problems.append((name in ("ours", "bare", "jwt"), f"{name} logged {len(bad)} error line(s), first: {bad[0][:200]}"))
 
     # ---- targets ----
     def http_at(mode, t, k="req_s"):
@@ -250,6 +251,10 @@ def main():
         r = ratio(http_at(mode, "ours"), http_at(mode, "bare"))
         target(f"HTTP req/s recording history / not, {mode}, {focus} conns", r, ">= 0.9 (issue 5)", lambda v: v >= 0.9,
                fmt(r * 100 if r is not None else None, ".0f") + " %")
+    for mode in ("stateless", "session"):
+        r = ratio(http_at(mode, "jwt"), http_at(mode, "ours"))
+        target(f"HTTP req/s with a JWT on every request / none, {mode}, {focus} conns", r, ">= 0.9 (issue 16)",
+               lambda v: v >= 0.9, fmt(r * 100 if r is not None else None, ".0f") + " %")
     r = ratio(stdio.get("ours", {}).get("init_ms"), stdio.get("peer", {}).get("init_ms"))
     target("stdio spawn->initialize ours/peer", r, "<= 1/20 (0.05)", lambda v: v <= 0.05,
            fmt(r, ".3f") + (f" (1/{1 / r:.0f})" if r else ""))
@@ -288,6 +293,11 @@ def main():
             print(f"{'  ' + mode + ' --no-history':<22}{focus:>5} | {fmt(b.get('req_s'), '10.0f'):>10} {fmt(b.get('p50_ms'), '7.2f'):>7}"
                   f" {fmt(b.get('p99_ms'), '7.2f'):>7} {fmt(b.get('cpu_us_per_call'), '7.1f'):>7}"
                   f" | history recording keeps {fmt(e['ours_over_bare'] * 100 if e.get('ours_over_bare') else None, '.0f')} %")
+        j = e.get("jwt") or {}
+        if j:
+            print(f"{'  ' + mode + ' with a JWT':<22}{focus:>5} | {fmt(j.get('req_s'), '10.0f'):>10} {fmt(j.get('p50_ms'), '7.2f'):>7}"
+                  f" {fmt(j.get('p99_ms'), '7.2f'):>7} {fmt(j.get('cpu_us_per_call'), '7.1f'):>7}"
+                  f" | a JWT on every request keeps {fmt(e['jwt_over_ours'] * 100 if e.get('jwt_over_ours') else None, '.0f')} %")
     print()
     print(f"{'stdio':<22} | {'spawn->init ms':>14} {'calls/s':>9} {'p50 us':>8} {'p99 us':>8} {'peak RSS MB':>11} {'us/call':>8}")
     for t in ("ours", "peer"):

@@ -154,7 +154,7 @@ wait_listening() {
   die "$3 did not report listening within 10 s"
 }
 
-declare -A pid_of url_of sessions_of
+declare -A pid_of url_of sessions_of token_of
 # ours records every call in its command history (as shipped); bare is the same binary with
 # --no-history, to measure what recording costs.
 start_ours() {
@@ -162,6 +162,21 @@ start_ours() {
   "$binary" --data-dir "$tmp/$name-data" serve --http 127.0.0.1:0 "$@" 2>"$tmp/$name.log" &
   pid_of[$name]=$!; pids+=($!)
   url_of[$name]="http://127.0.0.1:$(wait_listening "$tmp/$name.log" "${pid_of[$name]}" "concierge ($name)")/mcp"
+}
+# jwt: the same binary as ours with --auth issuer, a JWT on every request (bench/issuer.py signs
+# it; the server verifies it against the issuer's JWKS and caches the result by the token's hash).
+start_jwt() {
+  "$py" "$here/issuer.py" "$tmp/issuer" >"$tmp/issuer.out" 2>"$tmp/issuer.log" &
+  pids+=($!)
+  local port=""
+  for _ in $(seq 200); do
+    port=$(awk '/^ready/ { print $2 }' "$tmp/issuer.out" 2>/dev/null)
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { cat "$tmp/issuer.log" >&2; die "the bench issuer did not start"; }
+  start_ours jwt --auth issuer --auth-issuer "http://127.0.0.1:$port"
+  token_of[jwt]=$("$py" -c 'import sys, urllib.parse, urllib.request; print(urllib.request.urlopen(sys.argv[1] + urllib.parse.quote(sys.argv[2], safe="")).read().decode())' "http://127.0.0.1:$port/mint?aud=" "${url_of[jwt]}") || die "the bench issuer minted no token"
 }
 start_peer() {
   node "$here/peer/peer.mjs" http 0 2>"$tmp/peer.log" &
@@ -216,14 +231,14 @@ cell() {
   local phase=$1 round=$2 target=$3 mode=$4 c=$5 nstreams=$6 record=${7:-1}
   local pid=${pid_of[$target]} kind threads=2 cpu0 cpu1 rc=0 res="$tmp/cell.json" alive=true
   case "$target:$mode" in
-    ours:stateless|bare:stateless|nginx:stateless) kind=modern ;;
+    ours:stateless|bare:stateless|jwt:stateless|nginx:stateless) kind=modern ;;
     peer:stateless) kind=stateless ;;
     *:session) kind=session ;;
   esac
   ((c < 2)) && threads=1
   rm -f "$res"
   cpu0=$(cpu_ticks "$pid")
-  BENCH_KIND=$kind BENCH_SESSIONS=${sessions_of[$target]:-} BENCH_RESULT=$res \
+  BENCH_KIND=$kind BENCH_SESSIONS=${sessions_of[$target]:-} BENCH_RESULT=$res BENCH_TOKEN=${token_of[$target]:-} \
     wrk -t"$threads" -c"$c" -d"${secs}s" --timeout 5s --latency -s "$here/wrk/mcp.lua" "${url_of[$target]}" \
     >"$tmp/wrk.out" 2>&1 || rc=$?
   kill -0 "$pid" 2>/dev/null || alive=false
@@ -270,6 +285,7 @@ done
 # --- HTTP servers ---------------------------------------------------------------------------------
 start_ours
 start_ours bare --no-history
+start_jwt
 start_peer
 [ -n "$nginx_bin" ] && start_nginx
 targets=(ours peer); [ -n "$nginx_bin" ] && targets+=(nginx)
@@ -281,6 +297,8 @@ sessions_of[ours]=$("$py" "$here/mcpclient.py" prepare "${url_of[ours]}" modern 
   die "Concierge did not answer echo (2026-07-28 stateless, or on a 2025-06-18 session)"
 sessions_of[bare]=$("$py" "$here/mcpclient.py" prepare "${url_of[bare]}" modern "$max_conns") ||
   die "Concierge --no-history did not answer echo"
+sessions_of[jwt]=$(BENCH_TOKEN=${token_of[jwt]} "$py" "$here/mcpclient.py" prepare "${url_of[jwt]}" modern "$max_conns") ||
+  die "Concierge --auth issuer did not answer echo with a JWT"
 sessions_of[peer]=$("$py" "$here/mcpclient.py" prepare "${url_of[peer]}" stateless "$max_conns") ||
   die "the peer did not answer echo (stateless, or on a session)"
 
@@ -297,6 +315,7 @@ for r in $(seq "$rounds"); do
     for c in "${conns_arr[@]}"; do
       cell main "$r" ours "$mode" "$c" 0
       [ "$c" = "$focus_conns" ] && cell main "$r" bare "$mode" "$c" 0
+      [ "$c" = "$focus_conns" ] && cell main "$r" jwt "$mode" "$c" 0
       cell main "$r" peer "$mode" "$c" 0
       [ "$mode" = stateless ] && [ -n "$nginx_bin" ] && cell main "$r" nginx stateless "$c" 0
     done
@@ -357,7 +376,7 @@ for t in "${targets[@]}"; do rss_record "$t" end; done
 # --- report ---------------------------------------------------------------------------------------
 mkdir -p "$(dirname "$out")"
 args=(--records "$records" --out "$out" --binary "$binary" --peer-dir "$here/peer"
-      --log ours="$tmp/ours.log" --log bare="$tmp/bare.log" --log peer="$tmp/peer.log" --started "$started"
+      --log ours="$tmp/ours.log" --log bare="$tmp/bare.log" --log jwt="$tmp/jwt.log" --log peer="$tmp/peer.log" --started "$started"
       --config "rounds=$rounds" "secs=$secs" "connections=$conns_list" "focus_conns=$focus_conns"
       "streams=$streams" "stdio_calls=$stdio_calls")
 [ -n "$nginx_bin" ] && args+=(--log nginx="$tmp/nginx/logs/error.log" --nginx "$nginx_bin")

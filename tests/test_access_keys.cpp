@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "access/audit.hpp"
+#include "access/authenticator.hpp"
 #include "access/identities.hpp"
 #include "access/keys.hpp"
 #include "providers/auth/oauth.hpp"
@@ -328,7 +329,7 @@ TEST_CASE("access keys: an issuer's subject maps to one user, made on first sigh
 TEST_CASE("access keys: the keys-only authenticator answers RFC 6750 refusals and audits them", "[access][keys]") {
   store::Store s{std::filesystem::path()};
   access::Identities(s).add_user("alice");
-  access::KeyAuthenticator auth(s);
+  access::StoreAuthenticator auth(s, {});
   auto c = auth.keys().create("alice", std::set<std::string>{"calendar:read"}, std::nullopt);
   auto ok = auth.authenticate(c.key);
   REQUIRE(ok.principal);

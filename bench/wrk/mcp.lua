@@ -10,6 +10,7 @@
 --   BENCH_SESSIONS  comma-separated Mcp-Session-Id values (session kind); requests go round-robin
 --                   over them so the load is spread like that of many clients
 --   BENCH_RESULT    file the JSON result is appended to (one line)
+--   BENCH_TOKEN     when set, sent as `Authorization: Bearer <token>` on every request
 --
 -- Every kind goes through request() with pre-formatted requests, so wrk does the same work per
 -- request whatever the target (nginx included). JSON-RPC ids differ between requests so that no two
@@ -18,6 +19,8 @@
 local kind = os.getenv("BENCH_KIND") or "modern"
 local sessions = {}
 for s in string.gmatch(os.getenv("BENCH_SESSIONS") or "", "[^,]+") do sessions[#sessions + 1] = s end
+
+local token = os.getenv("BENCH_TOKEN") or ""
 
 local counter = 0
 function setup(thread)
@@ -47,6 +50,7 @@ function init(args)
       ["Content-Type"] = "application/json",
       ["Accept"] = "application/json, text/event-stream",
     }
+    if token ~= "" then h["Authorization"] = "Bearer " .. token end
     if kind == "modern" then
       h["MCP-Protocol-Version"] = "2026-07-28"
       h["Mcp-Method"] = "tools/call"

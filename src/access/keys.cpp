@@ -201,15 +201,4 @@ bool KeyStore::revoke(const std::string& id) {
   return true;
 }
 
-KeyAuthenticator::Result KeyAuthenticator::authenticate(std::string_view token) {
-  if (!KeyStore::looks_like_key(token)) return Result{std::nullopt, AccessDenied{"invalid_token", "not an API key"}};
-  auto r = keys_.verify(token);
-  if (auto* p = std::get_if<Principal>(&r)) return Result{std::move(*p), {}};
-  return Result{std::nullopt, AccessDenied{"invalid_token", "API key " + std::get<std::string>(r)}};
-}
-
-void KeyAuthenticator::refused(const std::string& user, int status, const std::string& reason) {
-  audit_.record(user, "refused", Json{{"status", status}, {"reason", snippet(reason, 200)}});
-}
-
 }  // namespace concierge::access

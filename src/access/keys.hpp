@@ -69,17 +69,4 @@ class KeyStore {
   std::unordered_map<std::string, int64_t> last_used_written_;  // id -> ms, this process's writes
 };
 
-// `--auth keys`: API keys alone, refusals in the audit. (Issuer mode puts JWTs in front.)
-class KeyAuthenticator : public Authenticator {
- public:
-  explicit KeyAuthenticator(store::Store& store) : keys_(store), audit_(store) {}
-  Result authenticate(std::string_view token) override;
-  void refused(const std::string& user, int status, const std::string& reason) override;
-  KeyStore& keys() { return keys_; }
-
- private:
-  KeyStore keys_;
-  Audit audit_;
-};
-
 }  // namespace concierge::access

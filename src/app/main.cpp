@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "access/audit.hpp"
+#include "access/authenticator.hpp"
 #include "access/identities.hpp"
 #include "app/access_commands.hpp"
 #include "app/app.hpp"
@@ -43,12 +44,50 @@ void setup_logging(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
+// `serve --auth ...`: who may call over HTTP.
+struct AuthOptions {
+  std::string mode = "none";  // none, keys, issuer, builtin
+  std::string issuer, introspection_url;
+  bool require_provisioned = false;
+};
+
 struct ServeOptions {
   app::StoreOptions store;
   StdioOptions stdio;
   std::string http;  // [HOST:]PORT; empty = stdio
   HttpOptions http_options;
+  AuthOptions auth;
 };
+
+std::string env_or_empty(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+// The Authenticator `--auth` asks for (null for none). Throws std::invalid_argument naming the
+// flag at fault.
+std::shared_ptr<access::StoreAuthenticator> make_authenticator(const AuthOptions& o, store::Store& store) {
+  if (o.mode == "none") return nullptr;
+  if (o.mode == "builtin")
+    throw std::invalid_argument("--auth builtin: Concierge's own authorization server is not in this version; use --auth keys "
+                                "or --auth issuer --auth-issuer URL");
+  access::AuthenticatorOptions ao;
+  ao.require_provisioned = o.require_provisioned;
+  if (o.mode == "issuer") {
+    if (o.issuer.empty()) throw std::invalid_argument("--auth issuer needs --auth-issuer URL (the authorization server)");
+    access::IssuerOptions io;
+    io.issuer = o.issuer;
+    io.introspection_url = o.introspection_url;
+    io.client_id = env_or_empty("CONCIERGE_INTROSPECTION_CLIENT_ID");
+    io.client_secret = env_or_empty("CONCIERGE_INTROSPECTION_CLIENT_SECRET");
+    io.audience = "https://placeholder.invalid/mcp";  // checked here; the real one is set once bound
+    access::IssuerVerifier check(io);                  // refuses a plain-http issuer off loopback, naming the flag
+    ao.issuer = io;
+  } else if (!o.issuer.empty() || !o.introspection_url.empty()) {
+    throw std::invalid_argument("--auth-issuer and --auth-introspection-url need --auth issuer (got --auth " + o.mode + ")");
+  }
+  return std::make_shared<access::StoreAuthenticator>(store, ao);
+}
 
 int serve(const ServeOptions& o, const providers::Config& config) {
   StopSignals stop;  // before any thread starts
@@ -68,6 +107,15 @@ int serve(const ServeOptions& o, const providers::Config& config) {
   }
   if (!o.http.empty()) {
     HttpOptions ho = o.http_options;
+    std::shared_ptr<access::StoreAuthenticator> authenticator;
+    try {
+      authenticator = make_authenticator(o.auth, state->store);
+    } catch (const std::invalid_argument& e) {
+      spdlog::error("{}", e.what());
+      return 2;
+    }
+    ho.access.authenticator = authenticator;
+    if (!o.auth.issuer.empty()) ho.access.authorization_servers = {o.auth.issuer};
     auto colon = o.http.rfind(':');
     std::string port = colon == std::string::npos ? o.http : o.http.substr(colon + 1);
     if (colon != std::string::npos) ho.host = o.http.substr(0, colon);
@@ -80,8 +128,17 @@ int serve(const ServeOptions& o, const providers::Config& config) {
     }
     return serve_http_until_stopped(*server, ho, stop, [&](int bound) {
       std::string shown = ho.host.find(':') != std::string::npos ? "[" + ho.host + "]" : ho.host;
+      // Tokens must name this server: the public URL, or on loopback the bound address.
+      if (authenticator)
+        authenticator->set_audience(!ho.access.public_url.empty() ? ho.access.public_url
+                                                                  : "http://" + shown + ":" + std::to_string(bound) + ho.endpoint);
+      if (authenticator) spdlog::info("HTTP callers authenticate: --auth {}", o.auth.mode);
       spdlog::info("concierge {} listening on http://{}:{}/mcp (legacy HTTP+SSE at /sse)", CONCIERGE_VERSION, shown, bound);
     });
+  }
+  if (o.auth.mode != "none") {
+    spdlog::error("--auth applies to --http: on stdio the caller is the local user who started the server");
+    return 2;
   }
   spdlog::info("concierge {} serving MCP on stdio", CONCIERGE_VERSION);
   if (!serve_stdio(*server, STDIN_FILENO, STDOUT_FILENO, stop.fd(), o.stdio)) {
@@ -312,8 +369,30 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--http", serve_options.http,
                         "Serve Streamable HTTP at [HOST:]PORT/mcp (default host 127.0.0.1; port 0 picks a free one)");
-  serve_cmd->add_flag("--allow-remote", serve_options.http_options.allow_remote,
-                      "Allow binding a non-loopback address (there is no HTTP authentication yet)");
+  // Who may call over HTTP (README "Remote access").
+  AuthOptions& auth = serve_options.auth;
+  serve_cmd->add_option("--auth", auth.mode,
+                        "HTTP callers: none (loopback only), keys (API keys from `concierge keys create`), issuer (an "
+                        "OAuth authorization server's access tokens, and API keys)")
+      ->check(CLI::IsMember({"none", "keys", "issuer", "builtin"}))
+      ->capture_default_str();
+  serve_cmd->add_option("--auth-issuer", auth.issuer,
+                        "The authorization server whose access tokens are accepted (implies --auth issuer); https, or http on loopback");
+  serve_cmd->add_option("--auth-introspection-url", auth.introspection_url,
+                        "RFC 7662 introspection endpoint for opaque tokens (client id and secret from "
+                        "CONCIERGE_INTROSPECTION_CLIENT_ID and CONCIERGE_INTROSPECTION_CLIENT_SECRET)");
+  serve_cmd->add_flag("--auth-require-provisioned", auth.require_provisioned,
+                      "Refuse tokens whose identity no `concierge users link` names (default: a user is made on first sight)");
+  serve_cmd->add_option("--public-url", serve_options.http_options.access.public_url,
+                        "The MCP endpoint's public URL (https://mcp.example.com/mcp): the tokens' audience, the metadata's resource "
+                        "and the Host requests must name");
+  serve_cmd->add_option("--trusted-proxy", serve_options.http_options.access.trusted_proxies,
+                        "A proxy (CIDR) whose X-Forwarded-Proto/-Host/-For are believed (repeatable)");
+  serve_cmd->add_flag("--allow-unauthenticated", serve_options.http_options.allow_unauthenticated,
+                      "Serve a non-loopback address without --auth: anyone who reaches the port is the local user");
+  serve_cmd->add_flag("--allow-remote", serve_options.http_options.allow_unauthenticated,
+                      "Old name of --allow-unauthenticated")
+      ->group("");
   serve_cmd->add_option("--max-body-bytes", serve_options.http_options.max_body_bytes,
                         "Largest HTTP request body, counted as read (chunked too) and after inflating gzip/deflate/br; beyond: 413")
       ->check(CLI::Range(size_t{1024}, size_t{1} << 32))
@@ -442,6 +521,7 @@ int run(int argc, char** argv) {
   if (*export_cmd) return history_export(store_options, history_user, history_out);
   if (*purge_cmd) return history_purge(store_options, history_user, purge_before);
   if (*serve_cmd) {
+    if (!auth.issuer.empty() && auth.mode == "none") auth.mode = "issuer";  // --auth-issuer implies it
     serve_options.http_options.session_idle_timeout = std::chrono::seconds(idle_seconds);
     auto ms = [](double seconds) { return std::chrono::milliseconds(static_cast<long long>(seconds * 1000)); };
     ho.header_timeout = ms(header_timeout);

@@ -169,6 +169,7 @@ try {
         // Their own footprint is there: the negative checks below can fail.
         const prefs = JSON.parse(await writer.read('concierge://preferences'));
         assert(prefs.default_meeting_minutes === minutes, `${writer.name}'s preferences ${json(prefs)}`);
+        before.set(writer, prefs); // a writer's own change is its new baseline: the other writer's must not move it
         assert((await writer.read('concierge://history')).includes(writer.marker), `${writer.name}'s history lacks their echo`);
         const { events } = await writer.call('calendar_list_events', { ...MONTH, query: writer.marker });
         assert(events?.length === 1, `${writer.name} sees ${json(events)} for their own event`);

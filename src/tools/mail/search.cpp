@@ -3,7 +3,7 @@
 namespace concierge::tools::mail {
 
 ToolDefinition search(App& app) {
-  return define("mail_search",
+  auto def = define("mail_search",
                 {.title = "Search mail",
                  .description = "Finds messages, newest first; headers and snippets only (mail_read for bodies). Query operators: "
                                 "from:, to:, subject:, is:unread|read|starred, has:attachment, label:, "
@@ -28,6 +28,9 @@ ToolDefinition search(App& app) {
                                                        std::to_string(unread) + " unread): " + text + (out.size() > 3 ? "; …" : ".");
                   return ToolResult::text(said, std::move(result));
                 });
+  // Searching a large IMAP mailbox can take a while: a client may run it as a task and poll.
+  def.task_support = TaskSupport::Optional;
+  return def;
 }
 
 const ToolRegistrar registered{"mail", search};
