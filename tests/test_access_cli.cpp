@@ -83,7 +83,7 @@ TEST_CASE("access cli: users add and list", "[access][cli]") {
                                 Catch::Contains("keys 0") && Catch::Contains("https://issuer.example sub-1"));
 }
 
-TEST_CASE("access cli: keys create prints the key alone, once; list never shows it; revoke", "[access][cli]") {
+TEST_CASE("access cli: keys create prints the key alone and once, list never shows it, revoke ends it", "[access][cli]") {
   Cli cli;
   cli.ok({"users", "add", "alice"});
   Run created = cli.ok({"keys", "create", "--user", "alice", "--scopes", "calendar:read mail:read", "--expires-days", "30"});
@@ -167,4 +167,29 @@ TEST_CASE("access cli: auth commands sign in only a user that exists", "[access]
   CHECK_THAT(cli.ok({"auth", "status"}).out, Catch::Contains("No account is signed in"));  // local always exists
   cli.ok({"users", "add", "alice"});
   CHECK_THAT(cli.ok({"auth", "status", "--user", "alice"}).out, Catch::Contains("No account is signed in"));
+}
+
+// `serve`'s authentication flags through the binary: what refuses to start, and says which flag.
+TEST_CASE("access cli: serve refuses an unauthenticated public bind and auth settings it cannot honour, naming the flags", "[access][cli]") {
+  Cli cli;
+  auto refused = [&](std::vector<std::string> args) {
+    Run r = cli.run(std::move(args));
+    INFO("stderr: " << r.err);
+    CHECK(r.code != 0);
+    CHECK(r.out.empty());  // nothing on stdout: it never served
+    return r.err;
+  };
+  std::string e = refused({"serve", "--http", "0.0.0.0:0"});
+  CHECK(e.find("--auth") != std::string::npos);
+  CHECK(e.find("--allow-unauthenticated") != std::string::npos);
+  e = refused({"serve", "--http", "0.0.0.0:0", "--auth", "keys"});  // a public bind names its public URL
+  CHECK(e.find("--public-url") != std::string::npos);
+  e = refused({"serve", "--http", "127.0.0.1:0", "--auth-issuer", "http://issuer.example.com"});
+  CHECK(e.find("--auth-issuer") != std::string::npos);  // plain http off loopback
+  e = refused({"serve", "--http", "127.0.0.1:0", "--auth", "issuer"});
+  CHECK(e.find("--auth-issuer") != std::string::npos);
+  e = refused({"serve", "--http", "127.0.0.1:0", "--auth", "builtin"});
+  CHECK(e.find("--auth builtin") != std::string::npos);
+  e = refused({"serve", "--auth", "keys"});  // stdio is the local user
+  CHECK(e.find("--auth applies to --http") != std::string::npos);
 }

@@ -6,6 +6,9 @@
 #include <map>
 #include <mutex>
 
+#include "access/audit.hpp"
+#include "access/authenticator.hpp"
+#include "access/identities.hpp"
 #include "access/issuer.hpp"
 #include "access/jwt.hpp"
 #include "common/base64.hpp"
@@ -462,4 +465,57 @@ TEST_CASE("issuer: concurrent requests with a rotated key share one refetch", "[
   for (auto& t : threads) t.join();
   CHECK(ok == 8);
   CHECK(f.hits_of("/jwks") == 2);
+}
+
+// What `serve --auth issuer` puts in front of the transport: tokens become users, a token seen
+// again is answered from the cache (one sign-in in the audit, not one per request), and with
+// --auth-require-provisioned only a linked identity gets in.
+TEST_CASE("issuer: the server's authenticator maps identities to users, caches a verified token and audits its first sight", "[access][jwt]") {
+  FakeIssuer f;
+  store::Store s{std::filesystem::path()};
+  AuthenticatorOptions ao;
+  ao.issuer = f.options();
+  StoreAuthenticator auth(s, ao);
+  auto early = auth.authenticate(rsa_key().sign(claims(f)));
+  CHECK_FALSE(early.principal);  // no audience yet: nothing is accepted before the listener is bound
+  auth.set_audience("https://mcp.example.com/mcp");
+
+  auto c = claims(f);
+  const std::string token = rsa_key().sign(c);
+  auto first = auth.authenticate(token);
+  REQUIRE(first.principal);
+  CHECK(first.principal->user == "user-42");
+  CHECK(first.principal->via == "jwt");
+  CHECK(first.principal->scopes == std::set<std::string>{"calendar:read", "mail:read"});
+  for (int i = 0; i < 5; ++i) CHECK(auth.authenticate(token).principal->user == "user-42");
+  Json audit = Audit(s).list("user-42");
+  REQUIRE(audit.size() == 1);
+  CHECK(audit[0]["event"] == "sign_in");
+  CHECK(audit[0].dump().find(token) == std::string::npos);
+
+  auto other = claims(f);
+  other["sub"] = "someone-else";
+  auto second = auth.authenticate(rsa_key().sign(other));
+  REQUIRE(second.principal);
+  CHECK(second.principal->user != "user-42");  // another identity, another user
+
+  auto expired = claims(f, -3600);
+  auto refused = auth.authenticate(rsa_key().sign(expired));
+  CHECK_FALSE(refused.principal);
+  CHECK(refused.denied.error == "invalid_token");
+
+  AuthenticatorOptions strict = ao;
+  strict.require_provisioned = true;
+  StoreAuthenticator provisioned(s, strict);
+  provisioned.set_audience("https://mcp.example.com/mcp");
+  auto stranger = claims(f);
+  stranger["sub"] = "stranger";
+  auto no = provisioned.authenticate(rsa_key().sign(stranger));
+  CHECK_FALSE(no.principal);
+  CHECK(no.denied.reason.find("--auth-require-provisioned") != std::string::npos);
+  Identities(s).add_user("grace");
+  Identities(s).link("grace", f.issuer(), "stranger");
+  auto yes = provisioned.authenticate(rsa_key().sign(stranger));
+  REQUIRE(yes.principal);
+  CHECK(yes.principal->user == "grace");
 }

@@ -47,7 +47,10 @@ Authenticator::Result StoreAuthenticator::authenticate(std::string_view token) {
   if (!r.principal) return r;
   // The first sight of a token (since start, or since it left the cache) is a sign-in.
   audit_.record(r.principal->user, "sign_in", Json{{"via", r.principal->via}, {"subject", r.principal->subject}});
-  auto until = now + options_.token_cache;
+  // An introspected token is believed no longer than the introspection cache allows: the issuer
+  // may revoke it, which a JWT's signature can't tell.
+  auto until = now + (r.principal->via == "introspection" ? std::min<std::chrono::seconds>(options_.token_cache, options_.issuer->introspection_cache)
+                                                         : options_.token_cache);
   if (expires_at > 0) {
     const int64_t wall = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     until = std::min(until, now + std::chrono::seconds(std::max<int64_t>(0, expires_at - wall)));
