@@ -53,10 +53,11 @@ function report(ok, name, reason) {
     }
 }
 
-// Runs fn as one check; true when it passed. `needs`: checks (booleans or functions) that must
-// have passed first.
+// Runs fn as one check; true when it passed. `needs`: checks (booleans or functions, or one
+// function) that must have passed first.
 export async function check(name, fn, { needs = [], timeout = STEP_TIMEOUT_MS } = {}) {
-    if (needs.some(n => !(typeof n === 'function' ? n() : n))) {
+    const prerequisites = typeof needs === 'function' ? [needs] : needs;
+    if (prerequisites.some(n => !(typeof n === 'function' ? n() : n))) {
         report(false, name, 'skipped: a prerequisite failed');
         return false;
     }

@@ -26,10 +26,10 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { makeDataDir } from './datadir.mjs';
+import { STEP_TIMEOUT_MS, assert, check, finish, json, withTimeout } from './checks.mjs';
 
 const dataDir = makeDataDir();
 
-const STEP_TIMEOUT_MS = Number(process.env.CONCIERGE_E2E_TIMEOUT_MS) || 15000;
 const STARTUP_TIMEOUT_MS = 10000;
 const SHUTDOWN_LIMIT_MS = 2000;
 const SHUTDOWN_REPORT_MS = 40000; // how long a too-slow shutdown is still timed, for the report
@@ -45,81 +45,10 @@ if (!binary) {
 }
 
 // ---------------------------------------------------------------------------
-// Reporting (same format as stdio_client.mjs)
-
-process.stdout.on('error', err => {
-    if (err.code !== 'EPIPE') throw err;
-});
-
-let checkNumber = 0;
-let passed = 0;
-let failed = 0;
-
-function oneLine(s) {
-    return String(s).replace(/\s+/g, ' ').trim();
-}
-
-function report(ok, name, reason) {
-    checkNumber += 1;
-    if (ok) {
-        passed += 1;
-        console.log(`ok ${checkNumber} - ${name}`);
-    } else {
-        failed += 1;
-        console.log(`not ok ${checkNumber} - ${name}: ${oneLine(reason ?? 'failed')}`);
-    }
-}
-
-class CheckFailure extends Error {}
-
-function assert(cond, message) {
-    if (!cond) throw new CheckFailure(message);
-}
-
-function describeError(err) {
-    if (err instanceof CheckFailure) return err.message;
-    if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'number') {
-        return `threw ${err.constructor?.name ?? 'error'} (code ${err.code}): ${err.message}`;
-    }
-    return `threw: ${err instanceof Error ? err.message : String(err)}`;
-}
-
-function json(v) {
-    try {
-        const s = JSON.stringify(v);
-        return s && s.length > 300 ? `${s.slice(0, 300)}...` : s;
-    } catch {
-        return String(v);
-    }
-}
+// Reporting: checks.mjs (same format as stdio_client.mjs)
 
 function sleep(ms) {
     return new Promise(resolve => setTimeout(resolve, ms).unref());
-}
-
-function withTimeout(promise, ms, what) {
-    let timer;
-    const timeout = new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new CheckFailure(`${what} timed out after ${ms} ms`)), ms);
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-// Runs one named check; a failed prerequisite (`needs` returning false) skips it
-// as `not ok`, so every run reports the same number of checks.
-async function check(name, fn, { needs, timeout = STEP_TIMEOUT_MS } = {}) {
-    if (needs && !needs()) {
-        report(false, name, 'skipped: a prerequisite failed');
-        return false;
-    }
-    try {
-        await withTimeout(Promise.resolve().then(fn), timeout, name);
-        report(true, name);
-        return true;
-    } catch (err) {
-        report(false, name, describeError(err));
-        return false;
-    }
 }
 
 function textBlocks(result) {
@@ -422,7 +351,6 @@ await check('2026-07-28 stateless tools/call echo via fetch', async () => {
 }
 
 killServer();
-console.log(`${passed} passed, ${failed} failed`);
-process.exitCode = failed === 0 ? 0 : 1;
+finish();
 // Do not wait on stray handles (EventSource reconnect timers, sockets).
 setTimeout(() => process.exit(process.exitCode), 100).unref();
