@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-TARGET_NAMES = {"ours": "Concierge", "bare": "Concierge --no-history", "jwt": "Concierge --auth issuer (JWT)", "peer": "TS SDK peer", "nginx": "nginx (fixed 200)"}
+TARGET_NAMES = {"ours": "Concierge", "bare": "Concierge --no-history", "jwt": "Concierge --auth issuer (JWT)", "hdr": "Concierge, the JWT sent but unused", "peer": "TS SDK peer", "nginx": "nginx (fixed 200)"}
 
 
 def cell_figures(rec):
@@ -166,7 +166,7 @@ def main():
     for mode in ("stateless", "session"):
         http[mode] = {}
         for c in conns_list:
-            e = {t: group("main", t, mode, c) for t in ("ours", "bare", "jwt", "peer", "nginx")}
+            e = {t: group("main", t, mode, c) for t in ("ours", "bare", "jwt", "hdr", "peer", "nginx")}
             e = {t: v for t, v in e.items() if v}
             if not e:
                 continue
@@ -174,6 +174,7 @@ def main():
             e["ours_over_peer"] = ratio(o, e.get("peer", {}).get("req_s"))
             e["ours_over_bare"] = ratio(o, e.get("bare", {}).get("req_s")) if "bare" in e else None
             e["jwt_over_ours"] = ratio(e.get("jwt", {}).get("req_s"), o) if "jwt" in e else None
+            e["jwt_over_hdr"] = ratio(e.get("jwt", {}).get("req_s"), e.get("hdr", {}).get("req_s")) if "jwt" in e and "hdr" in e else None
             e["ours_over_nginx"] = ratio(o, e.get("nginx", {}).get("req_s")) if "nginx" in e else None
             if "nginx" not in e:  # session rows are compared with the same nginx ceiling
                 n = group("main", "nginx", "stateless", c)
@@ -297,7 +298,8 @@ def main():
         if j:
             print(f"{'  ' + mode + ' with a JWT':<22}{focus:>5} | {fmt(j.get('req_s'), '10.0f'):>10} {fmt(j.get('p50_ms'), '7.2f'):>7}"
                   f" {fmt(j.get('p99_ms'), '7.2f'):>7} {fmt(j.get('cpu_us_per_call'), '7.1f'):>7}"
-                  f" | a JWT on every request keeps {fmt(e['jwt_over_ours'] * 100 if e.get('jwt_over_ours') else None, '.0f')} %")
+                  f" | a JWT on every request keeps {fmt(e['jwt_over_ours'] * 100 if e.get('jwt_over_ours') else None, '.0f')} %"
+                  f" (verifying it, the bytes apart: {fmt(e['jwt_over_hdr'] * 100 if e.get('jwt_over_hdr') else None, '.0f')} %)")
     print()
     print(f"{'stdio':<22} | {'spawn->init ms':>14} {'calls/s':>9} {'p50 us':>8} {'p99 us':>8} {'peak RSS MB':>11} {'us/call':>8}")
     for t in ("ours", "peer"):

@@ -231,7 +231,7 @@ cell() {
   local phase=$1 round=$2 target=$3 mode=$4 c=$5 nstreams=$6 record=${7:-1}
   local pid=${pid_of[$target]} kind threads=2 cpu0 cpu1 rc=0 res="$tmp/cell.json" alive=true
   case "$target:$mode" in
-    ours:stateless|bare:stateless|jwt:stateless|nginx:stateless) kind=modern ;;
+    ours:stateless|bare:stateless|jwt:stateless|hdr:stateless|nginx:stateless) kind=modern ;;
     peer:stateless) kind=stateless ;;
     *:session) kind=session ;;
   esac
@@ -299,6 +299,9 @@ sessions_of[bare]=$("$py" "$here/mcpclient.py" prepare "${url_of[bare]}" modern 
   die "Concierge --no-history did not answer echo"
 sessions_of[jwt]=$(BENCH_TOKEN=${token_of[jwt]} "$py" "$here/mcpclient.py" prepare "${url_of[jwt]}" modern "$max_conns") ||
   die "Concierge --auth issuer did not answer echo with a JWT"
+# hdr: ours (no auth) sent the same Authorization header, which it ignores: what carrying the
+# token's bytes costs, apart from verifying it (jwt / hdr).
+pid_of[hdr]=${pid_of[ours]} url_of[hdr]=${url_of[ours]} sessions_of[hdr]=${sessions_of[ours]} token_of[hdr]=${token_of[jwt]}
 sessions_of[peer]=$("$py" "$here/mcpclient.py" prepare "${url_of[peer]}" stateless "$max_conns") ||
   die "the peer did not answer echo (stateless, or on a session)"
 
@@ -316,6 +319,7 @@ for r in $(seq "$rounds"); do
       cell main "$r" ours "$mode" "$c" 0
       [ "$c" = "$focus_conns" ] && cell main "$r" bare "$mode" "$c" 0
       [ "$c" = "$focus_conns" ] && cell main "$r" jwt "$mode" "$c" 0
+      [ "$c" = "$focus_conns" ] && cell main "$r" hdr "$mode" "$c" 0
       cell main "$r" peer "$mode" "$c" 0
       [ "$mode" = stateless ] && [ -n "$nginx_bin" ] && cell main "$r" nginx stateless "$c" 0
     done
