@@ -146,6 +146,7 @@ void HttpServer::Impl::publish_resource() {
     resource = origin + path;
   }
   metadata_url = origin + kMetadataRoot + path;  // RFC 9728 §3.1: the well-known part goes first
+  metadata_param = "resource_metadata=\"" + metadata_url + "\"";
 }
 
 bool HttpServer::Impl::mcp_path(const std::string& path) const {
@@ -246,7 +247,7 @@ std::optional<Caller> HttpServer::Impl::authorize(const httplib::Request& req, h
                     "application/json");
     return std::nullopt;
   };
-  const std::string meta = "resource_metadata=\"" + metadata_url + "\"";
+  const std::string& meta = metadata_param;  // built once at bind: this runs on every request
   // RFC 6750 §2.3: a URI query parameter leaks through logs and Referer; the MCP spec forbids it.
   // The request is malformed (§3.1 invalid_request, 400), whatever else it carries.
   if (req.has_param("access_token"))

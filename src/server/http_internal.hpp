@@ -444,6 +444,7 @@ struct HttpServer::Impl {
   // Access (http_access.cpp): set by check_access() and publish_resource() at bind.
   std::optional<PublicUrl> public_url;
   std::string resource, metadata_url;  // RFC 9728 `resource`, and where its metadata is
+  std::string metadata_param;          // `resource_metadata="<metadata_url>"`, for every challenge
   std::vector<Cidr> trusted_proxies;
 
   Impl(Server& c, HttpOptions o) : core(c), opt(std::move(o)) {}
