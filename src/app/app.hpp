@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "access/authorization_server.hpp"
 #include "providers/config.hpp"
 #include "providers/connect.hpp"
 #include "providers/providers.hpp"
@@ -63,5 +64,9 @@ ServerOptions default_server_options();
 // Throws std::invalid_argument for an unknown tool domain.
 std::unique_ptr<Server> make_server(AppState& state, ServerOptions options, bool record_history, tools::ToolSelection selection,
                                     const providers::Config* config = nullptr);
+
+// `serve --auth builtin`: the authorization server on the store, with the data directory's
+// signing key, for `public_url` (--public-url). Throws std::invalid_argument naming --public-url.
+std::shared_ptr<access::AuthorizationServer> make_authorization_server(AppState& state, const std::string& public_url);
 
 }  // namespace concierge::app

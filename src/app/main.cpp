@@ -116,6 +116,18 @@ int serve(const ServeOptions& o, const providers::Config& config) {
     }
     ho.access.authenticator = authenticator;
     if (!o.auth.issuer.empty()) ho.access.authorization_servers = {o.auth.issuer};
+    // Not reached yet: make_authenticator refuses builtin until the authorization and token
+    // endpoints exist. The metadata, registration and JWKS routes are ready for it.
+    if (o.auth.mode == "builtin") {
+      try {
+        auto as = app::make_authorization_server(*state, ho.access.public_url);
+        ho.routes = access::authorization_routes(as);
+        ho.access.authorization_servers = {as->issuer()};
+      } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 2;
+      }
+    }
     auto colon = o.http.rfind(':');
     std::string port = colon == std::string::npos ? o.http : o.http.substr(colon + 1);
     if (colon != std::string::npos) ho.host = o.http.substr(0, colon);

@@ -124,6 +124,7 @@ void HttpServer::Impl::setup() {
   // included): the library would otherwise read a chunked or compressed body whole into
   // req.body, unbounded, before routing.
   using Reader = httplib::ContentReader;
+  setup_routes();  // before the catch-alls below
   // Every MCP endpoint authenticates first (once per request), before reading a body.
   http.Post(opt.endpoint, [this](const httplib::Request& req, httplib::Response& res, const Reader& reader) {
     auto who = authorize(req, res);
@@ -144,9 +145,9 @@ void HttpServer::Impl::setup() {
   });
   auto unrouted = [this](const httplib::Request& req, httplib::Response& res, const Reader&) {
     unread_body(req, res);
-    if (req.path == opt.endpoint) {
+    if (req.path == opt.endpoint || route_at(req.path)) {
       res.status = 405;
-      res.set_header("Allow", "GET, POST, DELETE");
+      res.set_header("Allow", req.path == opt.endpoint ? "GET, POST, DELETE" : route_methods(req.path));
       res.set_content(error_body(nullptr, rpc::kInvalidRequest, "Method not allowed"), "application/json");
     } else {
       res.status = 404;
@@ -167,7 +168,11 @@ void HttpServer::Impl::setup() {
 // reads), cut at --max-body-bytes: the cap counts what would be kept, so a small compressed body
 // can't inflate past it. Inflating under the cap costs no more than a plain body of that size,
 // and refusing would break clients that compress; other encodings are refused (415).
-std::optional<std::string> HttpServer::Impl::read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+std::optional<std::string> HttpServer::Impl::read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                                                      size_t limit) {
+  // A route's own limit, when lower, is named as the endpoint's rather than the flag's.
+  const bool own_limit = limit != 0 && limit < opt.max_body_bytes;
+  const size_t max = own_limit ? limit : opt.max_body_bytes;
   auto refuse = [&](int status, int code, const std::string& message, const Json& data = nullptr) {
     close_after_response();  // the rest of the body is not read: the connection closes
     res.status = status;
@@ -176,17 +181,18 @@ std::optional<std::string> HttpServer::Impl::read_body(const httplib::Request& r
     return std::nullopt;
   };
   auto too_large = [&] {
+    if (own_limit) return refuse(413, rpc::kInvalidRequest, "Request body exceeds " + std::to_string(max) + " bytes (this endpoint's limit)");
     return refuse(413, rpc::kInvalidRequest, "Request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes (--max-body-bytes)",
                   limit_data("max_body_bytes", "--max-body-bytes", opt.max_body_bytes));
   };
   std::string encoding = req.get_header_value("Content-Encoding");
   if (!encoding.empty() && encoding != "identity" && encoding != "gzip" && encoding != "deflate" && encoding != "br")
     return refuse(415, rpc::kInvalidRequest, "Unsupported Content-Encoding '" + encoding + "': send identity, gzip, deflate or br");
-  if (content_length(req) > opt.max_body_bytes) return too_large();
+  if (content_length(req) > max) return too_large();
   std::string body;
   bool over = false;
   bool ok = reader([&](const char* data, size_t n) {
-    if (body.size() + n > opt.max_body_bytes) {
+    if (body.size() + n > max) {
       over = true;
       return false;
     }
@@ -213,10 +219,13 @@ bool HttpServer::Impl::check_origin(const httplib::Request& req, httplib::Respon
     unread_body(req, res);  // refused before routing
     return false;
   };
-  // The metadata is public to every origin (RFC 9728 clients in browsers).
-  if (req.has_header("Origin") && !metadata_path(req.path)) {
+  // The metadata and public routes are open to every origin (OAuth clients in browsers).
+  const HttpRoute* route = route_at(req.path);
+  if (req.has_header("Origin") && !metadata_path(req.path) && !(route && route->public_route)) {
     std::string origin = req.get_header_value("Origin");
     bool listed = std::find(opt.allowed_origins.begin(), opt.allowed_origins.end(), origin) != opt.allowed_origins.end();
+    // A route's own pages post forms from the public origin.
+    if (route && public_url && origin == public_url->origin()) listed = true;
     std::string host = origin;
     for (const char* scheme : {"http://", "https://"})
       if (host.rfind(scheme, 0) == 0) host = host.substr(std::strlen(scheme));

@@ -2,14 +2,54 @@
 // Streamable HTTP (both eras) and the legacy HTTP+SSE transport, on cpp-httplib. The transport
 // frames messages and maps errors to HTTP statuses; the core does everything else.
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "server/access.hpp"
 #include "server/core.hpp"
 
 namespace concierge {
+
+// ---- Routes a higher layer serves (the OAuth authorization server's endpoints, pages) ----------
+// The transport frames them and applies its limits and Host/Origin rules; what a route means is
+// the handler's alone.
+
+struct HttpRequest {
+  std::string method, path;
+  std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
+  std::vector<std::pair<std::string, std::string>> headers;  // as sent
+  std::string body;  // read whole, at most HttpRoute::max_body_bytes (inflated)
+  // The client's address: the socket's peer, or, from a --trusted-proxy, the address that proxy
+  // saw (the last X-Forwarded-For entry). What a rate limit per client counts.
+  std::string peer;
+  // The first value, "" when absent; header names compare case-insensitively.
+  std::string header(std::string_view name) const;
+  std::string param(std::string_view name) const;
+  bool has_param(std::string_view name) const;
+};
+
+struct HttpReply {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // Cache-Control, Location, ...
+};
+
+struct HttpRoute {
+  std::string method;  // GET, POST, PUT, PATCH or DELETE
+  std::string path;    // matched exactly
+  std::function<HttpReply(const HttpRequest&)> handler;  // called concurrently; may throw (500)
+  // Public: any Origin may call it and read the reply (Access-Control-Allow-Origin: *, and
+  // preflights answered), as for the RFC 9728 metadata: discovery, registration, tokens. Not
+  // public: the MCP endpoint's Origin rules, plus the public URL's own origin (a form posted
+  // from one of the server's pages).
+  bool public_route = false;
+  size_t max_body_bytes = 64 * 1024;  // 413 beyond; never more than HttpOptions::max_body_bytes
+};
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
@@ -39,6 +79,9 @@ struct HttpOptions {
   size_t events_per_session = 1024;           // replay buffer per stream (Last-Event-ID), events
   size_t replay_bytes = 1024 * 1024;          // ... and bytes; the oldest are dropped
   std::vector<std::string> allowed_origins;   // besides the loopback origins
+  // Served before the transport's catch-alls. A route on the MCP endpoint, /sse, /messages,
+  // /healthz or the RFC 9728 metadata, or twice on one method and path, is refused (throws).
+  std::vector<HttpRoute> routes;
 };
 
 // Connections this machine can hold: each is a socket and a thread. From the descriptor and

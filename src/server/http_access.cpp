@@ -27,15 +27,6 @@ std::string quotable(std::string_view s) {
   return out.substr(0, 300);
 }
 
-std::string regex_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (std::strchr(".^$|()[]{}*+?\\", c)) out += '\\';
-    out += c;
-  }
-  return out;
-}
-
 // host[:port] as compared: lowercase, the scheme's default port dropped.
 std::string normal_authority(std::string authority, const std::string& scheme) {
   authority = lower(trim_ows(std::move(authority)));
@@ -58,6 +49,15 @@ std::optional<std::array<uint8_t, 16>> parse_ip(std::string s) {
   return std::nullopt;
 }
 }  // namespace
+
+std::string regex_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (std::strchr(".^$|()[]{}*+?\\", c)) out += '\\';
+    out += c;
+  }
+  return out;
+}
 
 std::optional<Cidr> parse_cidr(std::string_view text) {
   std::string s(text);
@@ -226,8 +226,12 @@ bool HttpServer::Impl::check_public_host(const httplib::Request& req, httplib::R
 
 void HttpServer::Impl::cors(const httplib::Request& req, httplib::Response& res) {
   if (!req.has_header("Origin")) return;
-  if (metadata_path(req.path)) {
+  const HttpRoute* route = route_at(req.path);
+  if (metadata_path(req.path) || (route && route->public_route)) {
     res.set_header("Access-Control-Allow-Origin", "*");
+  } else if (route) {  // the Origin passed check_origin
+    res.set_header("Access-Control-Allow-Origin", req.get_header_value("Origin"));
+    res.set_header("Vary", "Origin");
   } else if (mcp_path(req.path)) {  // the Origin passed check_origin: it is allowed
     res.set_header("Access-Control-Allow-Origin", req.get_header_value("Origin"));
     res.set_header("Vary", "Origin");

@@ -210,6 +210,8 @@ struct PublicUrl {
   std::string origin() const { return scheme + "://" + authority; }
 };
 std::optional<PublicUrl> parse_public_url(const std::string& url);
+// A literal path as a regex matching only itself (cpp-httplib routes by regex).
+std::string regex_escape(const std::string& s);
 
 // ---- Exchanges --------------------------------------------------------------------------------
 
@@ -474,7 +476,15 @@ struct HttpServer::Impl {
   std::optional<Caller> authorize(const httplib::Request& req, httplib::Response& res);
   // A request outside the caller's scopes: 403 insufficient_scope.
   void forbid(httplib::Response& res, const Caller& who, const rpc::Error& e, const Json& id);
-  std::optional<std::string> read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
+  // The body, at most `limit` bytes (0: --max-body-bytes), or nullopt once the refusal is written.
+  std::optional<std::string> read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                                       size_t limit = 0);
+  // Routes a higher layer serves (http_routes.cpp): registered before the catch-alls.
+  void setup_routes();
+  // The registered route for a path (any method), or null; its methods for Allow.
+  const HttpRoute* route_at(const std::string& path) const;
+  std::string route_methods(const std::string& path) const;
+  std::string peer_address(const httplib::Request& req) const;
   void post_mcp(const httplib::Request& req, const std::string& body, httplib::Response& res, const Caller& who);
   void post_modern(const httplib::Request& req, httplib::Response& res, const Json& msg, const Caller& who);
   void post_legacy(const httplib::Request& req, httplib::Response& res, const Json& msg, const Caller& who);

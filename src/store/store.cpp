@@ -123,6 +123,19 @@ const std::vector<const char*>& migrations() {
         );
         CREATE INDEX audit_user ON audit (user_id, id);
       )sql",
+      // 6: clients registered with the built-in authorization server (RFC 7591; src/access/
+      // authorization_server.cpp). Public clients only: there is no secret to keep.
+      R"sql(
+        CREATE TABLE oauth_clients (
+          client_id TEXT PRIMARY KEY,   -- random, issued at registration
+          client_name TEXT,             -- as the client says; shown on the consent page
+          redirect_uris TEXT NOT NULL,  -- JSON array, matched exactly at authorization
+          metadata TEXT NOT NULL,       -- JSON: the registration as accepted and answered
+          registered_ms INTEGER NOT NULL,
+          registered_from TEXT NOT NULL, -- the peer address (rate limit, audit)
+          last_used_ms INTEGER          -- NULL: never authorized (unused registrations can be dropped)
+        ) WITHOUT ROWID;
+      )sql",
   };
   return all;
 }
