@@ -447,3 +447,38 @@ TEST_CASE("pages: password checks beyond the concurrency cap are refused at once
   CHECK(std::holds_alternative<access::SignedIn>(one.sign_in("ada", kPassword, "127.0.0.1")));
   CHECK(std::holds_alternative<access::SignedIn>(one.sign_in("ada", kPassword, "127.0.0.1")));  // the slot was given back
 }
+
+namespace {
+
+// The contract's AuthorizationServer methods, as the protocol part adds them (EndpointOf forwards
+// to them); and a server without them, as on main before it lands.
+struct ContractServer {
+  FakeEndpoint fake;
+  std::variant<access::AuthorizationRequest, HttpReply> check_authorization(const HttpRequest& r) { return fake.check(r); }
+  HttpReply approve(const access::AuthorizationRequest& a, const access::Decision& d) { return fake.approve(a, d); }
+  HttpReply deny(const access::AuthorizationRequest& a) { return fake.deny(a); }
+};
+struct ServerWithoutEndpoint {};
+
+}  // namespace
+
+TEST_CASE("pages: the built-in server's endpoint is adapted once it has check_authorization, not before", "[pages][unit]") {
+  TempDir tmp;
+  store::Store s(tmp.path);
+  auto sessions = std::make_shared<access::StoreWebSessions>(s);
+  CHECK(web::page_routes_for(std::make_shared<ServerWithoutEndpoint>(), sessions).empty());
+  auto server = std::make_shared<ContractServer>();
+  auto routes = web::page_routes_for(server, sessions);
+  REQUIRE(routes.size() == 7);
+  HttpRequest r;
+  r.method = "GET";
+  r.path = "/authorize";
+  r.query = {{"client_id", "stranger"}};
+  CHECK(routes[0].path == "/authorize");
+  HttpReply refused = routes[0].handler(r);  // the server's own reply, passed on
+  CHECK(refused.status == 400);
+  CHECK(refused.body == "<p>unknown client</p>");
+  r.query = {{"client_id", "known"}};
+  HttpReply to_sign_in = routes[0].handler(r);
+  CHECK(to_sign_in.status == 302);
+}
