@@ -10,6 +10,8 @@ APT_PACKAGES=(
   libspdlog-dev libfmt-dev catch2 libssl-dev libvalijson-dev libcli11-dev
   libhowardhinnant-date-dev libical-dev libgmime-3.0-dev libmpdclient-dev libjemalloc-dev wrk
   libxml2-dev
+  # argon2id for the sign-in pages' passwords (`concierge users passwd`).
+  libsodium-dev
   # Build cache; clang + compiler-rt for the fuzz harnesses (libFuzzer) and the TSan build.
   ccache clang-14 libclang-rt-14-dev
   # Real servers the standards adapters' tests start on loopback (CalDAV, IMAP, MPD).

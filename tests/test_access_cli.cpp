@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "access/keys.hpp"
+#include "access/passwords.hpp"
+#include "access/web_sessions.hpp"
 #include "common/json.hpp"
 #include "store/store.hpp"
 #include "support/process.hpp"
@@ -25,13 +27,14 @@ struct Run {
 struct Cli {
   TempDir tmp;
   std::filesystem::path data = tmp.path / "data";
-  // `concierge --data-dir DATA ARGS...` to completion.
-  Run run(std::vector<std::string> args, bool data_dir_first = true) {
+  // `concierge --data-dir DATA ARGS...` to completion, `input` on its stdin.
+  Run run(std::vector<std::string> args, bool data_dir_first = true, const std::string& input = "") {
     std::vector<std::string> argv{"/usr/bin/env", "CONCIERGE_CONFIG=" + (tmp.path / "none.json").string(), CONCIERGE_BINARY};
     if (data_dir_first) argv.insert(argv.end(), {"--data-dir", data.string()});
     argv.insert(argv.end(), args.begin(), args.end());
     if (!data_dir_first) argv.insert(argv.end(), {"--data-dir", data.string()});
     ChildProcess p(argv);
+    if (!input.empty()) p.write(input);  // may fail: a refusal can exit before reading it
     p.close_stdin();
     Run r;
     while (auto line = p.read_line(10s)) {
@@ -192,4 +195,79 @@ TEST_CASE("access cli: serve refuses an unauthenticated public bind and auth set
   CHECK(e.find("--auth builtin") != std::string::npos);
   e = refused({"serve", "--auth", "keys"});  // stdio is the local user
   CHECK(e.find("--auth applies to --http") != std::string::npos);
+}
+
+TEST_CASE("access cli: users passwd sets the sign-in password from stdin, never echoing it", "[access][cli][pages]") {
+  Cli cli;
+  cli.ok({"users", "add", "ada"});
+  const std::string password = "correct horse battery";
+  Run set = cli.run({"users", "passwd", "ada", "--password-stdin"}, true, password + "\n");
+  INFO("stderr: " << set.err);
+  REQUIRE(set.code == 0);
+  CHECK(set.out.empty());
+  CHECK(set.err.find(password) == std::string::npos);
+  {
+    store::Store s(cli.data);
+    access::Passwords p(s);
+    CHECK(p.check("ada", password));
+    CHECK_FALSE(p.check("ada", password + "!"));
+  }
+  // Refusals name the argument; the password given is never repeated.
+  Run empty = cli.run({"users", "passwd", "ada", "--password-stdin"}, true, "\n");
+  CHECK(empty.code == 2);
+  CHECK_THAT(empty.err, Catch::Contains("--password-stdin: no password on stdin"));
+  Run nothing = cli.run({"users", "passwd", "ada", "--password-stdin"});
+  CHECK(nothing.code == 2);
+  Run shorty = cli.run({"users", "passwd", "ada", "--password-stdin"}, true, "s3cr3t!\n");
+  CHECK(shorty.code == 2);
+  CHECK_THAT(shorty.err, Catch::Contains("--password-stdin: the password is too short (at least 8"));
+  CHECK(shorty.err.find("s3cr3t!") == std::string::npos);
+  Run nobody = cli.run({"users", "passwd", "nobody", "--password-stdin"}, true, password + "\n");
+  CHECK(nobody.code == 2);
+  CHECK_THAT(nobody.err, Catch::Contains("name: no user 'nobody'"));
+  // Without --password-stdin there is no other way to give it (not on the command line).
+  CHECK(cli.run({"users", "passwd", "ada"}, true, password + "\n").code != 0);
+  {
+    store::Store s(cli.data);
+    CHECK(access::Passwords(s).check("ada", password));  // the refused attempts changed nothing
+  }
+}
+
+TEST_CASE("access cli: users invite prints a one-time sign-in link alone on stdout", "[access][cli][pages]") {
+  Cli cli;
+  cli.ok({"users", "add", "ada"});
+  Run made = cli.ok({"users", "invite", "ada", "--public-url", "https://mcp.example.com/mcp", "--expires-hours", "2"});
+  REQUIRE(made.lines.size() == 1);
+  CHECK(made.out == made.lines[0] + "\n");
+  const std::string prefix = "https://mcp.example.com/invite?token=";
+  REQUIRE_THAT(made.lines[0], Catch::StartsWith(prefix));
+  const std::string token = made.lines[0].substr(prefix.size());
+  CHECK(made.err.find(token) == std::string::npos);
+  {
+    store::Store s(cli.data);
+    access::StoreWebSessions sessions(s);
+    CHECK(sessions.invite_user(token) == std::optional<std::string>("ada"));
+    auto first = sessions.redeem_invite(token, "127.0.0.1");
+    REQUIRE(std::holds_alternative<access::SignedIn>(first));
+    CHECK(std::get<access::SignedIn>(first).session.user == "ada");
+    auto second = sessions.redeem_invite(token, "127.0.0.1");
+    REQUIRE(std::holds_alternative<access::SignInRefused>(second));
+    CHECK(std::get<access::SignInRefused>(second).status == 401);
+  }
+  // Without --public-url: the path, to put after the server's address.
+  Run path = cli.ok({"users", "invite", "ada"});
+  REQUIRE(path.lines.size() == 1);
+  CHECK_THAT(path.lines[0], Catch::StartsWith("/invite?token="));
+
+  Run hours = cli.run({"users", "invite", "ada", "--expires-hours", "0"});
+  CHECK(hours.code == 2);
+  CHECK(hours.out.empty());
+  CHECK_THAT(hours.err, Catch::Contains("--expires-hours: must be 1 to 720"));
+  Run url = cli.run({"users", "invite", "ada", "--public-url", "mcp.example.com"});
+  CHECK(url.code == 2);
+  CHECK_THAT(url.err, Catch::Contains("--public-url: "));
+  Run nobody = cli.run({"users", "invite", "nobody"});
+  CHECK(nobody.code == 2);
+  CHECK(nobody.out.empty());
+  CHECK_THAT(nobody.err, Catch::Contains("name: no user 'nobody'"));
 }

@@ -24,6 +24,9 @@ class RateLimiter {
     std::chrono::seconds retry_after{0};
   };
   Verdict hit(const std::string& key, Clock::time_point now = Clock::now());
+  // What hit would say, without counting anything (limits that count failures only: ask first,
+  // hit on failure).
+  Verdict peek(const std::string& key, Clock::time_point now = Clock::now());
   std::chrono::seconds window() const { return window_; }
   size_t limit() const { return limit_; }
 

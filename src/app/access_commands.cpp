@@ -7,6 +7,8 @@
 
 #include "access/identities.hpp"
 #include "access/keys.hpp"
+#include "access/passwords.hpp"
+#include "access/web_sessions.hpp"
 #include "access/scopes.hpp"
 #include "store/store.hpp"
 
@@ -18,6 +20,31 @@ std::string utc(std::optional<int64_t> ms, const char* none = "-") {
   if (!ms) return none;
   return date::format("%FT%TZ", std::chrono::time_point_cast<std::chrono::seconds>(
                                     std::chrono::system_clock::time_point(std::chrono::milliseconds(*ms))));
+}
+
+// The password from stdin: its first line, without the line break. Never echoed, in errors either.
+std::string read_password(std::istream& in) {
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) throw std::invalid_argument("--password-stdin: no password on stdin");
+  if (line.size() < access::kMinPasswordBytes)
+    throw std::invalid_argument("--password-stdin: the password is too short (at least " + std::to_string(access::kMinPasswordBytes) +
+                                " characters)");
+  if (line.size() > access::kMaxPasswordBytes)
+    throw std::invalid_argument("--password-stdin: the password is too long (at most " + std::to_string(access::kMaxPasswordBytes) + " bytes)");
+  return line;
+}
+
+// scheme://host[:port] of an http(s) URL.
+std::string origin_of(const std::string& url) {
+  size_t scheme = url.find("://");
+  std::string s = scheme == std::string::npos ? "" : url.substr(0, scheme);
+  if (s != "http" && s != "https") throw std::invalid_argument("--public-url: an http(s) URL, got '" + url + "'");
+  size_t end = url.find_first_of("/?#", scheme + 3);
+  std::string origin = url.substr(0, end);
+  if (origin.size() == scheme + 3) throw std::invalid_argument("--public-url: no host in '" + url + "'");
+  return origin;
 }
 
 }  // namespace
@@ -32,6 +59,13 @@ AccessCommands::AccessCommands(CLI::App& app) {
   users_link_->add_option("name", name_, "The user")->required();
   users_link_->add_option("--issuer", issuer_, "The issuer URL, as tokens carry it in `iss`")->required();
   users_link_->add_option("--subject", subject_, "The subject, as tokens carry it in `sub`")->required();
+  users_passwd_ = users->add_subcommand("passwd", "Set the password a user signs in with on the server's pages (--auth builtin)");
+  users_passwd_->add_option("name", name_, "The user")->required();
+  users_passwd_->add_flag("--password-stdin", password_stdin_, "Read the password from stdin (one line; at least 8 characters)")->required();
+  users_invite_ = users->add_subcommand("invite", "Print a one-time sign-in link for a user (--auth builtin); only the link goes to stdout");
+  users_invite_->add_option("name", name_, "The user")->required();
+  users_invite_->add_option("--public-url", public_url_, "The server's --public-url (the link is on its origin); without it, the link's path");
+  users_invite_->add_option("--expires-hours", expires_hours_, "The link stops working after this many hours")->capture_default_str();
 
   auto* keys = app.add_subcommand("keys", "API keys for scripts and simple clients (Authorization: Bearer KEY)");
   keys->require_subcommand(1);
@@ -47,7 +81,7 @@ AccessCommands::AccessCommands(CLI::App& app) {
 }
 
 std::optional<int> AccessCommands::run(const StoreOptions& options) {
-  if (!*users_add_ && !*users_list_ && !*users_link_ && !*keys_create_ && !*keys_list_ && !*keys_revoke_) return std::nullopt;
+  if (!*users_add_ && !*users_list_ && !*users_link_ && !*users_passwd_ && !*users_invite_ && !*keys_create_ && !*keys_list_ && !*keys_revoke_) return std::nullopt;
   std::unique_ptr<store::Store> store;
   try {
     store = std::make_unique<store::Store>(store::resolve_data_dir(options.data_dir));
@@ -64,6 +98,21 @@ std::optional<int> AccessCommands::run(const StoreOptions& options) {
     if (*users_link_) {
       access::Identities(*store).link(name_, issuer_, subject_);
       std::cerr << "linked " << issuer_ << " " << subject_ << " to user " << name_ << "\n";
+      return 0;
+    }
+    if (*users_passwd_) {
+      access::known_user(*store, name_, "name");
+      std::string password = read_password(std::cin);
+      access::Passwords(*store).set(name_, password);
+      std::cerr << "password set for user " << name_ << "\n";
+      return 0;
+    }
+    if (*users_invite_) {
+      std::string origin = public_url_.empty() ? std::string() : origin_of(public_url_);
+      std::string link = origin + "/invite?token=" + access::create_invite(*store, name_, expires_hours_);
+      std::cerr << "a sign-in link for " << name_ << ", usable once within " << expires_hours_ << " hours"
+                << (origin.empty() ? " (the path on the server: put its address before it, or pass --public-url)" : "") << ":\n";
+      std::cout << link << std::endl;
       return 0;
     }
     if (*users_list_) {

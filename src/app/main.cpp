@@ -24,6 +24,7 @@
 #include "server/serve.hpp"
 #include "server/stdio.hpp"
 #include "store/start_lock.hpp"
+#include "web/pages.hpp"
 
 using namespace concierge;
 
@@ -122,6 +123,14 @@ int serve(const ServeOptions& o, const providers::Config& config) {
       try {
         auto as = app::make_authorization_server(*state, ho.access.public_url);
         ho.routes = access::authorization_routes(as);
+        // ---- issue 17, pages part: sign-in, consent and invite pages (src/web/pages.hpp) ----
+        {
+          access::WebSessionOptions wo;
+          wo.secure_cookie = ho.access.public_url.rfind("https://", 0) == 0;
+          auto sessions = std::make_shared<access::StoreWebSessions>(state->store, wo);
+          for (auto& r : web::page_routes_for(as, sessions)) ho.routes.push_back(std::move(r));
+        }
+        // ---- end of the pages part's block ----
         ho.access.authorization_servers = {as->issuer()};
       } catch (const std::exception& e) {
         spdlog::error("{}", e.what());

@@ -136,6 +136,30 @@ const std::vector<const char*>& migrations() {
           last_used_ms INTEGER          -- NULL: never authorized (unused registrations can be dropped)
         ) WITHOUT ROWID;
       )sql",
+      // 8 in issue 17's plan (the pages part; 7 is the authorization protocol's): the sign-in pages'
+      // passwords (argon2id), browser sessions and one-time invite links (src/access/passwords.cpp,
+      // web_sessions.cpp). Session and invite tokens are stored as their SHA-256 only.
+      R"sql(
+        CREATE TABLE passwords (
+          user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+          hash TEXT NOT NULL,           -- crypto_pwhash_str (argon2id, parameters included)
+          updated_ms INTEGER NOT NULL
+        );
+        CREATE TABLE web_sessions (
+          hash BLOB PRIMARY KEY,        -- SHA-256 of the cookie's token
+          user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+          created_ms INTEGER NOT NULL,
+          expires_ms INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX web_sessions_expires ON web_sessions (expires_ms);
+        CREATE TABLE invites (
+          hash BLOB PRIMARY KEY,        -- SHA-256 of the link's token
+          user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+          created_ms INTEGER NOT NULL,
+          expires_ms INTEGER NOT NULL,
+          used_ms INTEGER               -- single use: set when redeemed
+        ) WITHOUT ROWID;
+      )sql",
   };
   return all;
 }
