@@ -1,5 +1,5 @@
 #pragma once
-// `concierge users ...` and `concierge keys ...`: who may call over HTTP, from the command line.
+// `concierge users ...`, `concierge keys ...` and `concierge clients ...`: who may call over HTTP, from the command line.
 // main.cpp adds them to its CLI11 app before parsing and runs them after.
 #include <CLI/CLI.hpp>
 #include <optional>
@@ -17,7 +17,7 @@ class AccessCommands {
   std::optional<int> run(const StoreOptions& options);
 
  private:
-  CLI::App *users_add_, *users_list_, *users_link_, *keys_create_, *keys_list_, *keys_revoke_;
+  CLI::App *users_add_, *users_list_, *users_link_, *keys_create_, *keys_list_, *keys_revoke_, *clients_list_, *clients_revoke_;
   std::string name_, issuer_, subject_, user_, scopes_, id_;
   CLI::Option* scopes_opt_;  // given at all: `--scopes ""` is an error, not every scope
   int expires_days_ = 0;
