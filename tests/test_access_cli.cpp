@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 #include <sstream>
 
+#include "access/authorization_server.hpp"
+#include "access/grants.hpp"
 #include "access/keys.hpp"
 #include "access/passwords.hpp"
 #include "access/web_sessions.hpp"
@@ -191,8 +193,10 @@ TEST_CASE("access cli: serve refuses an unauthenticated public bind and auth set
   CHECK(e.find("--auth-issuer") != std::string::npos);  // plain http off loopback
   e = refused({"serve", "--http", "127.0.0.1:0", "--auth", "issuer"});
   CHECK(e.find("--auth-issuer") != std::string::npos);
-  e = refused({"serve", "--http", "127.0.0.1:0", "--auth", "builtin"});
-  CHECK(e.find("--auth builtin") != std::string::npos);
+  e = refused({"serve", "--http", "0.0.0.0:0", "--auth", "builtin"});  // the issuer is the public URL's origin
+  CHECK(e.find("--public-url") != std::string::npos);
+  e = refused({"serve", "--http", "127.0.0.1:0", "--auth", "keys", "--auth-token-ttl", "60"});
+  CHECK(e.find("--auth-token-ttl") != std::string::npos);
   e = refused({"serve", "--auth", "keys"});  // stdio is the local user
   CHECK(e.find("--auth applies to --http") != std::string::npos);
 }
@@ -270,4 +274,42 @@ TEST_CASE("access cli: users invite prints a one-time sign-in link alone on stdo
   CHECK(nobody.code == 2);
   CHECK(nobody.out.empty());
   CHECK_THAT(nobody.err, Catch::Contains("name: no user 'nobody'"));
+
+TEST_CASE("access cli: clients list shows who authorized a client, clients revoke kills its grants", "[access][cli][authz]") {
+  Cli cli;
+  std::string gid = "grant-1";
+  {
+    store::Store s(cli.data);
+    access::RegisteredClient c;
+    c.client_id = "client-abc";
+    c.client_name = "Desk App";
+    c.redirect_uris = {"https://desk.example.com/cb", "http://127.0.0.1:9/cb"};
+    c.grant_types = {"authorization_code"};
+    c.response_types = {"code"};
+    c.issued_at = 1'700'000'000;
+    access::ClientStore(s).add(c, "127.0.0.1");
+    access::GrantStore grants(s);
+    grants.create(access::Grant{gid, "client-abc", "ada", {"calendar:read"}, "https://mcp.example.com/mcp", "https://desk.example.com/cb", "x"}, 60s);
+    grants.create(access::Grant{"grant-2", "https://app.example.com/client.json", "bob", {"mail:read"}, "https://mcp.example.com/mcp",
+                                "https://app.example.com/cb", "x"},
+                  60s);
+  }
+  Run list = cli.ok({"clients", "list"});
+  INFO(list.out);
+  REQUIRE(list.lines.size() == 3);
+  CHECK(list.lines[0] == "ID\tNAME\tREDIRECT HOSTS\tUSERS\tLAST USED");
+  CHECK(list.out.find("client-abc\tDesk App\tdesk.example.com,127.0.0.1:9\tada\t") != std::string::npos);
+  CHECK(list.out.find("https://app.example.com/client.json\t(metadata document)\tapp.example.com\tbob\t") != std::string::npos);
+
+  Run revoked = cli.ok({"clients", "revoke", "client-abc"});
+  CHECK(revoked.err.find("1 grant(s)") != std::string::npos);
+  {
+    store::Store s(cli.data);
+    CHECK_FALSE(access::GrantStore(s).live(gid));
+    CHECK(access::GrantStore(s).live("grant-2"));
+    CHECK_FALSE(access::ClientStore(s).find("client-abc"));
+  }
+  Run unknown = cli.run({"clients", "revoke", "client-abc"});
+  CHECK(unknown.code == 1);
+  CHECK(unknown.err.find("id: no client") != std::string::npos);
 }

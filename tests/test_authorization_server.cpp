@@ -2,7 +2,7 @@
 // as HttpRoutes by an in-process HttpServer behind --public-url https://mcp.example.com/mcp: the
 // RFC 8414 metadata, RFC 7591 registration of public clients (redirect URI rules, size limits,
 // the rate limit per address), and the JWKS a token it signs verifies against. Not through the
-// binary: `--auth builtin` is refused until the authorization and token endpoints exist.
+// binary: test_authorization_protocol.cpp runs `serve --auth builtin`.
 #include <catch2/catch.hpp>
 
 #include "access/authorization_server.hpp"

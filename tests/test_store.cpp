@@ -68,14 +68,14 @@ TEST_CASE("store: migrations run once, in order, a newer database is refused", "
   TempDir tmp;
   {
     store::Store s(tmp.path);
-    CHECK(s.schema_version() == 7);
+    CHECK(s.schema_version() == 8);
     CHECK(s.integrity_check() == "ok");
     CHECK(s.user_id("local") == s.user_id("local"));
     CHECK(s.user_id("ada") != s.user_id("local"));
   }
   {
     store::Store again(tmp.path);  // reopening applies nothing twice
-    CHECK(again.schema_version() == 7);
+    CHECK(again.schema_version() == 8);
     again.write([](SQLite::Database& db) { return db.exec("PRAGMA user_version = 99"); });
   }
   CHECK_THROWS_WITH(store::Store(tmp.path), Catch::Contains("newer Concierge"));
@@ -314,7 +314,7 @@ TEST_CASE("store: an in-memory store touches no file", "[store][unit]") {
   {
     store::Store s{std::filesystem::path()};
     CHECK(s.path().empty());
-    CHECK(s.schema_version() == 7);
+    CHECK(s.schema_version() == 8);
     CHECK(s.read([](SQLite::Database& db) { return db.execAndGet("SELECT COUNT(*) FROM users").getInt(); }) == 0);
     store::History h(s);
     h.record(call("echo", now_ms()));

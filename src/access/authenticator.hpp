@@ -14,8 +14,10 @@
 #include <unordered_map>
 
 #include "access/audit.hpp"
+#include "access/grants.hpp"
 #include "access/identities.hpp"
 #include "access/issuer.hpp"
+#include "access/jwt.hpp"
 #include "access/keys.hpp"
 #include "server/access.hpp"
 #include "store/store.hpp"
@@ -24,6 +26,11 @@ namespace concierge::access {
 
 struct AuthenticatorOptions {
   std::optional<IssuerOptions> issuer;  // issuer mode; its audience is given by set_audience()
+  // Builtin mode (--auth builtin): the server's own tokens, verified with its signing key (no
+  // JWKS fetch, no clock leeway); the issuer is the audience's origin, both known from
+  // set_audience(). A token's grant must still be live (asked again at most grant_check apart).
+  std::optional<PublicKey> builtin_key;
+  std::chrono::milliseconds grant_check{1000};  // how stale "the grant is live" may be (tests: 0)
   bool require_provisioned = false;     // an unknown (iss, sub) is refused, not made a user
   std::chrono::seconds token_cache{300};
   size_t cache_entries = 10'000;
@@ -41,9 +48,12 @@ class StoreAuthenticator : public Authenticator {
   IssuerVerifier* issuer() { return issuer_.get(); }
 
  private:
-  Result verify(std::string_view token, int64_t& expires_at);
+  Result verify(std::string_view token, int64_t& expires_at, std::string& grant_id);
+  Result verify_builtin(std::string_view token, int64_t& expires_at, std::string& grant_id);
+  bool grant_live(const std::string& grant_id);
   struct Cached {
     Principal principal;
+    std::string grant_id;  // builtin tokens: re-checked on every use (grant_live)
     std::chrono::steady_clock::time_point until;
     std::list<std::string>::iterator lru;
   };
@@ -55,6 +65,10 @@ class StoreAuthenticator : public Authenticator {
   std::mutex m_;
   std::unordered_map<std::string, Cached> cache_;  // by the token's SHA-256
   std::list<std::string> lru_;                     // most recent first
+  std::string builtin_issuer_, builtin_audience_;
+  GrantStore grants_;
+  std::mutex grants_m_;
+  std::unordered_map<std::string, std::pair<std::chrono::steady_clock::time_point, bool>> grant_checks_;  // when, live
 };
 
 }  // namespace concierge::access

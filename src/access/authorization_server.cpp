@@ -1,5 +1,7 @@
 #include "access/authorization_server.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -7,6 +9,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "access/cimd.hpp"
+#include "access/scopes.hpp"
 #include "common/base64.hpp"
 #include "common/json_parse.hpp"
 #include "common/log_text.hpp"
@@ -76,16 +80,6 @@ std::string issuer_of(const std::string& public_url) {
   std::string default_port = u->scheme == "https" ? ":443" : ":80";
   if (authority.size() > default_port.size() && authority.ends_with(default_port)) authority.resize(authority.size() - default_port.size());
   return u->scheme + "://" + authority;
-}
-
-std::vector<std::string> split_spaces(const std::string& s) {
-  std::vector<std::string> out;
-  for (size_t pos = 0; pos < s.size();) {
-    auto end = std::min(s.find(' ', pos), s.size());
-    if (end > pos) out.push_back(s.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return out;
 }
 
 }  // namespace
@@ -174,7 +168,7 @@ std::variant<RegisteredClient, RegistrationError> check_registration(const Json&
   c.scope = text("scope", 1000);
   if (error) return *error;
   const auto& known = all_scopes();
-  for (const auto& s : split_spaces(c.scope))
+  for (const auto& s : scope_list(c.scope))
     if (std::find(known.begin(), known.end(), s) == known.end())
       return bad("scope: '" + log_safe(s, 100) + "' is not a scope of this server (see scopes_supported in the metadata)");
 
@@ -264,6 +258,15 @@ bool ClientStore::remove(const std::string& client_id) {
   });
 }
 
+void ClientStore::touch(const std::string& client_id) {
+  store_.write([&](SQLite::Database& db) {
+    SQLite::Statement u(db, "UPDATE oauth_clients SET last_used_ms = ? WHERE client_id = ?");
+    u.bind(1, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    u.bind(2, client_id);
+    u.exec();
+  });
+}
+
 size_t ClientStore::count() {
   return store_.read([](SQLite::Database& db) { return size_t(db.execAndGet("SELECT COUNT(*) FROM oauth_clients").getInt64()); });
 }
@@ -275,7 +278,22 @@ AuthorizationServer::AuthorizationServer(store::Store& store, SigningKey key, Au
       options_(std::move(options)),
       issuer_(issuer_of(options_.public_url)),
       clients_(store),
-      registrations_(options_.registrations_per_window, options_.registration_window) {}
+      grants_(store),
+      registrations_(options_.registrations_per_window, options_.registration_window),
+      token_requests_(options_.token_requests_per_window, options_.token_window) {
+  if (options_.access_token_ttl.count() < 1 || options_.access_token_ttl > std::chrono::hours(1))
+    throw std::invalid_argument("--auth-token-ttl: must be between 1 and 3600 seconds");
+  ClientDocumentOptions d;
+  d.allow_http_loopback = options_.allow_http_client_metadata;
+  documents_ = std::make_unique<ClientDocuments>(d);
+}
+
+AuthorizationServer::~AuthorizationServer() = default;
+
+void AuthorizationServer::set_public_url(const std::string& public_url) {
+  issuer_ = issuer_of(public_url);
+  options_.public_url = public_url;
+}
 
 Json AuthorizationServer::metadata() const {
   return Json{{"issuer", issuer_},
@@ -337,6 +355,382 @@ HttpReply AuthorizationServer::register_client(const HttpRequest& req, RateLimit
   return json_reply(201, answer);
 }
 
+// ---- The authorization endpoint, the token endpoint, revocation --------------------------------
+
+namespace {
+
+std::string url_escape(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') out += char(c);
+    else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+// application/x-www-form-urlencoded pairs; nullopt when a %-escape is malformed.
+std::optional<std::vector<std::pair<std::string, std::string>>> form_decode(const std::string& body) {
+  auto unescape = [](std::string_view s) -> std::optional<std::string> {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '+') out += ' ';
+      else if (s[i] != '%') out += s[i];
+      else {
+        if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) || !std::isxdigit(static_cast<unsigned char>(s[i + 2])))
+          return std::nullopt;
+        out += char(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+        i += 2;
+      }
+    }
+    return out;
+  };
+  std::vector<std::pair<std::string, std::string>> out;
+  std::string_view rest = body;
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    auto k = unescape(pair.substr(0, eq));
+    auto v = unescape(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    if (!k || !v) return std::nullopt;
+    out.emplace_back(std::move(*k), std::move(*v));
+  }
+  return out;
+}
+
+// Request parameters: the query, plus a posted form's pairs.
+struct Params {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  std::string get(const std::string& name) const {
+    for (const auto& [k, v] : pairs)
+      if (k == name) return v;
+    return {};
+  }
+  bool has(const std::string& name) const {
+    return std::any_of(pairs.begin(), pairs.end(), [&](const auto& p) { return p.first == name; });
+  }
+  // RFC 6749 §3.1, §3.2: parameters sent more than once are an error.
+  std::optional<std::string> repeated(std::initializer_list<const char*> names) const {
+    for (const char* n : names)
+      if (std::count_if(pairs.begin(), pairs.end(), [&](const auto& p) { return p.first == n; }) > 1) return std::string(n);
+    return std::nullopt;
+  }
+};
+
+bool is_form(const HttpRequest& r) {
+  std::string ctype = lower(r.header("Content-Type"));
+  ctype = ctype.substr(0, ctype.find(';'));
+  while (!ctype.empty() && ctype.back() == ' ') ctype.pop_back();
+  return ctype == "application/x-www-form-urlencoded";
+}
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// An error that can't go back to the client (RFC 6749 §4.1.2.1: unknown client, redirect_uri
+// not the client's): shown to the person, never redirected.
+HttpReply error_page(const std::string& problem) {
+  std::string body =
+      "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Authorization request refused</title></head>\n"
+      "<body><main><h1>This sign-in request can't continue</h1>\n<p>" +
+      html_escape(problem) +
+      "</p>\n<p>Go back to the application you came from and try connecting again; if this persists, tell its developer.</p>"
+      "</main></body></html>\n";
+  return HttpReply{400, "text/html; charset=utf-8", body,
+                   {{"Cache-Control", "no-store"},
+                    {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+                    {"X-Frame-Options", "DENY"},
+                    {"Referrer-Policy", "no-referrer"}}};
+}
+
+// The client's redirect_uri with `params` added to its query (it may have one already).
+HttpReply redirect_to(const std::string& redirect_uri, const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string location = redirect_uri;
+  char sep = redirect_uri.find('?') == std::string::npos ? '?' : '&';
+  for (const auto& [k, v] : params) {
+    location += sep + url_escape(k) + "=" + url_escape(v);
+    sep = '&';
+  }
+  return HttpReply{302, "text/plain", "", {{"Location", location}, {"Cache-Control", "no-store"}, {"Referrer-Policy", "no-referrer"}}};
+}
+
+std::string s256(const std::string& verifier) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(verifier.data()), verifier.size(), md);
+  return base64url_encode(std::string_view(reinterpret_cast<const char*>(md), sizeof md));
+}
+
+// RFC 7636 §4.1: 43-128 unreserved characters (a challenge, being base64url, is in that set too).
+bool pkce_text(const std::string& s) {
+  if (s.size() < 43 || s.size() > 128) return false;
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~'; });
+}
+
+bool equal_secret(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string without_trailing_slash(std::string s) {
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+std::string AuthorizationRequest::redirect_host() const {
+  auto u = split_url(redirect_uri);
+  return u ? u->host : "";
+}
+
+std::variant<RegisteredClient, std::string> AuthorizationServer::find_client(const std::string& client_id) {
+  if (client_id.empty()) return std::string("client_id: missing");
+  if (is_client_document_url(client_id)) return documents_->client(client_id);
+  if (auto c = clients_.find(client_id)) return *c;
+  return "client_id: '" + log_safe(client_id, 100) + "' is not a client registered here";
+}
+
+std::variant<AuthorizationRequest, HttpReply> AuthorizationServer::check_authorization(const HttpRequest& req) {
+  Params p{req.query};
+  if (req.method == "POST" && is_form(req)) {
+    auto form = form_decode(req.body);
+    if (!form) return error_page("The request's form is malformed.");
+    p.pairs.insert(p.pairs.end(), form->begin(), form->end());
+  }
+  // First the client and its redirect_uri: until both are trusted, nothing goes back by redirect.
+  if (auto name = p.repeated({"client_id", "redirect_uri"})) return error_page(*name + ": sent more than once.");
+  const std::string client_id = p.get("client_id");
+  auto found = find_client(client_id);
+  if (auto* why = std::get_if<std::string>(&found)) {
+    spdlog::info("authorization request refused: {}", *why);
+    return error_page("The application is not known to this server (" + *why + ").");
+  }
+  auto& client = std::get<RegisteredClient>(found);
+  const std::string redirect_uri = p.get("redirect_uri");
+  if (redirect_uri.empty()) return error_page("redirect_uri: missing (required: the address to send you back to).");
+  if (std::find(client.redirect_uris.begin(), client.redirect_uris.end(), redirect_uri) == client.redirect_uris.end()) {
+    spdlog::warn("authorization request for client {} refused: redirect_uri {} is not one of its own", log_safe(client_id, 200),
+                 log_safe(redirect_uri, 200));
+    return error_page("redirect_uri: not an address this application registered; you are not sent there.");
+  }
+
+  AuthorizationRequest ar;
+  ar.client_id = client_id;
+  ar.client_name = client.client_name.empty() ? client_id : client.client_name;
+  ar.redirect_uri = redirect_uri;
+  ar.state = p.get("state");
+  auto fail = [&](const std::string& error, const std::string& description) -> HttpReply {
+    std::vector<std::pair<std::string, std::string>> q{{"error", error}, {"error_description", description}};
+    if (p.has("state")) q.emplace_back("state", ar.state);
+    q.emplace_back("iss", issuer_);
+    return redirect_to(redirect_uri, q);
+  };
+  if (auto name = p.repeated({"response_type", "state", "scope", "code_challenge", "code_challenge_method", "resource"}))
+    return fail("invalid_request", *name + ": sent more than once");
+  if (p.get("response_type") != "code") return fail("unsupported_response_type", "response_type: only code (the authorization code flow)");
+  // PKCE is required, and only S256: `plain` would hand the verifier to whoever sees the request.
+  if (p.get("code_challenge_method") != "S256")
+    return fail("invalid_request", "code_challenge_method: S256 is required (PKCE; plain is not accepted)");
+  ar.code_challenge = p.get("code_challenge");
+  if (!pkce_text(ar.code_challenge) || ar.code_challenge.size() != 43)
+    return fail("invalid_request", "code_challenge: must be the base64url SHA-256 of the code verifier (43 characters)");
+  if (p.has("resource")) {
+    ar.resource = p.get("resource");
+    if (without_trailing_slash(ar.resource) != without_trailing_slash(options_.public_url))
+      return fail("invalid_target", "resource: this server issues tokens for " + options_.public_url + " only");
+  }
+  const auto& known = all_scopes();
+  for (const auto& s : scope_list(p.get("scope"))) {
+    if (std::find(known.begin(), known.end(), s) == known.end())
+      return fail("invalid_scope", "scope: '" + log_safe(s, 100) + "' is not a scope of this server");
+    if (std::find(ar.scopes.begin(), ar.scopes.end(), s) == ar.scopes.end()) ar.scopes.push_back(s);
+  }
+  // None named: what the client registered, else everything (the person can untick).
+  if (ar.scopes.empty()) ar.scopes = client.scope.empty() ? known : scope_list(client.scope);
+  return ar;
+}
+
+HttpReply AuthorizationServer::approve(const AuthorizationRequest& ar, const Decision& d) {
+  Grant g;
+  for (const auto& s : d.granted)
+    if (std::find(ar.scopes.begin(), ar.scopes.end(), s) != ar.scopes.end() &&
+        std::find(g.scopes.begin(), g.scopes.end(), s) == g.scopes.end())
+      g.scopes.push_back(s);
+  if (g.scopes.empty() || d.user.empty()) return deny(ar);
+  g.grant_id = base64url_encode(random_bytes(18));
+  g.client_id = ar.client_id;
+  g.user = d.user;
+  g.resource = without_trailing_slash(options_.public_url);
+  g.redirect_uri = ar.redirect_uri;
+  g.code_challenge = ar.code_challenge;
+  std::string code = grants_.create(g, options_.code_ttl);
+  spdlog::info("user {} authorized client {} for {}", log_safe(d.user, 64), log_safe(ar.client_id, 200), scope_param(g.scopes));
+  std::vector<std::pair<std::string, std::string>> q{{"code", code}};
+  if (!ar.state.empty()) q.emplace_back("state", ar.state);
+  q.emplace_back("iss", issuer_);
+  return redirect_to(ar.redirect_uri, q);
+}
+
+HttpReply AuthorizationServer::deny(const AuthorizationRequest& ar) {
+  std::vector<std::pair<std::string, std::string>> q{{"error", "access_denied"}, {"error_description", "the person declined"}};
+  if (!ar.state.empty()) q.emplace_back("state", ar.state);
+  q.emplace_back("iss", issuer_);
+  return redirect_to(ar.redirect_uri, q);
+}
+
+std::string AuthorizationServer::access_token(const Grant& g, const std::vector<std::string>& scopes) const {
+  const int64_t now = unix_seconds();
+  return key_.sign(Json{{"iss", issuer_},
+                        {"aud", g.resource},
+                        {"sub", g.user},
+                        {"client_id", g.client_id},
+                        {"scope", scope_param(scopes)},
+                        {"gid", g.grant_id},
+                        {"jti", base64url_encode(random_bytes(12))},
+                        {"iat", now},
+                        {"exp", now + options_.access_token_ttl.count()}});
+}
+
+// The form of a /token or /revoke request, within the rate limit per address; else the refusal.
+std::variant<std::vector<std::pair<std::string, std::string>>, HttpReply> AuthorizationServer::read_form(const HttpRequest& req,
+                                                                                                       RateLimiter::Clock::time_point now) {
+  auto verdict = token_requests_.hit(client_key(req.peer), now);
+  if (!verdict.allowed) {
+    HttpReply r = oauth_error(429, "slow_down", "too many requests from this address; retry in " + std::to_string(verdict.retry_after.count()) + " s");
+    r.headers.emplace_back("Retry-After", std::to_string(verdict.retry_after.count()));
+    return r;
+  }
+  if (!is_form(req)) return oauth_error(400, "invalid_request", "Content-Type: must be application/x-www-form-urlencoded (RFC 6749 §3.2)");
+  if (req.body.size() > options_.max_form_bytes) return oauth_error(400, "invalid_request", "the request body is too large");
+  auto form = form_decode(req.body);
+  if (!form) return oauth_error(400, "invalid_request", "the form is malformed");
+  return std::move(*form);
+}
+
+HttpReply AuthorizationServer::token(const HttpRequest& req, RateLimiter::Clock::time_point now) {
+  auto read = read_form(req, now);
+  if (auto* refusal = std::get_if<HttpReply>(&read)) return *refusal;
+  Params p{std::get<std::vector<std::pair<std::string, std::string>>>(std::move(read))};
+  if (auto name = p.repeated({"grant_type", "code", "redirect_uri", "client_id", "code_verifier", "refresh_token", "scope", "resource"}))
+    return oauth_error(400, "invalid_request", *name + ": sent more than once");
+  const std::string grant_type = p.get("grant_type");
+  const std::string client_id = p.get("client_id");
+  if (grant_type != "authorization_code" && grant_type != "refresh_token")
+    return oauth_error(400, "unsupported_grant_type", "grant_type: authorization_code or refresh_token");
+  // Public clients identify themselves with client_id (RFC 6749 §3.2.1); nothing else to check.
+  if (client_id.empty()) return oauth_error(401, "invalid_client", "client_id: missing");
+  if (p.has("resource") && without_trailing_slash(p.get("resource")) != without_trailing_slash(options_.public_url))
+    return oauth_error(400, "invalid_target", "resource: this server issues tokens for " + options_.public_url + " only");
+
+  Redeemed r;
+  std::vector<std::string> scopes;
+  std::string error = "invalid_grant";
+  if (grant_type == "authorization_code") {
+    const std::string code = p.get("code"), redirect_uri = p.get("redirect_uri"), verifier = p.get("code_verifier");
+    if (code.empty()) return oauth_error(400, "invalid_request", "code: missing");
+    if (verifier.empty()) return oauth_error(400, "invalid_request", "code_verifier: missing (PKCE is required)");
+    if (!pkce_text(verifier)) return oauth_error(400, "invalid_request", "code_verifier: 43-128 unreserved characters (RFC 7636 §4.1)");
+    r = grants_.redeem_code(
+        code,
+        [&](const Grant& g) -> std::optional<std::string> {
+          if (g.client_id != client_id) return "the code was issued to another client";
+          if (g.redirect_uri != redirect_uri) return "redirect_uri: not the one the code was issued for";
+          if (!equal_secret(s256(verifier), g.code_challenge)) return "code_verifier: does not match the code_challenge";
+          return std::nullopt;
+        },
+        options_.refresh_token_ttl);
+    scopes = r.grant.scopes;
+  } else {
+    const std::string refresh = p.get("refresh_token");
+    if (refresh.empty()) return oauth_error(400, "invalid_request", "refresh_token: missing");
+    r = grants_.rotate_refresh(
+        refresh,
+        [&](const Grant& g) -> std::optional<std::string> {
+          if (g.client_id != client_id) return "the refresh token was issued to another client";
+          // RFC 6749 §6: a narrower scope for this access token; the family keeps what was granted.
+          scopes = g.scopes;
+          if (p.has("scope")) {
+            scopes.clear();
+            for (const auto& s : scope_list(p.get("scope"))) {
+              if (std::find(g.scopes.begin(), g.scopes.end(), s) == g.scopes.end()) {
+                error = "invalid_scope";
+                return "scope: '" + log_safe(s, 100) + "' was not granted";
+              }
+              scopes.push_back(s);
+            }
+            if (scopes.empty()) {
+              error = "invalid_scope";
+              return std::string("scope: empty");
+            }
+          }
+          return std::nullopt;
+        },
+        options_.refresh_token_ttl);
+  }
+  switch (r.outcome) {
+    case Redemption::Ok: break;
+    case Redemption::Unknown: return oauth_error(400, "invalid_grant", grant_type == "authorization_code" ? "code: unknown" : "refresh_token: unknown");
+    case Redemption::Expired: return oauth_error(400, "invalid_grant", grant_type == "authorization_code" ? "code: expired" : "refresh_token: expired");
+    case Redemption::Revoked: return oauth_error(400, "invalid_grant", "the grant was revoked");
+    case Redemption::Reused:
+      spdlog::warn("client {}: a {} was presented again; grant {} of user {} revoked with every token it issued", log_safe(client_id, 200),
+                   grant_type == "authorization_code" ? "used authorization code" : "rotated refresh token", r.grant.grant_id,
+                   log_safe(r.grant.user, 64));
+      return oauth_error(400, "invalid_grant",
+                         grant_type == "authorization_code" ? "code: already used; the tokens it issued are revoked"
+                                                            : "refresh_token: already used; its family of tokens is revoked");
+    case Redemption::Refused: return oauth_error(400, error, r.refused);
+  }
+  clients_.touch(r.grant.client_id);
+  return json_reply(200, Json{{"access_token", access_token(r.grant, scopes)},
+                              {"token_type", "Bearer"},
+                              {"expires_in", options_.access_token_ttl.count()},
+                              {"refresh_token", r.refresh_token},
+                              {"scope", scope_param(scopes)}});
+}
+
+HttpReply AuthorizationServer::revoke(const HttpRequest& req, RateLimiter::Clock::time_point now) {
+  auto read = read_form(req, now);
+  if (auto* refusal = std::get_if<HttpReply>(&read)) return *refusal;
+  Params p{std::get<std::vector<std::pair<std::string, std::string>>>(std::move(read))};
+  const std::string token = p.get("token"), client_id = p.get("client_id");
+  if (token.empty()) return oauth_error(400, "invalid_request", "token: missing");
+  // Holding the token is what proves the right to revoke it (a public client has no secret); a
+  // client_id, when sent, must be the token's client, else nothing happens (RFC 7009 §2.1).
+  std::string grant_id;
+  if (looks_like_jwt(token)) {
+    // An access token revokes its grant too: the client wants this authorization gone, and the
+    // refresh token would only mint more (RFC 7009 §2.1 allows it).
+    auto jws = parse_jws(token);
+    if (auto* j = std::get_if<Jws>(&jws); j && j->kid == key_.kid() && signature_verifies(*j, key_.public_key()) &&
+                                          j->claims.value("iss", "") == issuer_ && j->claims.contains("gid") && j->claims["gid"].is_string()) {
+      if (client_id.empty() || j->claims.value("client_id", "") == client_id) grant_id = j->claims["gid"].get<std::string>();
+    }
+  } else if (auto g = grants_.grant_of_refresh(token)) {
+    if (client_id.empty() || g->client_id == client_id) grant_id = g->grant_id;
+  }
+  if (!grant_id.empty() && grants_.revoke(grant_id, "revoked by the client")) spdlog::info("grant {} revoked at the client's request", grant_id);
+  return HttpReply{200, "application/json", "{}", {{"Cache-Control", "no-store"}}};
+}
+
 std::vector<HttpRoute> authorization_routes(std::shared_ptr<AuthorizationServer> server) {
   auto cached_json = [](const Json& body) {
     return HttpReply{200, "application/json", dump(body), {{"Cache-Control", "max-age=300"}}};
@@ -348,6 +742,11 @@ std::vector<HttpRoute> authorization_routes(std::shared_ptr<AuthorizationServer>
   HttpRoute reg{"POST", "/register", [server](const HttpRequest& r) { return server->register_client(r); }, true};
   reg.max_body_bytes = server->options().limits.max_body_bytes;
   routes.push_back(std::move(reg));
+  for (auto [path, endpoint] : {std::pair{"/token", &AuthorizationServer::token}, std::pair{"/revoke", &AuthorizationServer::revoke}}) {
+    HttpRoute r{"POST", path, [server, endpoint](const HttpRequest& req) { return ((*server).*endpoint)(req, RateLimiter::Clock::now()); }, true};
+    r.max_body_bytes = server->options().max_form_bytes;
+    routes.push_back(std::move(r));
+  }
   return routes;
 }
 

@@ -58,4 +58,21 @@ std::string join_scopes(const std::set<std::string>& scopes) {
   return out;
 }
 
+std::vector<std::string> scope_list(std::string_view text) {
+  std::vector<std::string> out;
+  for (size_t pos = 0; pos < text.size();) {
+    auto end = std::min(text.find(' ', pos), text.size());
+    std::string word(text.substr(pos, end - pos));
+    if (!word.empty() && std::find(out.begin(), out.end(), word) == out.end()) out.push_back(std::move(word));
+    pos = end + 1;
+  }
+  return out;
+}
+
+std::string scope_param(const std::vector<std::string>& scopes) {
+  std::string out;
+  for (const auto& s : scopes) out += (out.empty() ? "" : " ") + s;
+  return out;
+}
+
 }  // namespace concierge::access

@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/json.hpp"
 
@@ -18,5 +19,10 @@ std::set<std::string> parse_scope_list(std::string_view text);
 
 // Space-separated, in all_scopes() order (for `scope=` in WWW-Authenticate, metadata, keys list).
 std::string join_scopes(const std::set<std::string>& scopes);
+
+// An OAuth `scope` parameter (RFC 6749 §3.3: space-delimited) as a list, in order, without
+// repeats; any names (callers check them against all_scopes()). And back.
+std::vector<std::string> scope_list(std::string_view text);
+std::string scope_param(const std::vector<std::string>& scopes);
 
 }  // namespace concierge::access

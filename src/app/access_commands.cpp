@@ -3,8 +3,11 @@
 #include <chrono>
 #include <date/date.h>
 #include <iostream>
+#include <map>
 #include <stdexcept>
 
+#include "access/authorization_server.hpp"
+#include "access/grants.hpp"
 #include "access/identities.hpp"
 #include "access/keys.hpp"
 #include "access/passwords.hpp"
@@ -78,10 +81,65 @@ AccessCommands::AccessCommands(CLI::App& app) {
   keys_list_->add_option("--user", user_, "Only this user's keys");
   keys_revoke_ = keys->add_subcommand("revoke", "Revoke a key at once");
   keys_revoke_->add_option("id", id_, "The key's id (keys list)")->required();
+
+  auto* clients = app.add_subcommand("clients", "OAuth clients of the built-in authorization server (serve --auth builtin)");
+  clients->require_subcommand(1);
+  clients_list_ = clients->add_subcommand("list", "The clients: id, name, redirect hosts, users who authorized them, last used");
+  clients_revoke_ = clients->add_subcommand("revoke", "Remove a client: every grant and token it holds stops working at once");
+  clients_revoke_->add_option("id", id_, "The client's id (clients list)")->required();
 }
 
+namespace {
+
+std::string host_of(const std::string& uri) {
+  auto sep = uri.find("://");
+  if (sep == std::string::npos) return uri;
+  auto end = uri.find_first_of("/?#", sep + 3);
+  return uri.substr(sep + 3, end == std::string::npos ? std::string::npos : end - sep - 3);
+}
+
+// Registered clients and those only known by their grants (metadata document URLs), by id.
+int clients_list(store::Store& store) {
+  struct Row {
+    std::string name, hosts, users = "-";
+    std::optional<int64_t> last_used_ms;
+  };
+  std::map<std::string, Row> rows;
+  for (auto& c : access::ClientStore(store).list()) {
+    Row& r = rows[c.client_id];
+    r.name = c.client_name.empty() ? "-" : c.client_name;
+    for (auto& u : c.redirect_uris) {
+      std::string h = host_of(u);
+      if (r.hosts.find(h) == std::string::npos) r.hosts += (r.hosts.empty() ? "" : ",") + h;
+    }
+    r.last_used_ms = c.last_used_ms;
+  }
+  for (auto& u : access::GrantStore(store).uses()) {
+    // A metadata-document client is known by its grants alone: gone once they are all revoked.
+    if (!rows.count(u.client_id) && u.live_grants == 0) continue;
+    Row& r = rows[u.client_id];
+    if (r.name.empty()) {
+      r.name = "(metadata document)";
+      r.hosts = host_of(u.client_id);
+    }
+    if (!u.users.empty()) {
+      r.users.clear();
+      for (auto& name : u.users) r.users += (r.users.empty() ? "" : ",") + name;
+    }
+    if (u.last_used_ms && (!r.last_used_ms || *r.last_used_ms < *u.last_used_ms)) r.last_used_ms = u.last_used_ms;
+  }
+  std::cout << "ID\tNAME\tREDIRECT HOSTS\tUSERS\tLAST USED\n";
+  for (auto& [id, r] : rows)
+    std::cout << id << "\t" << r.name << "\t" << (r.hosts.empty() ? "-" : r.hosts) << "\t" << r.users << "\t" << utc(r.last_used_ms, "never") << "\n";
+  return 0;
+}
+
+}  // namespace
+
 std::optional<int> AccessCommands::run(const StoreOptions& options) {
-  if (!*users_add_ && !*users_list_ && !*users_link_ && !*users_passwd_ && !*users_invite_ && !*keys_create_ && !*keys_list_ && !*keys_revoke_) return std::nullopt;
+  if (!*users_add_ && !*users_list_ && !*users_link_ && !*users_passwd_ && !*users_invite_ && !*keys_create_ && !*keys_list_ &&
+      !*keys_revoke_ && !*clients_list_ && !*clients_revoke_)
+    return std::nullopt;
   std::unique_ptr<store::Store> store;
   try {
     store = std::make_unique<store::Store>(store::resolve_data_dir(options.data_dir));
@@ -123,6 +181,19 @@ std::optional<int> AccessCommands::run(const StoreOptions& options) {
         for (size_t i = 0; i < u.identities.size(); ++i) std::cout << (i ? ", " : " ") << u.identities[i];
         std::cout << "\n";
       }
+      return 0;
+    }
+    if (*clients_list_) return clients_list(*store);
+    if (*clients_revoke_) {
+      // The grants first: a token checked in between finds them revoked either way.
+      size_t grants = access::GrantStore(*store).revoke_client(id_, "client revoked by the administrator");
+      bool registered = access::ClientStore(*store).remove(id_);
+      if (!registered && grants == 0) {
+        std::cerr << "concierge: id: no client '" << id_ << "' with live grants (see concierge clients list)\n";
+        return 1;
+      }
+      std::cerr << "revoked client " << id_ << ": " << grants << " grant(s) and every token they issued"
+                << (registered ? "; its registration is removed" : "") << "\n";
       return 0;
     }
     access::KeyStore keys(*store);

@@ -64,10 +64,10 @@ std::unique_ptr<Server> make_server(AppState& state, ServerOptions options, bool
   return server;
 }
 
-std::shared_ptr<access::AuthorizationServer> make_authorization_server(AppState& state, const std::string& public_url) {
+std::shared_ptr<access::AuthorizationServer> make_authorization_server(AppState& state, const std::string& public_url,
+                                                                      access::AuthorizationServerOptions o) {
   if (public_url.empty())
     throw std::invalid_argument("--public-url: required with --auth builtin (the issuer is its origin, e.g. https://mcp.example.com/mcp)");
-  access::AuthorizationServerOptions o;
   o.public_url = public_url;
   return std::make_shared<access::AuthorizationServer>(state.store, access::SigningKey::for_data_dir(state.dir), o);
 }

@@ -67,6 +67,7 @@ std::unique_ptr<Server> make_server(AppState& state, ServerOptions options, bool
 
 // `serve --auth builtin`: the authorization server on the store, with the data directory's
 // signing key, for `public_url` (--public-url). Throws std::invalid_argument naming --public-url.
-std::shared_ptr<access::AuthorizationServer> make_authorization_server(AppState& state, const std::string& public_url);
+std::shared_ptr<access::AuthorizationServer> make_authorization_server(AppState& state, const std::string& public_url,
+                                                                      access::AuthorizationServerOptions options = {});
 
 }  // namespace concierge::app

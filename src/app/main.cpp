@@ -21,6 +21,7 @@
 #include "app/access_commands.hpp"
 #include "app/app.hpp"
 #include "providers/auth/login.hpp"
+#include "providers/http/url.hpp"
 #include "server/serve.hpp"
 #include "server/stdio.hpp"
 #include "store/start_lock.hpp"
@@ -50,6 +51,8 @@ struct AuthOptions {
   std::string mode = "none";  // none, keys, issuer, builtin
   std::string issuer, introspection_url;
   bool require_provisioned = false;
+  int token_ttl = 3600;                     // --auth-token-ttl (builtin)
+  bool allow_http_client_metadata = false;  // --allow-http-client-metadata (builtin; tests)
 };
 
 struct ServeOptions {
@@ -67,12 +70,12 @@ std::string env_or_empty(const char* name) {
 
 // The Authenticator `--auth` asks for (null for none). Throws std::invalid_argument naming the
 // flag at fault.
-std::shared_ptr<access::StoreAuthenticator> make_authenticator(const AuthOptions& o, store::Store& store) {
+// `own` is the built-in authorization server (--auth builtin): its tokens are verified with its key.
+std::shared_ptr<access::StoreAuthenticator> make_authenticator(const AuthOptions& o, store::Store& store,
+                                                               const access::AuthorizationServer* own = nullptr) {
   if (o.mode == "none") return nullptr;
-  if (o.mode == "builtin")
-    throw std::invalid_argument("--auth builtin: Concierge's own authorization server is not in this version; use --auth keys "
-                                "or --auth issuer --auth-issuer URL");
   access::AuthenticatorOptions ao;
+  if (own) ao.builtin_key = own->signing_key().public_key();
   ao.require_provisioned = o.require_provisioned;
   if (o.mode == "issuer") {
     if (o.issuer.empty()) throw std::invalid_argument("--auth issuer needs --auth-issuer URL (the authorization server)");
@@ -108,35 +111,6 @@ int serve(const ServeOptions& o, const providers::Config& config) {
   }
   if (!o.http.empty()) {
     HttpOptions ho = o.http_options;
-    std::shared_ptr<access::StoreAuthenticator> authenticator;
-    try {
-      authenticator = make_authenticator(o.auth, state->store);
-    } catch (const std::invalid_argument& e) {
-      spdlog::error("{}", e.what());
-      return 2;
-    }
-    ho.access.authenticator = authenticator;
-    if (!o.auth.issuer.empty()) ho.access.authorization_servers = {o.auth.issuer};
-    // Not reached yet: make_authenticator refuses builtin until the authorization and token
-    // endpoints exist. The metadata, registration and JWKS routes are ready for it.
-    if (o.auth.mode == "builtin") {
-      try {
-        auto as = app::make_authorization_server(*state, ho.access.public_url);
-        ho.routes = access::authorization_routes(as);
-        // ---- issue 17, pages part: sign-in, consent and invite pages (src/web/pages.hpp) ----
-        {
-          access::WebSessionOptions wo;
-          wo.secure_cookie = ho.access.public_url.rfind("https://", 0) == 0;
-          auto sessions = std::make_shared<access::StoreWebSessions>(state->store, wo);
-          for (auto& r : web::page_routes_for(as, sessions)) ho.routes.push_back(std::move(r));
-        }
-        // ---- end of the pages part's block ----
-        ho.access.authorization_servers = {as->issuer()};
-      } catch (const std::exception& e) {
-        spdlog::error("{}", e.what());
-        return 2;
-      }
-    }
     auto colon = o.http.rfind(':');
     std::string port = colon == std::string::npos ? o.http : o.http.substr(colon + 1);
     if (colon != std::string::npos) ho.host = o.http.substr(0, colon);
@@ -147,12 +121,43 @@ int serve(const ServeOptions& o, const providers::Config& config) {
       spdlog::error("--http takes [HOST:]PORT, got '{}'", o.http);
       return 2;
     }
+    const std::string shown = ho.host.find(':') != std::string::npos ? "[" + ho.host + "]" : ho.host;
+    // Without --public-url (loopback only; the transport refuses it elsewhere) the public URL is
+    // the bound address, known after bind.
+    auto bound_url = [&](int bound) { return "http://" + shown + ":" + std::to_string(bound) + ho.endpoint; };
+    std::shared_ptr<access::AuthorizationServer> as;
+    std::shared_ptr<access::StoreAuthenticator> authenticator;
+    try {
+      if (o.auth.mode == "builtin") {
+        access::AuthorizationServerOptions ao;
+        ao.access_token_ttl = std::chrono::seconds(o.auth.token_ttl);
+        ao.allow_http_client_metadata = o.auth.allow_http_client_metadata;
+        const bool derived = ho.access.public_url.empty() && providers::http::is_loopback_host(ho.host);
+        as = app::make_authorization_server(*state, derived ? bound_url(ho.port) : ho.access.public_url, ao);
+        ho.routes = access::authorization_routes(as);
+        // The sign-in, consent and invite pages (src/web/pages.hpp), and their browser sessions.
+        access::WebSessionOptions wo;
+        wo.secure_cookie = ho.access.public_url.rfind("https://", 0) == 0;
+        auto sessions = std::make_shared<access::StoreWebSessions>(state->store, wo);
+        for (auto& r : web::page_routes_for(as, sessions)) ho.routes.push_back(std::move(r));
+        // ---- the connect part appends its routes here (issue 17) ----
+        ho.access.own_authorization_server = true;
+      } else if (o.auth.token_ttl != 3600 || o.auth.allow_http_client_metadata) {
+        throw std::invalid_argument("--auth-token-ttl and --allow-http-client-metadata need --auth builtin (got --auth " + o.auth.mode + ")");
+      }
+      authenticator = make_authenticator(o.auth, state->store, as.get());
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 2;
+    }
+    ho.access.authenticator = authenticator;
+    if (!o.auth.issuer.empty()) ho.access.authorization_servers = {o.auth.issuer};
     return serve_http_until_stopped(*server, ho, stop, [&](int bound) {
-      std::string shown = ho.host.find(':') != std::string::npos ? "[" + ho.host + "]" : ho.host;
       // Tokens must name this server: the public URL, or on loopback the bound address.
-      if (authenticator)
-        authenticator->set_audience(!ho.access.public_url.empty() ? ho.access.public_url
-                                                                  : "http://" + shown + ":" + std::to_string(bound) + ho.endpoint);
+      const std::string public_url = !ho.access.public_url.empty() ? ho.access.public_url : bound_url(bound);
+      if (as) as->set_public_url(public_url);
+      if (authenticator) authenticator->set_audience(public_url);
+      if (as) spdlog::info("authorization server: issuer {}", as->issuer());
       if (authenticator) spdlog::info("HTTP callers authenticate: --auth {}", o.auth.mode);
       spdlog::info("concierge {} listening on http://{}:{}/mcp (legacy HTTP+SSE at /sse)", CONCIERGE_VERSION, shown, bound);
     });
@@ -394,7 +399,8 @@ int run(int argc, char** argv) {
   AuthOptions& auth = serve_options.auth;
   serve_cmd->add_option("--auth", auth.mode,
                         "HTTP callers: none (loopback only), keys (API keys from `concierge keys create`), issuer (an "
-                        "OAuth authorization server's access tokens, and API keys)")
+                        "OAuth authorization server's access tokens, and API keys), builtin (Concierge as its own authorization server; "
+                        "browser sign-in, and API keys)")
       ->check(CLI::IsMember({"none", "keys", "issuer", "builtin"}))
       ->capture_default_str();
   serve_cmd->add_option("--auth-issuer", auth.issuer,
@@ -402,6 +408,11 @@ int run(int argc, char** argv) {
   serve_cmd->add_option("--auth-introspection-url", auth.introspection_url,
                         "RFC 7662 introspection endpoint for opaque tokens (client id and secret from "
                         "CONCIERGE_INTROSPECTION_CLIENT_ID and CONCIERGE_INTROSPECTION_CLIENT_SECRET)");
+  serve_cmd->add_option("--auth-token-ttl", auth.token_ttl, "--auth builtin: access token lifetime in seconds (at most an hour)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  serve_cmd->add_flag("--allow-http-client-metadata", auth.allow_http_client_metadata,
+                      "--auth builtin: accept Client ID Metadata Document URLs over plain http on loopback (tests)");
   serve_cmd->add_flag("--auth-require-provisioned", auth.require_provisioned,
                       "Refuse tokens whose identity no `concierge users link` names (default: a user is made on first sight)");
   serve_cmd->add_option("--public-url", serve_options.http_options.access.public_url,

@@ -63,6 +63,9 @@ struct AccessOptions {
   // from the bound address (loopback only).
   std::string public_url;
   std::vector<std::string> authorization_servers;  // issuer URLs for the metadata
+  // --auth builtin: the authorization server is this server, its issuer the resource's origin
+  // (on loopback without a public URL known only once bound); added to authorization_servers then.
+  bool own_authorization_server = false;
   // Peers whose X-Forwarded-Proto/-Host/-For are believed (a TLS-terminating proxy), as CIDRs.
   std::vector<std::string> trusted_proxies;
   bool enabled() const { return authenticator != nullptr; }

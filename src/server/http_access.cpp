@@ -146,6 +146,7 @@ void HttpServer::Impl::publish_resource() {
     resource = origin + path;
   }
   metadata_url = origin + kMetadataRoot + path;  // RFC 9728 §3.1: the well-known part goes first
+  if (opt.access.own_authorization_server) opt.access.authorization_servers = {origin};
   metadata_param = "resource_metadata=\"" + metadata_url + "\"";
 }
 

@@ -136,7 +136,38 @@ const std::vector<const char*>& migrations() {
           last_used_ms INTEGER          -- NULL: never authorized (unused registrations can be dropped)
         ) WITHOUT ROWID;
       )sql",
-      // 8 in issue 17's plan (the pages part; 7 is the authorization protocol's): the sign-in pages'
+      // 7 (issue 17, part "authorization protocol"): what the built-in authorization server
+      // issued (src/access/grants.cpp). A grant is one approval: its authorization code, then the
+      // refresh-token family the code starts; access tokens carry its id, so revoking the grant
+      // kills them all. Codes and refresh tokens are kept as SHA-256 digests only.
+      R"sql(
+        CREATE TABLE oauth_grants (
+          grant_id TEXT PRIMARY KEY,      -- random; the access tokens' `gid` claim
+          client_id TEXT NOT NULL,        -- registered (oauth_clients) or a metadata document URL
+          user_name TEXT NOT NULL,
+          scope TEXT NOT NULL,            -- space-separated, as the person granted
+          resource TEXT NOT NULL,         -- the public URL the tokens are for
+          redirect_uri TEXT NOT NULL,
+          code_hash BLOB NOT NULL UNIQUE,
+          code_challenge TEXT NOT NULL,   -- PKCE S256
+          code_expires_ms INTEGER NOT NULL,
+          code_used_ms INTEGER,           -- exchanged; a second exchange revokes the grant
+          created_ms INTEGER NOT NULL,
+          last_used_ms INTEGER,
+          revoked_ms INTEGER,
+          revoked_why TEXT
+        ) WITHOUT ROWID;
+        CREATE INDEX oauth_grants_client ON oauth_grants(client_id);
+        CREATE TABLE oauth_refresh_tokens (
+          token_hash BLOB PRIMARY KEY,    -- SHA-256 of the refresh token
+          grant_id TEXT NOT NULL REFERENCES oauth_grants(grant_id) ON DELETE CASCADE,
+          issued_ms INTEGER NOT NULL,
+          expires_ms INTEGER NOT NULL,
+          rotated_ms INTEGER              -- replaced by a newer one: presenting it again revokes the grant
+        ) WITHOUT ROWID;
+        CREATE INDEX oauth_refresh_tokens_grant ON oauth_refresh_tokens(grant_id);
+      )sql",
+      // 8 (issue 17, the pages): the sign-in pages'
       // passwords (argon2id), browser sessions and one-time invite links (src/access/passwords.cpp,
       // web_sessions.cpp). Session and invite tokens are stored as their SHA-256 only.
       R"sql(
