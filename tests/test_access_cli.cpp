@@ -274,6 +274,7 @@ TEST_CASE("access cli: users invite prints a one-time sign-in link alone on stdo
   CHECK(nobody.code == 2);
   CHECK(nobody.out.empty());
   CHECK_THAT(nobody.err, Catch::Contains("name: no user 'nobody'"));
+}
 
 TEST_CASE("access cli: clients list shows who authorized a client, clients revoke kills its grants", "[access][cli][authz]") {
   Cli cli;
