@@ -16,6 +16,8 @@ APT_PACKAGES=(
   ccache clang-14 libclang-rt-14-dev
   # Real servers the standards adapters' tests start on loopback (CalDAV, IMAP, MPD).
   radicale dovecot-imapd mpd flac
+  # The browser the sign-in, consent and /connect pages are tested in (playwright-core drives it).
+  chromium fonts-dejavu-core
 )
 # Node: the machine image ships one (with npm); Debian's npm conflicts with it, so only
 # install Debian's when there is no node at all.

@@ -40,6 +40,17 @@ export class Concierge {
         });
     }
 
+    // The same, with `input` on its stdin (`users passwd NAME --password-stdin`).
+    runWithInput(input, ...args) {
+        return new Promise((resolve, reject) => {
+            const child = execFile(this.binary, ['--data-dir', this.dataDir, ...args], { env: cleanEnv(), timeout: 15000 }, (err, stdout, stderr) => {
+                if (err) reject(new Error(`concierge ${args.join(' ')}: ${err.message}; stderr: ${stderr.slice(-500)}`));
+                else resolve(stdout.trim());
+            });
+            child.stdin.end(input);
+        });
+    }
+
     // `auth login ...args` as a user at a browser: the authorization URL it prints (on the
     // origin `authorizeOrigin`) is opened, the authorization server's redirect followed back to
     // the command's loopback listener; resolves with its output once it exits 0.
