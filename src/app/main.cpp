@@ -122,6 +122,15 @@ int serve(const ServeOptions& o, const providers::Config& config) {
       try {
         auto as = app::make_authorization_server(*state, ho.access.public_url);
         ho.routes = access::authorization_routes(as);
+        // ---- issue 17, part "connect": /connect pages and the tools' connect URL (begin) ----
+        // `web_sessions` is the pages part's access::WebSessions; on this branch there is none
+        // yet, so nothing is added (the integrator points it at the pages part's sessions).
+        std::shared_ptr<access::WebSessions> web_sessions;
+        if (web_sessions) {
+          auto connect = app::connect_routes(*state, *server, config, *web_sessions, [as] { return as->issuer(); });
+          ho.routes.insert(ho.routes.end(), connect.begin(), connect.end());
+        }
+        // ---- part "connect" (end) ----
         ho.access.authorization_servers = {as->issuer()};
       } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
