@@ -78,6 +78,7 @@ struct Pending {
   std::string user, service, redirect_uri;
   Pkce pkce;
   Clock::time_point expires;
+  uint64_t started = 0;  // the order flows began in (expiries tie under a fixed clock)
 };
 
 struct Connector {
@@ -85,6 +86,7 @@ struct Connector {
   ConnectOptions o;
   std::mutex m;
   std::map<std::string, Pending> pending;  // by state
+  uint64_t started = 0;
   std::mutex oauth_m;                      // Connections::oauth_client is not thread-safe
 
   Connector(access::WebSessions& s, ConnectOptions options) : sessions(s), o(std::move(options)) {}
@@ -102,7 +104,7 @@ struct Connector {
     std::vector<std::map<std::string, Pending>::iterator> mine;
     for (auto it = pending.begin(); it != pending.end(); ++it)
       if (it->second.user == user) mine.push_back(it);
-    std::sort(mine.begin(), mine.end(), [](auto a, auto b) { return a->second.expires < b->second.expires; });
+    std::sort(mine.begin(), mine.end(), [](auto a, auto b) { return a->second.started < b->second.started; });
     for (size_t i = 0; i + o.max_pending_per_user <= mine.size(); ++i) pending.erase(mine[i]);
     return pending.size() < o.max_pending;
   }
@@ -148,6 +150,7 @@ struct Connector {
       std::lock_guard l(m);
       if (!make_room_locked(s->user))
         return page(503, "Try again later", "<p>Too many connections are in progress on this server. Try again in a few minutes.</p>");
+      p.started = ++started;
       pending.emplace(state, std::move(p));
     }
     return redirect(url);
