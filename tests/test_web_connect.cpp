@@ -10,6 +10,7 @@
 #include "support/app_fixture.hpp"
 #include "support/fake_upstream.hpp"
 #include "support/harness.hpp"
+#include "support/serving_http.hpp"
 #include "web/connect.hpp"
 
 using namespace concierge;
@@ -327,4 +328,37 @@ TEST_CASE("connect: disconnecting needs the form's CSRF token, deletes the token
   auto bob = client_of(*f.server, "bob");
   bob->initialize("2025-11-25");
   CHECK_FALSE(now_playing(*bob, 2)["result"].value("isError", false));
+}
+
+TEST_CASE("connect: the routes are served by the HTTP transport, the whole flow through it", "[connect][http]") {
+  Fixture f;
+  HttpOptions o;
+  o.routes = f.routes;
+  ServingHttp http(*f.server, o);
+  httplib::Client browser("127.0.0.1", http.port());
+  httplib::Headers alice{{"Cookie", "concierge_session=alice-cookie"}};
+  auto list = browser.Get("/connect", alice);
+  REQUIRE(list);
+  CHECK(list->status == 200);
+  CHECK(list->get_header_value("Content-Security-Policy").find("frame-ancestors 'none'") != std::string::npos);
+  auto start = browser.Get("/connect/spotify", alice);
+  REQUIRE(start);
+  REQUIRE(start->status == 302);
+  std::string to_provider = start->get_header_value("Location");
+  httplib::Client provider("127.0.0.1", f.up.port);
+  auto consent = provider.Get(to_provider.substr(f.up.url().size()));
+  REQUIRE(consent);
+  std::string back = consent->get_header_value("Location");
+  REQUIRE(back.rfind(kOrigin + "/oauth/callback/spotify?", 0) == 0);
+  auto done = browser.Get(back.substr(kOrigin.size()), alice);
+  REQUIRE(done);
+  CHECK(done->status == 200);
+  CHECK(f.tokens.load(f.id("alice"), "spotify", "default"));
+  // A cross-site form post is refused by the transport before the route (Origin rules).
+  auto forged = browser.Post("/connect/spotify/disconnect",
+                             httplib::Headers{{"Cookie", "concierge_session=alice-cookie"}, {"Origin", "https://evil.example"}},
+                             "csrf=alice-csrf", "application/x-www-form-urlencoded");
+  REQUIRE(forged);
+  CHECK(forged->status == 403);
+  CHECK(f.tokens.load(f.id("alice"), "spotify", "default"));
 }
