@@ -5,8 +5,10 @@
 #include <spdlog/spdlog.h>
 
 #include "prompts/prompt.hpp"
+#include "providers/registry.hpp"
 #include "resources/resource.hpp"
 #include "store/start_lock.hpp"
+#include "web/connect.hpp"
 
 namespace concierge::app {
 
@@ -70,6 +72,30 @@ std::shared_ptr<access::AuthorizationServer> make_authorization_server(AppState&
     throw std::invalid_argument("--public-url: required with --auth builtin (the issuer is its origin, e.g. https://mcp.example.com/mcp)");
   o.public_url = public_url;
   return std::make_shared<access::AuthorizationServer>(state.store, access::SigningKey::for_data_dir(state.dir), o);
+}
+
+std::vector<HttpRoute> connect_routes(AppState& state, Server& server, const providers::Config& config, access::WebSessions& sessions,
+                                      std::function<std::string()> origin) {
+  std::vector<std::string> services;
+  for (const auto& a : providers::registered_adapters()) {
+    auto p = config.providers.find(a.domain);
+    if (!a.oauth || p == config.providers.end() || p->second != a.provider) continue;
+    auto s = config.services.find(a.sign_in);
+    if (s == config.services.end() || s->second.client_id.empty() || !s->second.api_key.empty()) continue;
+    if (std::find(services.begin(), services.end(), a.sign_in) == services.end()) services.push_back(a.sign_in);
+  }
+  server.set_connect_url([services, origin](const std::string&, const std::string& service) -> std::optional<std::string> {
+    if (std::find(services.begin(), services.end(), service) == services.end()) return std::nullopt;
+    return web::connect_url(origin(), service);
+  });
+  web::ConnectOptions o;
+  o.origin = std::move(origin);
+  o.services = services;
+  auto& connections = state.connect();
+  o.tokens = &connections.tokens;
+  o.oauth = [&connections, &config](const std::string& service) { return connections.oauth_client(service, config); };
+  o.connected = [&server](const std::string& user, const std::string& service) { server.connection_completed(user, service); };
+  return web::connect_routes(sessions, std::move(o));
 }
 
 }  // namespace concierge::app

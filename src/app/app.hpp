@@ -8,6 +8,7 @@
 #include <string>
 
 #include "access/authorization_server.hpp"
+#include "access/web_sessions.hpp"
 #include "providers/config.hpp"
 #include "providers/connect.hpp"
 #include "providers/providers.hpp"
@@ -69,5 +70,12 @@ std::unique_ptr<Server> make_server(AppState& state, ServerOptions options, bool
 // signing key, for `public_url` (--public-url). Throws std::invalid_argument naming --public-url.
 std::shared_ptr<access::AuthorizationServer> make_authorization_server(AppState& state, const std::string& public_url,
                                                                       access::AuthorizationServerOptions options = {});
+
+// `serve --auth builtin`: the /connect pages (web/connect.hpp) for the OAuth services the
+// configuration uses (with a client id, and no API key standing in), and `server`'s connect URL
+// for them (URL elicitation): <origin>/connect/<service>. `origin` is read per request (known
+// once bound on loopback); `sessions` and `state` must outlive the routes.
+std::vector<HttpRoute> connect_routes(AppState& state, Server& server, const providers::Config& config, access::WebSessions& sessions,
+                                      std::function<std::string()> origin);
 
 }  // namespace concierge::app

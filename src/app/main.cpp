@@ -140,7 +140,10 @@ int serve(const ServeOptions& o, const providers::Config& config) {
         wo.secure_cookie = ho.access.public_url.rfind("https://", 0) == 0;
         auto sessions = std::make_shared<access::StoreWebSessions>(state->store, wo);
         for (auto& r : web::page_routes_for(as, sessions)) ho.routes.push_back(std::move(r));
-        // ---- the connect part appends its routes here (issue 17) ----
+        // /connect: the signed-in person connects services in the browser; tools that need one
+        // not connected send them there (URL elicitation).
+        auto connect = app::connect_routes(*state, *server, config, *sessions, [as] { return as->issuer(); });
+        ho.routes.insert(ho.routes.end(), connect.begin(), connect.end());
         ho.access.own_authorization_server = true;
       } else if (o.auth.token_ttl != 3600 || o.auth.allow_http_client_metadata) {
         throw std::invalid_argument("--auth-token-ttl and --allow-http-client-metadata need --auth builtin (got --auth " + o.auth.mode + ")");

@@ -28,4 +28,12 @@ struct Conflict : FieldError {
   using FieldError::FieldError;
 };
 
+// The calling user has not connected the service, or its grant is gone: only connecting it
+// (again) helps. The protocol boundary may offer the server's connect page for it (URL-mode
+// elicitation) instead of the plain message.
+struct NeedsConnection : FieldError {
+  std::string service;  // "google", "spotify"...
+  NeedsConnection(std::string service_, const std::string& message) : FieldError("account", message), service(std::move(service_)) {}
+};
+
 }  // namespace concierge

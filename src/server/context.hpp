@@ -63,6 +63,9 @@ struct Session {
   std::unordered_map<std::string, CancelToken> inflight;  // request id (dumped) -> token
   int64_t next_request_id = 1;
   std::unordered_map<std::string, std::shared_ptr<PendingCall>> pending;  // our requests
+  // URL elicitations sent to this session (2025-11-25, -32042) and not yet completed: the
+  // service to connect -> its elicitationId (notifications/elicitation/complete names it).
+  std::map<std::string, std::string> url_elicitations;
 };
 
 struct Connection {

@@ -614,6 +614,23 @@ void Server::notify_resource_updated(const std::string& uri, const std::optional
   }
 }
 
+void Server::connection_completed(const std::string& user, const std::string& service) {
+  std::lock_guard l(sessions_m_);
+  for (auto& w : sessions_) {
+    auto s = w.lock();
+    if (!s || !s->notify_sink || s->user != user) continue;
+    std::string id;
+    {
+      std::lock_guard sl(s->m);
+      auto it = s->url_elicitations.find(service);
+      if (it == s->url_elicitations.end()) continue;
+      id = std::move(it->second);
+      s->url_elicitations.erase(it);
+    }
+    s->notify_sink->send(rpc::make_notification("notifications/elicitation/complete", Json{{"elicitationId", id}}));
+  }
+}
+
 void Server::notify_list_changed(const std::string& what) {
   notify_subscribers([&](const Subscription& s) {
     return (what == "tools" && s.tools) || (what == "prompts" && s.prompts) || (what == "resources" && s.resources);

@@ -126,6 +126,19 @@ class Server {
     return log_redactor_ ? log_redactor_(ctx, std::move(text)) : text;
   }
 
+  // Where a user connects a service in the browser (the server's /connect pages), or nullopt
+  // when the server has none for it. When a tool throws NeedsConnection for a service with a
+  // URL, the client is sent there: URL-mode elicitation where it can, else the tool error
+  // carries the URL (invoke.cpp). Set before serving.
+  using ConnectUrl = std::function<std::optional<std::string>(const std::string& user, const std::string& service)>;
+  void set_connect_url(ConnectUrl f) { connect_url_ = std::move(f); }
+  std::optional<std::string> connect_url(const std::string& user, const std::string& service) const {
+    return connect_url_ ? connect_url_(user, service) : std::nullopt;
+  }
+  // The user finished connecting `service`: each of their sessions that was sent a URL
+  // elicitation for it (2025-11-25) gets notifications/elicitation/complete.
+  void connection_completed(const std::string& user, const std::string& service);
+
   // Scopes (HTTP with authentication): every scope a request needs, by what it names (the tool
   // of a tools/call, the resource of resources/read or /subscribe, the prompt of prompts/get,
   // the ref of completion/complete). Empty when a valid caller is enough, or when it names
@@ -192,6 +205,7 @@ class Server {
   ServerOptions options_;
   ToolCallObserver call_observer_;
   Redactor log_redactor_;
+  ConnectUrl connect_url_;
   ToolRegistry tools_;
   ResourceRegistry resources_;
   PromptRegistry prompts_;

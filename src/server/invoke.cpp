@@ -6,17 +6,53 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/base64.hpp"
+#include "server/core.hpp"
 #include "server/jsonrpc.hpp"
 #include "server/revision.hpp"
 
 namespace concierge {
 
 namespace {
+
+bool declares_url_elicitation(const RequestContext& ctx) {
+  auto e = ctx.client_capabilities().find("elicitation");
+  return e != ctx.client_capabilities().end() && e->is_object() && e->contains("url");
+}
+
+// A service the caller has not connected (or must connect again), with a connect page on this
+// server: a 2025-11-25 client that takes URL-mode elicitation gets -32042 URLElicitationRequired,
+// a 2026-07-28 one an input request (the retry's answer means the person came back: if the
+// service is still not connected, the tool error says so), any other the URL in the tool error.
+ToolResult needs_connection(const NeedsConnection& e, RequestContext& ctx) {
+  auto url = ctx.server().connect_url(ctx.user(), e.service);
+  if (!url) return ToolResult::error(e.what());
+  const std::string message = "Connect your " + e.service + " account to Concierge in the browser, then try again.";
+  const std::string in_error = std::string(e.what()) + "; or connect it in the browser: " + *url;
+  if (!declares_url_elicitation(ctx)) return ToolResult::error(in_error);
+  if (ctx.revision() == Revision::V2025_11_25 && !ctx.is_detached()) {
+    std::string id = base64url_encode(random_bytes(18));
+    if (auto& s = ctx.session()) {
+      std::lock_guard l(s->m);
+      s->url_elicitations[e.service] = id;
+    }
+    throw rpc::Error(rpc::kUrlElicitationRequired, "This request requires connecting " + e.service + " in the browser",
+                     Json{{"elicitations", Json::array({Json{{"mode", "url"}, {"elicitationId", id}, {"url", *url}, {"message", message}}})}});
+  }
+  if (ctx.modern()) {
+    ctx.input("connect_" + e.service, "elicitation/create", Json{{"mode", "url"}, {"message", message}, {"url", *url}});
+    return ToolResult::error(std::string(e.what()) + "; it is still not connected: " + *url);
+  }
+  return ToolResult::error(in_error);
+}
+
 // Failures the model should see and can act on become isError results; protocol errors pass.
 template <class F>
 ToolResult guarded(F&& run, RequestContext& ctx) {
   try {
     return run();
+  } catch (const NeedsConnection& e) {
+    return needs_connection(e, ctx);
   } catch (const ToolError& e) {
     return ToolResult::error(e.what());
   } catch (const rpc::Error& e) {

@@ -26,6 +26,7 @@
 #include "providers/auth/oauth.hpp"
 #include "providers/auth/tokens.hpp"
 #include "providers/http/client.hpp"
+#include "common/base64.hpp"
 #include "common/json.hpp"
 
 namespace concierge::test {
@@ -120,6 +121,10 @@ struct FakeUpstream : LoopbackFake {
   std::set<std::string> accounts;            // the accounts this service holds (empty: any)
   std::vector<std::string> callers;          // the account whose token each API call carried
   std::set<std::string> body_types{"application/json"};  // what a request body may be
+  std::map<std::string, std::pair<std::string, std::string>> codes;  // code -> PKCE challenge, redirect_uri
+  std::vector<std::multimap<std::string, std::string>> authorize_requests;  // the authorize step's query
+  std::vector<std::string> revocations;                               // tokens revoked (RFC 7009)
+  int code_count = 0;
 
   FakeUpstream() {
     server.Post("/oauth/token", [this](const httplib::Request& req, httplib::Response& res) {
@@ -130,7 +135,15 @@ struct FakeUpstream : LoopbackFake {
       };
       auto grant = req.get_param_value("grant_type");
       std::string account = "default";
-      if (grant == "refresh_token") {
+      if (grant == "authorization_code" && codes.count(req.get_param_value("code"))) {
+        // A code from the authorize step: single use, and only with its PKCE verifier.
+        auto it = codes.find(req.get_param_value("code"));
+        auto [challenge, redirect_uri] = it->second;
+        codes.erase(it);
+        auto verifier = req.get_param_value("code_verifier");
+        if (base64url_encode(providers::auth::sha256(verifier)) != challenge || req.get_param_value("redirect_uri") != redirect_uri)
+          return fail("invalid_grant");
+      } else if (grant == "refresh_token") {
         ++refreshes;
         auto rt = req.get_param_value("refresh_token");
         if (revoked || !live_refresh.count(rt)) return fail("invalid_grant");
@@ -143,9 +156,29 @@ struct FakeUpstream : LoopbackFake {
       res.set_content(Json{{"access_token", access}, {"refresh_token", refresh}, {"expires_in", 3600}, {"token_type", "Bearer"}}.dump(),
                       "application/json");
     });
+    // The person's consent, granted at once: a redirect back with a code bound to the PKCE
+    // challenge and redirect_uri (a test follows the Location header: no browser needed).
+    server.Get("/oauth/authorize", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard l(m);
+      std::string code = "fake-code-" + std::to_string(++code_count) + "-z3";
+      codes[code] = {req.get_param_value("code_challenge"), req.get_param_value("redirect_uri")};
+      authorize_requests.push_back(req.params);
+      std::string uri = req.get_param_value("redirect_uri");
+      res.status = 302;
+      res.set_header("Location", uri + (uri.find('?') == std::string::npos ? "?" : "&") + "code=" + code +
+                                     "&state=" + httplib::detail::encode_query_param(req.get_param_value("state")));
+    });
+    // RFC 7009: the token (and, for a refresh token, its grant) is dead from now on.
+    server.Post("/oauth/revoke", [this](const httplib::Request& req, httplib::Response&) {
+      std::lock_guard l(m);
+      auto t = req.get_param_value("token");
+      revocations.push_back(t);
+      live_refresh.erase(t);
+      live_access.erase(t);
+    });
     // Every API route passes here first: faults, then the bearer check.
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (req.path == "/oauth/token") return httplib::Server::HandlerResponse::Unhandled;
+      if (req.path.rfind("/oauth/", 0) == 0) return httplib::Server::HandlerResponse::Unhandled;
       ++api_calls;
       auto f = next_fault();
       if (f && answer_fault(*f, res, [](httplib::Response& r, int status) {

@@ -44,7 +44,7 @@ Response ServiceApi::send(const Call& call, Request request) {
     if (r.status >= 400 && decode_) decode_(r, request);
     return r;
   } catch (const auth::NeedsReauth& e) {
-    throw Error("account", e.what());
+    throw NeedsConnection(e.service, e.what());
   } catch (const UpstreamError& e) {
     if (e.kind == UpstreamError::Kind::Cancelled) throw Cancelled();
     throw Unavailable(e.what());

@@ -674,7 +674,7 @@ auto guarded(const ImapOptions& o, F&& f) -> decltype(f()) {
   } catch (const Cancelled&) {
     throw;
   } catch (const auth::NeedsReauth& e) {
-    throw Error("account", e.what());
+    throw NeedsConnection(e.service, e.what());
   } catch (const Refused& e) {
     throw Error("", std::string(e.what()) + " (mail account '" + o.account + "')");
   } catch (const std::exception& e) {
