@@ -8,6 +8,7 @@
 
 #include "providers/http/client.hpp"
 #include "store/store.hpp"
+#include "web/layout.hpp"
 
 namespace concierge::web {
 
@@ -17,44 +18,16 @@ using providers::auth::OAuthClient;
 using providers::auth::Pkce;
 using Clock = std::chrono::steady_clock;
 
-std::string html(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string html(const std::string& s) { return html_escape(s); }
 
-// Every page: not framed, not cached, no Referer (the callback's URL carries the code).
-void secure(HttpReply& r) {
-  r.headers.emplace_back("Content-Security-Policy",
-                         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
-  r.headers.emplace_back("X-Frame-Options", "DENY");
-  r.headers.emplace_back("Cache-Control", "no-store");
-  r.headers.emplace_back("Referrer-Policy", "no-referrer");
-  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
-}
-
-// `body` is HTML already escaped by the caller.
+// The pages' shared layout and headers (layout.hpp): not framed, not cached, a Referer only to
+// this origin (the callback's URL carries the code; it goes nowhere else).
 HttpReply page(int status, const std::string& title, const std::string& body) {
-  HttpReply r;
-  r.status = status;
-  r.content_type = "text/html; charset=utf-8";
-  r.body = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">"
-           "<title>" + html(title) + " - Concierge</title>"
-           "<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5}"
-           "li{margin:.5rem 0}form{display:inline}button,a.button{font:inherit;padding:.2rem .8rem}</style></head>"
-           "<body><main><h1>" + html(title) + "</h1>\n" + body + "\n</main></body></html>\n";
-  secure(r);
-  return r;
+  Page p;
+  p.status = status;
+  p.title = title;
+  p.body = body;
+  return render(p);
 }
 
 HttpReply redirect(const std::string& location, int status = 302) {
@@ -62,7 +35,7 @@ HttpReply redirect(const std::string& location, int status = 302) {
   r.status = status;
   r.content_type = "text/plain; charset=utf-8";
   r.headers.emplace_back("Location", location);
-  secure(r);
+  add_security_headers(r);
   return r;
 }
 

@@ -18,7 +18,9 @@ constexpr std::string_view kStyle =
     "fieldset{border:1px solid #ccc;border-radius:6px;margin:1rem 0}fieldset label{font-weight:400;display:flex;gap:.5rem}"
     "button{font:inherit;padding:.5rem 1.25rem;margin:1rem .5rem 0 0;border-radius:6px;border:1px solid #0a58ca;background:#0b5ed7;color:#fff}"
     "button.secondary{background:#fff;color:#0b5ed7}.error{color:#b00020;font-weight:600}"
-    "code{background:#eee;padding:0 .25rem;border-radius:4px}:focus-visible{outline:3px solid #f90;outline-offset:2px}";
+    "code{background:#eee;padding:0 .25rem;border-radius:4px}:focus-visible{outline:3px solid #f90;outline-offset:2px}"
+    "li{margin:.75rem 0}li form{display:inline}li button{margin:0 0 0 .5rem;padding:.25rem .9rem}"
+    "a.button{display:inline-block;margin-left:.5rem;padding:.25rem .9rem;border-radius:6px;background:#0b5ed7;color:#fff;text-decoration:none}";
 
 std::string base64_std(std::string_view bytes) {
   std::string s = base64url_encode(bytes);

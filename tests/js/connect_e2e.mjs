@@ -16,7 +16,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Concierge, binaryArg } from './concierge_proc.mjs';
 import { check, assert, json, finish, STEP_TIMEOUT_MS } from './checks.mjs';
-import { launchBrowser, Person, startRedirectReceiver, tokenThroughBrowser } from './browser.mjs';
+import { launchBrowser, Person, screenshotDir, startRedirectReceiver, tokenThroughBrowser } from './browser.mjs';
 import { startFakeSpotify, SONG } from './fake_spotify.mjs';
 
 const binary = binaryArg('connect_e2e.mjs');
@@ -99,6 +99,7 @@ try {
             const person = await Person.open(browser, { user: name, password: `password-of-${name}` });
             const token = await tokenThroughBrowser({ origin: server.origin, resource: server.mcpUrl, person, redirectUri: receiver.uri, clientName: `connect-e2e-${name}` });
             people[name] = { person, token: token.access_token };
+            if (name === 'kim') person.shots = screenshotDir();
         }
     }, { needs: [up], timeout: 60000 });
 
@@ -120,6 +121,13 @@ try {
         assert(elicitation?.mode === 'url' && elicitation.elicitationId && elicitation.message, `data ${json(error.data)}`);
         assert(elicitation.url.startsWith(`${server.origin}/connect/spotify`), `url ${elicitation.url}`);
         kimUrl = elicitation.url;
+        // The page the link leads to, before connecting: Spotify offered (the README's picture).
+        const page = await people.kim.person.context.newPage();
+        const r = await page.goto(`${server.origin}/connect`);
+        const text = (await page.textContent('body')) ?? '';
+        assert(r.status() === 200 && /spotify/i.test(text), `/connect: HTTP ${r.status()}: ${text.replace(/\s+/g, ' ').slice(0, 200)}`);
+        await people.kim.person.screenshot(page, 'connect');
+        await page.close();
     }, { needs: [tokens] });
 
     const kimDone = await check('kim completes the (fake) Spotify sign-in in the browser; the retried call succeeds', async () => {
