@@ -253,7 +253,7 @@ TEST_CASE("authz: code flow with PKCE gives a JWT the resource server takes, and
   CHECK(s.refresh(client, r2.json()["refresh_token"].get<std::string>()).status == 200);
 }
 
-TEST_CASE("authz: PKCE is required and S256 only; other refusals go back to the client with state and iss", "[authz]") {
+TEST_CASE("authz: PKCE is required and S256 only, and other refusals go back to the client with state and iss", "[authz]") {
   Authz s;
   std::string client = s.register_client();
   Pkce pkce;
@@ -517,7 +517,7 @@ struct DocumentHost : LoopbackFake {
 
 }  // namespace
 
-TEST_CASE("authz: a Client ID Metadata Document is fetched, checked and cached; a redirect_uri not in it is refused", "[authz][cimd]") {
+TEST_CASE("authz: a Client ID Metadata Document is fetched, checked and cached, and a redirect_uri not in it is refused", "[authz][cimd]") {
   DocumentHost host;
   host.document = [](const std::string& url) {
     return Json{{"client_id", url}, {"client_name", "Document Client"}, {"redirect_uris", {kRedirect}}, {"token_endpoint_auth_method", "none"}};
