@@ -450,23 +450,20 @@ TEST_CASE("pages: password checks beyond the concurrency cap are refused at once
 
 namespace {
 
-// The contract's AuthorizationServer methods, as the protocol part adds them (EndpointOf forwards
-// to them); and a server without them, as on main before it lands.
+// The contract's AuthorizationServer methods (EndpointOf forwards to them).
 struct ContractServer {
   FakeEndpoint fake;
   std::variant<access::AuthorizationRequest, HttpReply> check_authorization(const HttpRequest& r) { return fake.check(r); }
   HttpReply approve(const access::AuthorizationRequest& a, const access::Decision& d) { return fake.approve(a, d); }
   HttpReply deny(const access::AuthorizationRequest& a) { return fake.deny(a); }
 };
-struct ServerWithoutEndpoint {};
 
 }  // namespace
 
-TEST_CASE("pages: the built-in server's endpoint is adapted once it has check_authorization, not before", "[pages][unit]") {
+TEST_CASE("pages: a server with check_authorization, approve and deny is adapted as the endpoint", "[pages][unit]") {
   TempDir tmp;
   store::Store s(tmp.path);
   auto sessions = std::make_shared<access::StoreWebSessions>(s);
-  CHECK(web::page_routes_for(std::make_shared<ServerWithoutEndpoint>(), sessions).empty());
   auto server = std::make_shared<ContractServer>();
   auto routes = web::page_routes_for(server, sessions);
   REQUIRE(routes.size() == 7);

@@ -496,9 +496,13 @@ std::string without_trailing_slash(std::string s) {
 
 }  // namespace
 
+// The authority without user info: host and port, as the person would recognise it.
 std::string AuthorizationRequest::redirect_host() const {
-  auto u = split_url(redirect_uri);
-  return u ? u->host : "";
+  size_t scheme = redirect_uri.find("://");
+  if (scheme == std::string::npos) return redirect_uri;
+  std::string authority = redirect_uri.substr(scheme + 3, redirect_uri.find_first_of("/?#", scheme + 3) - (scheme + 3));
+  if (auto at = authority.rfind('@'); at != std::string::npos) authority = authority.substr(at + 1);
+  return authority;
 }
 
 std::variant<RegisteredClient, std::string> AuthorizationServer::find_client(const std::string& client_id) {

@@ -22,7 +22,7 @@ struct AuthorizationRequest {
   std::string code_challenge;       // S256
   std::string resource;             // the public URL (RFC 8707), "" when absent
   std::vector<std::string> scopes;  // requested; all scopes when the request named none
-  std::string redirect_host() const;  // for the consent page
+  std::string redirect_host() const;  // host[:port], for the consent page
 };
 
 // What the person decided on the consent page.

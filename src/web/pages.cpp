@@ -48,14 +48,6 @@ std::string scope_words(const std::string& scope) {
   return scope;
 }
 
-std::string redirect_host(const std::string& uri) {
-  size_t scheme = uri.find("://");
-  if (scheme == std::string::npos) return uri;
-  std::string authority = uri.substr(scheme + 3, uri.find_first_of("/?#", scheme + 3) - (scheme + 3));
-  if (auto at = authority.rfind('@'); at != std::string::npos) authority = authority.substr(at + 1);
-  return authority;
-}
-
 HttpReply with_cookies(HttpReply r, std::initializer_list<std::string> cookies) {
   for (auto& c : cookies)
     if (!c.empty()) r.headers.emplace_back("Set-Cookie", c);
@@ -94,7 +86,7 @@ HttpReply consent_page(int status, const access::AuthorizationRequest& ar, const
   std::string b;
   if (!error.empty()) b += "<p class=\"error\" role=\"alert\">" + html_escape(error) + "</p>\n";
   b += "<p><strong>" + html_escape(client) + "</strong> wants to use Concierge as <strong>" + html_escape(s.user) +
-       "</strong>.</p>\n<p>When you decide, you go back to <strong>" + html_escape(redirect_host(ar.redirect_uri)) + "</strong>.</p>\n" +
+       "</strong>.</p>\n<p>When you decide, you go back to <strong>" + html_escape(ar.redirect_host()) + "</strong>.</p>\n" +
        "<form method=\"post\" action=\"/authorize/consent\">\n" + hidden("csrf", s.csrf);
   for (auto& [k, v] : request.query) {
     if (k == "scope") b += hidden(kRequestedScope, v);

@@ -50,16 +50,11 @@ std::vector<HttpRoute> page_routes(std::shared_ptr<AuthorizationEndpoint> endpoi
 
 namespace concierge::web {
 
-// page_routes for the built-in AuthorizationServer. Transitional, for the merge of issue 17's
-// parts: while that server lacks check_authorization (the protocol part), there are no pages to
-// serve and this is empty; once it has it, the pages are served with no change here. The
-// integrator can drop the `if constexpr` after the merge.
+// page_routes for anything with check_authorization / approve / deny (the built-in
+// AuthorizationServer).
 template <class Server>
 std::vector<HttpRoute> page_routes_for(std::shared_ptr<Server> server, std::shared_ptr<access::StoreWebSessions> sessions) {
-  if constexpr (requires(Server& s, const HttpRequest& r) { s.check_authorization(r); })
-    return page_routes(std::make_shared<EndpointOf<Server>>(std::move(server)), std::move(sessions));
-  else
-    return {};
+  return page_routes(std::make_shared<EndpointOf<Server>>(std::move(server)), std::move(sessions));
 }
 
 }  // namespace concierge::web
