@@ -746,8 +746,10 @@ std::vector<HttpRoute> authorization_routes(std::shared_ptr<AuthorizationServer>
   HttpRoute reg{"POST", "/register", [server](const HttpRequest& r) { return server->register_client(r); }, true};
   reg.max_body_bytes = server->options().limits.max_body_bytes;
   routes.push_back(std::move(reg));
-  for (auto [path, endpoint] : {std::pair{"/token", &AuthorizationServer::token}, std::pair{"/revoke", &AuthorizationServer::revoke}}) {
-    HttpRoute r{"POST", path, [server, endpoint](const HttpRequest& req) { return ((*server).*endpoint)(req, RateLimiter::Clock::now()); }, true};
+  // Not a structured binding: clang 14 (the fuzz and TSan builds) can't capture one in a lambda.
+  for (const auto& route : {std::pair{"/token", &AuthorizationServer::token}, std::pair{"/revoke", &AuthorizationServer::revoke}}) {
+    const auto endpoint = route.second;
+    HttpRoute r{"POST", route.first, [server, endpoint](const HttpRequest& req) { return ((*server).*endpoint)(req, RateLimiter::Clock::now()); }, true};
     r.max_body_bytes = server->options().max_form_bytes;
     routes.push_back(std::move(r));
   }
