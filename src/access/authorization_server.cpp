@@ -11,6 +11,7 @@
 
 #include "access/cimd.hpp"
 #include "access/scopes.hpp"
+#include "common/text.hpp"
 #include "common/base64.hpp"
 #include "common/json_parse.hpp"
 #include "common/log_text.hpp"
@@ -431,20 +432,6 @@ bool is_form(const HttpRequest& r) {
   return ctype == "application/x-www-form-urlencoded";
 }
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 // An error that can't go back to the client (RFC 6749 §4.1.2.1: unknown client, redirect_uri
 // not the client's): shown to the person, never redirected.

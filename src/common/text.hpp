@@ -14,4 +14,7 @@ std::string upper(std::string_view s);
 // about max_bytes, never inside a UTF-8 sequence.
 std::string snippet(std::string_view text, size_t max_bytes = 160);
 
+// Text as HTML, also inside double-quoted attributes: & < > " ' escaped.
+std::string html_escape(std::string_view text);
+
 }  // namespace concierge

@@ -5,12 +5,12 @@
 #include <string>
 #include <string_view>
 
+#include "common/text.hpp"
 #include "server/http.hpp"
 
 namespace concierge::web {
 
-// Text as HTML (also inside double-quoted attributes): & < > " ' escaped.
-std::string html_escape(std::string_view text);
+using concierge::html_escape;  // common/text.hpp
 
 struct Page {
   int status = 200;
