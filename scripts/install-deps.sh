@@ -40,4 +40,6 @@ fi
 if [ "${1:-}" != "--no-npm" ]; then
   (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
   (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
+  # The TypeScript example client's SDK and its type checker (examples/clients/typescript).
+  (cd examples/clients/typescript && npm ci --no-audit --no-fund --loglevel=error)
 fi
