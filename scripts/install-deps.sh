@@ -42,4 +42,6 @@ if [ "${1:-}" != "--no-npm" ]; then
   (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
   # The TypeScript example client's SDK and its type checker (examples/clients/typescript).
   (cd examples/clients/typescript && npm ci --no-audit --no-fund --loglevel=error)
+  # The MCP Inspector, whose command line the configuration examples show (examples/clients/config).
+  (cd examples/clients/config && npm ci --no-audit --no-fund --loglevel=error)
 fi
