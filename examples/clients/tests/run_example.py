@@ -23,28 +23,30 @@ LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+/mcp)")
 
 
 def start_server(binary, env, log_path, extra):
-    """Starts `serve --http` on port 0; returns (process, url). Reads stderr until the port shows."""
+    """Starts `serve --http` on port 0; returns (process, url) once its "listening on" line shows.
+
+    A thread copies the server's stderr to log_path for as long as it runs (so it never blocks on
+    a full pipe) and signals the line; a server that neither listens nor exits within 20 s is
+    stopped and the test fails."""
     proc = subprocess.Popen([binary, "serve", "--http", "127.0.0.1:0", *extra], env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    with open(log_path, "w") as log:
-        for line in proc.stderr:  # blocks per line; the server's own startup is the only wait
-            log.write(line)
-            if m := LISTENING.search(line):
-                # Keep draining stderr so the server never blocks on a full pipe.
-                proc.stderr_thread = drain(proc.stderr, log_path)
-                return proc, m.group(1)
-    proc.wait()
-    sys.exit(f"run_example: the server exited ({proc.returncode}) before listening; log: {open(log_path).read()[-2000:]}")
+    found, ready = {}, threading.Event()
 
-
-def drain(stream, log_path):
-    def run():
-        with open(log_path, "a") as log:
-            for line in stream:
+    def pump():
+        with open(log_path, "w") as log:
+            for line in proc.stderr:
                 log.write(line)
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+                log.flush()
+                if "url" not in found and (m := LISTENING.search(line)):
+                    found["url"] = m.group(1)
+                    ready.set()
+        ready.set()  # EOF: the server is gone
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(20) or "url" not in found:
+        stop(proc)
+        sys.exit(f"run_example: the server did not listen (exit {proc.returncode}); log: {open(log_path).read()[-2000:]}")
+    return proc, found["url"]
 
 
 def stop(proc):
@@ -76,7 +78,9 @@ def main():
                "CONCIERGE_CONFIG": os.path.join(data, "no-config.json"),
                # A client that drops the environment for its server never reaches the user's own
                # data either (and finds no demo week there, which the checks catch).
-               "HOME": os.path.join(data, "home"), "XDG_DATA_HOME": os.path.join(data, "home")}
+               "HOME": os.path.join(data, "home"), "XDG_DATA_HOME": os.path.join(data, "home"),
+               # No __pycache__ left in the source tree by the Python examples' import of steps.py.
+               "PYTHONDONTWRITEBYTECODE": "1"}
         subprocess.run([args.binary, "demo"], env=env, check=True, stdout=subprocess.DEVNULL)
         extra = []
         if args.auth_key:
