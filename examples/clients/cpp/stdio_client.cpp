@@ -7,6 +7,7 @@
 //
 // initialize, notifications/initialized, tools/list (one line per tool), tools/call
 // calendar_list_events; then EOF on the server's stdin and its exit status.
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,9 +47,13 @@ class StdioServer {
     posix_spawn_file_actions_destroy(&actions);
     close(in[0]);
     close(out[1]);
+    if (err != 0) {
+      close(in[1]);
+      close(out[0]);
+      throw std::runtime_error("BINARY: cannot run '" + argv[0] + "': " + std::strerror(err));
+    }
     to_ = fdopen(in[1], "w");
     from_ = fdopen(out[0], "r");
-    if (err != 0) throw std::runtime_error("BINARY: cannot run '" + argv[0] + "': " + std::strerror(err));
   }
   StdioServer(const StdioServer&) = delete;
   StdioServer& operator=(const StdioServer&) = delete;
@@ -141,6 +146,9 @@ int main(int argc, char** argv) {
     std::cerr << "usage: " << argv[0] << " BINARY [SERVER ARGS...]  (default SERVER ARGS: serve)\n";
     return 2;
   }
+  // A server that exits early closes the pipe: a write then fails (and says so) instead of
+  // SIGPIPE ending the client silently.
+  signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() == 1) args.push_back("serve");
   try {

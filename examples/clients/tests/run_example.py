@@ -7,8 +7,9 @@ A temporary data directory gets the demo week (`concierge demo`) and is the exam
 CONCIERGE_DATA_DIR, so a stdio example's `BINARY serve` sees it. With --http, `BINARY serve
 --http 127.0.0.1:0` is started on it first and `{url}` in the command becomes its MCP URL; the
 port is read from the server's "listening on" line. With --auth-key the server runs with
-`--auth keys` and the example gets a fresh API key as CONCIERGE_TOKEN. `{binary}` becomes BINARY. Every --expect
-must match the example's stdout (multiline), no --reject may; the example must exit 0.
+`--auth keys` and the example gets a fresh API key as CONCIERGE_TOKEN. `{binary}` becomes
+BINARY. Every --expect must match the example's stdout (multiline), no --reject may; the
+example must exit 0.
 The server is stopped (SIGTERM, then SIGKILL) and the directory removed however this ends.
 """
 import argparse
