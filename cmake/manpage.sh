@@ -21,7 +21,7 @@ commands=$("$bin" --help | awk '/^Subcommands:/ {on = 1; next} on && NF == 0 {on
   done
   echo "[ENVIRONMENT]"
   echo ".TP"; echo ".B CONCIERGE_DATA_DIR"; echo "Where the database lives when --data-dir is not given."
-  echo ".TP"; echo ".B CONCIERGE_CONFIG"; echo "The configuration file (default: ~/.config/concierge/config.json)."
+  echo ".TP"; echo ".B CONCIERGE_CONFIG"; echo "The configuration file (default: \$XDG_CONFIG_HOME/concierge/config.json, else ~/.config/concierge/config.json)."
   echo "[SEE ALSO]"
   echo "The systemd units concierge.service (system) and concierge.service (user), and the project's README and docs/tools.md."
 } > "$tmp/include"

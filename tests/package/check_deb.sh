@@ -5,7 +5,7 @@
 set -euo pipefail
 src=$1 build=$2 version=$3
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -z "${server:-}" ] || kill "$server" 2>/dev/null; rm -rf "$tmp"' EXIT
 fail() { echo "check_deb: $*" >&2; exit 1; }
 
 deb=$(bash "$src/scripts/package.sh" "$build" "$tmp/out")
@@ -75,6 +75,33 @@ if command -v systemd-analyze >/dev/null; then
 else
   echo "check_deb: systemd-analyze not installed: units not verified"
 fi
+
+# The system unit's command line as systemd would run it, with the environment it sets (the
+# address made port 0): the unpacked binary serves HTTP and /healthz answers 200.
+cmdline=$(sed -n 's/^ExecStart=//p' "$sys_unit")
+cmdline=${cmdline//'${CONCIERGE_HTTP}'/127.0.0.1:0}
+cmdline=${cmdline//'$CONCIERGE_OPTS'/}
+cmdline=${cmdline/\/usr\/bin\/concierge/$bin}
+mkfifo "$tmp/stderr.fifo"
+CONCIERGE_DATA_DIR=$tmp/state $cmdline 2>"$tmp/stderr.fifo" >/dev/null </dev/null &
+server=$!
+exec 3<"$tmp/stderr.fifo"
+port=
+while IFS= read -r -t 30 line <&3; do
+  echo "$line" >> "$tmp/server.log"
+  if [[ "$line" =~ listening\ on\ http://127\.0\.0\.1:([0-9]+)/mcp ]]; then port=${BASH_REMATCH[1]}; break; fi
+done
+if [ -z "$port" ]; then
+  kill "$server" 2>/dev/null || true
+  cat "$tmp/server.log" >&2 2>/dev/null || true
+  fail "the system unit's ExecStart ($cmdline) did not start serving"
+fi
+status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz") || status="no answer"
+kill "$server"
+wait "$server" || true
+exec 3<&-
+[ "$status" = 200 ] || fail "/healthz answered $status, not 200"
+[ -f "$tmp/state/concierge.db" ] || fail "no database in CONCIERGE_DATA_DIR (the unit's StateDirectory)"
 
 # The man page: gzipped roff with NAME and SYNOPSIS, and the subcommands' options.
 page=$tmp/root/usr/share/man/man1/concierge.1.gz
