@@ -5,7 +5,7 @@
 set -euo pipefail
 src=$1 build=$2 version=$3
 tmp=$(mktemp -d)
-trap '[ -z "${server:-}" ] || kill "$server" 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -z "${server:-}" ] || kill "$server" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 fail() { echo "check_deb: $*" >&2; exit 1; }
 
 deb=$(bash "$src/scripts/package.sh" "$build" "$tmp/out")
@@ -99,6 +99,7 @@ fi
 status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz") || status="no answer"
 kill "$server"
 wait "$server" || true
+server=
 exec 3<&-
 [ "$status" = 200 ] || fail "/healthz answered $status, not 200"
 [ -f "$tmp/state/concierge.db" ] || fail "no database in CONCIERGE_DATA_DIR (the unit's StateDirectory)"
