@@ -12,6 +12,9 @@ APT_PACKAGES=(
   libxml2-dev
   # argon2id for the sign-in pages' passwords (`concierge users passwd`).
   libsodium-dev
+  # The Debian package (scripts/package.sh): its man page from --help, its Depends from the
+  # binary (dpkg-shlibdeps), and the test's check of the units (systemd-analyze verify).
+  help2man dpkg-dev systemd
   # Build cache; clang + compiler-rt for the fuzz harnesses (libFuzzer) and the TSan build.
   ccache clang-14 libclang-rt-14-dev
   # Real servers the standards adapters' tests start on loopback (CalDAV, IMAP, MPD).

@@ -25,6 +25,7 @@
 #include "server/serve.hpp"
 #include "server/stdio.hpp"
 #include "store/start_lock.hpp"
+#include "tools/markdown.hpp"
 #include "web/pages.hpp"
 
 using namespace concierge;
@@ -295,6 +296,14 @@ int check_tools_command() {
   return problems.empty() ? 0 : 1;
 }
 
+// `concierge tools --markdown`: the catalogue committed as docs/tools.md. As --check, from the
+// binary alone, so the page is the same wherever it is generated.
+int markdown_tools_command() {
+  app::AppState state{std::filesystem::path()};
+  std::cout << tools::tools_markdown(tools::catalogue(state.app));
+  return 0;
+}
+
 // `concierge demo`.
 int demo_command(const app::StoreOptions& options) {
   auto state = open_for_command(options);
@@ -478,6 +487,8 @@ int run(int argc, char** argv) {
   auto* tools_cmd = app.add_subcommand("tools", "List the registered tools");
   bool check_tools = false;
   tools_cmd->add_flag("--check", check_tools, "Check the tools against the embedded schemas")->group("");  // for the build
+  bool markdown_tools = false;
+  tools_cmd->add_flag("--markdown", markdown_tools, "Print the tool catalogue as Markdown (docs/tools.md)");
   auto* demo_cmd = app.add_subcommand("demo", "Fill empty domains with a small invented dataset (the current week)");
   auto* config_cmd = app.add_subcommand("config", "Where the configuration file is, and what is in effect");
   config_cmd->require_subcommand(1);
@@ -527,6 +538,7 @@ int run(int argc, char** argv) {
   }
 
   if (*tools_cmd && check_tools) return check_tools_command();
+  if (*tools_cmd && markdown_tools) return markdown_tools_command();
   if (auto rc = access_commands.run(store_options)) return *rc;  // no configuration needed
   if (*config_path_cmd) {
     std::cout << providers::Config::default_path().string() << "\n";
