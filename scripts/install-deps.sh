@@ -21,6 +21,8 @@ APT_PACKAGES=(
   radicale dovecot-imapd mpd flac
   # The browser the sign-in, consent and /connect pages are tested in (playwright-core drives it).
   chromium fonts-dejavu-core
+  # promtool (`promtool check metrics`) checks /metrics' exposition format strictly.
+  prometheus
 )
 # Node: the machine image ships one (with npm); Debian's npm conflicts with it, so only
 # install Debian's when there is no node at all.

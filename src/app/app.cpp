@@ -1,6 +1,7 @@
 #include "app/app.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <spdlog/spdlog.h>
 
@@ -42,6 +43,48 @@ std::unique_ptr<AppState> open_app(const StoreOptions& o, const providers::Confi
   if (config && std::any_of(config->providers.begin(), config->providers.end(), [](auto& p) { return p.second != "local"; }))
     providers::connect(state->providers, state->connect(), *config, &state->status);
   return state;
+}
+
+std::vector<HealthCheck> health_checks(AppState& state) {
+  std::vector<HealthCheck> out;
+  HealthCheck db{.name = "database"};
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    state.store.probe();
+  } catch (const std::exception& e) {
+    db.ok = false;
+    db.detail["error"] = e.what();  // the system's or SQLite's words ("Permission denied"), no path
+    spdlog::warn("health: the database failed its write and read: {}", e.what());
+  }
+  db.detail["ms"] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  out.push_back(std::move(db));
+
+  const auto j = state.history.journal_state();
+  HealthCheck journal{.name = "history_journal", .ok = !j.append_failing};
+  journal.detail = Json{{"backlog", j.backlog}, {"ingest_failing", j.ingest_failing}};
+  if (!j.error.empty()) spdlog::warn("health: history journal: {}", j.error);
+  out.push_back(std::move(journal));
+
+  HealthCheck breakers{.name = "breakers", .critical = false};
+  Json open = Json::array();
+  for (auto& s : metrics::Registry::global().collect())
+    if (s.name == "concierge_upstream_breaker_state" && s.value == 2) {
+      std::string who;
+      for (auto& [k, v] : s.labels) who += (who.empty() ? "" : "/") + v;
+      open.push_back(who);
+    }
+  breakers.ok = open.empty();
+  breakers.detail["open"] = std::move(open);
+  out.push_back(std::move(breakers));
+  return out;
+}
+
+metrics::Registry::Handle register_metrics(AppState& state) {
+  return metrics::Registry::global().add_collector([&state](std::vector<metrics::Sample>& out) {
+    metrics::collect_process(out);
+    out.push_back({"concierge_history_journal_backlog", "Tool calls journaled and not yet moved into the database.", "gauge", {},
+                   double(state.history.journal_state().backlog)});
+  });
 }
 
 ServerOptions default_server_options() {

@@ -13,7 +13,9 @@
 #include "providers/connect.hpp"
 #include "providers/providers.hpp"
 #include "providers/status.hpp"
+#include "common/metrics.hpp"
 #include "server/core.hpp"
+#include "server/http.hpp"
 #include "store/history.hpp"
 #include "store/preferences.hpp"
 #include "store/store.hpp"
@@ -77,5 +79,13 @@ std::shared_ptr<access::AuthorizationServer> make_authorization_server(AppState&
 // once bound on loopback); `sessions` and `state` must outlive the routes.
 std::vector<HttpRoute> connect_routes(AppState& state, Server& server, const providers::Config& config, access::WebSessions& sessions,
                                       std::function<std::string()> origin);
+
+// /healthz: the database (a write and a read on a fresh connection), the history journal (its
+// appends; its backlog), and the services' circuit breakers (open ones reported, not critical:
+// the other domains still work). Errors are summarised, not detailed: probes need no token.
+std::vector<HealthCheck> health_checks(AppState& state);
+
+// /metrics: the process's gauges and the history journal's backlog, while the handle lives.
+metrics::Registry::Handle register_metrics(AppState& state);
 
 }  // namespace concierge::app

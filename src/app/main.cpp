@@ -7,7 +7,6 @@
 #include <optional>
 #include <sys/stat.h>
 #include <iostream>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include "access/identities.hpp"
 #include "app/access_commands.hpp"
 #include "app/app.hpp"
+#include "common/log.hpp"
 #include "providers/auth/login.hpp"
 #include "providers/http/url.hpp"
 #include "server/serve.hpp"
@@ -40,13 +40,6 @@ const char* malloc_conf = "narenas:2,tcache_nslots_small_max:16,tcache_nslots_la
 
 namespace {
 
-// stdout belongs to the protocol: every log line goes to stderr.
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("concierge");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level));
-}
-
 // `serve --auth ...`: who may call over HTTP.
 struct AuthOptions {
   std::string mode = "none";  // none, keys, issuer, builtin
@@ -60,6 +53,7 @@ struct ServeOptions {
   app::StoreOptions store;
   StdioOptions stdio;
   std::string http;  // [HOST:]PORT; empty = stdio
+  std::string metrics_addr;  // [HOST:]PORT: /metrics apart, without authentication
   HttpOptions http_options;
   AuthOptions auth;
 };
@@ -94,6 +88,22 @@ std::shared_ptr<access::StoreAuthenticator> make_authenticator(const AuthOptions
   return std::make_shared<access::StoreAuthenticator>(store, ao);
 }
 
+// "[HOST:]PORT" (HOST may be [v6]); the default host is loopback. nullopt when PORT is not a number.
+std::optional<std::pair<std::string, int>> host_port(const std::string& text) {
+  auto colon = text.rfind(':');
+  std::string host = colon == std::string::npos ? "127.0.0.1" : text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  try {
+    size_t used = 0;
+    const std::string port = colon == std::string::npos ? text : text.substr(colon + 1);
+    int p = std::stoi(port, &used);
+    if (used != port.size() || p < 0 || p > 65535) return std::nullopt;
+    return std::pair{host, p};
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 int serve(const ServeOptions& o, const providers::Config& config) {
   StopSignals stop;  // before any thread starts
   std::unique_ptr<app::AppState> state;
@@ -110,8 +120,26 @@ int serve(const ServeOptions& o, const providers::Config& config) {
     spdlog::error("{}", e.what());
     return 2;
   }
+  const auto app_metrics = app::register_metrics(*state);
+  std::unique_ptr<MetricsListener> metrics_listener;
+  if (!o.metrics_addr.empty()) {
+    auto at = host_port(o.metrics_addr);
+    if (!at) {
+      spdlog::error("--metrics-addr takes [HOST:]PORT, got '{}'", o.metrics_addr);
+      return 2;
+    }
+    try {
+      metrics_listener = std::make_unique<MetricsListener>(at->first, at->second);
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+    spdlog::info("metrics on http://{}:{}/metrics", at->first.find(':') != std::string::npos ? "[" + at->first + "]" : at->first,
+                 metrics_listener->port());
+  }
   if (!o.http.empty()) {
     HttpOptions ho = o.http_options;
+    ho.health = [&state] { return app::health_checks(*state); };
     auto colon = o.http.rfind(':');
     std::string port = colon == std::string::npos ? o.http : o.http.substr(colon + 1);
     if (colon != std::string::npos) ho.host = o.http.substr(0, colon);
@@ -373,9 +401,14 @@ int run(int argc, char** argv) {
   CLI::App app{"Concierge: an MCP server for your calendar, mail, music, video and bookings", "concierge"};
   app.set_version_flag("--version", std::string("concierge ") + CONCIERGE_VERSION);
   app.require_subcommand(0, 1);
-  std::string log_level = "info";
+  std::string log_level = "info", log_format = "text";
   app.add_option("--log-level", log_level, "stderr log level: trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.add_option("--log-format", log_format,
+                 "stderr log lines: text, or json (one object a line: time, level, message, and the request's id, user, method, "
+                 "tool, duration and traceparent)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 
   ServeOptions serve_options;
   app::StoreOptions& store_options = serve_options.store;
@@ -407,6 +440,9 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--http", serve_options.http,
                         "Serve Streamable HTTP at [HOST:]PORT/mcp (default host 127.0.0.1; port 0 picks a free one)");
+  serve_cmd->add_option("--metrics-addr", serve_options.metrics_addr,
+                        "Also serve /metrics (Prometheus) at [HOST:]PORT, without authentication: bind it where only the scraper "
+                        "reaches. /metrics on --http is there too, behind --auth");
   // Who may call over HTTP (README "Remote access").
   AuthOptions& auth = serve_options.auth;
   serve_cmd->add_option("--auth", auth.mode,
@@ -529,7 +565,7 @@ int run(int argc, char** argv) {
   app::AccessCommands access_commands(app);  // `users`, `keys`
 
   CLI11_PARSE(app, argc, argv);
-  setup_logging(log_level);
+  logging::setup(log_level, log_format);
   for (size_t at = 0; !tool_domains.empty() && at != std::string::npos;) {
     auto comma = tool_domains.find(',', at);
     auto d = tool_domains.substr(at, comma == std::string::npos ? std::string::npos : comma - at);

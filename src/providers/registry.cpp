@@ -106,6 +106,7 @@ std::shared_ptr<http::Client> AdapterContext::http_client(const std::string& api
   auto& slot = connections.http[api];
   if (!slot) {
     if (auto& base = service(service_name).base_url; !base.empty()) policy.base_url = trim_slash(base);
+    if (policy.api.empty()) policy.api = api;
     slot = std::make_shared<http::Client>(std::move(policy));
   }
   return slot;

@@ -141,7 +141,6 @@ std::string summary_of(const ToolCallEvent& ev) {
 
 void record_calls(Server& server, App& app) {
   server.set_tool_call_observer([&app](const ToolCallEvent& ev) {
-    using O = ToolCallEvent::Outcome;
     const Json& schema = schema_of(ev.definition);
     store::CallRecord r;
     auto now = std::chrono::system_clock::now();
@@ -153,10 +152,7 @@ void record_calls(Server& server, App& app) {
     r.transport = ev.ctx.transport();
     r.tool = ev.tool;
     r.arguments = ev.arguments.is_null() ? Json() : store::redact(ev.arguments, schema);  // a copy either way
-    r.outcome = ev.outcome == O::Ok ? store::Outcome::Ok
-                : ev.outcome == O::ToolError ? store::Outcome::ToolError
-                : ev.outcome == O::ProtocolError ? store::Outcome::ProtocolError
-                                                 : store::Outcome::Cancelled;
+    r.outcome = ev.outcome;
     r.duration_us = ev.duration.count();
     // A result may quote what it was given: the same secrets come out of the summary.
     r.summary = ev.arguments.is_null() ? summary_of(ev) : store::redact_text(summary_of(ev), ev.arguments, schema);

@@ -15,6 +15,7 @@
 
 #include "common/cancellation.hpp"
 #include "common/json.hpp"
+#include "common/log.hpp"
 #include "server/revision.hpp"
 
 namespace concierge {
@@ -79,6 +80,9 @@ struct Connection {
   // The scopes the caller's token grants (HTTP with authentication); nullopt: unrestricted
   // (stdio, HTTP without --auth).
   std::optional<std::set<std::string>> scopes;
+  // The W3C traceparent the request came with (HTTP; checked by logging::valid_traceparent),
+  // carried into its log lines.
+  std::string traceparent;
 };
 
 // Whether `granted` (nullopt: unrestricted) covers `scope` (empty: needs only a valid caller).
@@ -116,6 +120,8 @@ class RequestContext {
   std::chrono::steady_clock::time_point started() const { return started_; }
   // tools/call only: the params as received (the history observer needs name and arguments).
   const Json& call_params() const { return call_params_; }
+  // What the request's log lines carry (common/log.hpp).
+  logging::Context log_context() const;
 
   // Request-scoped notifications: a log message (sent only at or above the client's level), and
   // progress (sent only when the request carried a progressToken).

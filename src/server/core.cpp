@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/log.hpp"
 #include "common/log_text.hpp"
+#include "common/metrics.hpp"
 #include "server/params.hpp"
 
 namespace concierge {
@@ -28,6 +30,23 @@ const Json& meta_of(const Json& params) {
 
 // Methods that may answer with an InputRequiredResult (2026-07-28, MRTR).
 bool mrtr_method(std::string_view m) { return m == "tools/call" || m == "prompts/get" || m == "resources/read"; }
+
+// What /metrics counts of the core (metrics.hpp). Label values come from bounded sets: the
+// methods bound here and the tools registered, else "unknown".
+struct CoreMetrics {
+  metrics::Counter& requests = metrics::Registry::global().counter(
+      "concierge_requests_total", "JSON-RPC requests answered, by method and outcome (ok, tool_error, protocol_error, cancelled, input_required).",
+      {"method", "outcome"});
+  metrics::Counter& tool_calls = metrics::Registry::global().counter(
+      "concierge_tool_calls_total", "tools/call requests finished, by tool and outcome as the history records them.", {"tool", "outcome"});
+  metrics::Histogram& tool_seconds = metrics::Registry::global().histogram(
+      "concierge_tool_call_duration_seconds", "Time from a tools/call's arrival to its reply, by tool.", {"tool"},
+      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
+};
+CoreMetrics& core_metrics() {
+  static CoreMetrics m;
+  return m;
+}
 
 // Collects a batch's replies and sends them as one array once every request has answered.
 class BatchSink : public Sink {
@@ -77,6 +96,12 @@ std::shared_ptr<RequestContext> RequestContext::detached(CancelToken cancel, std
   copy->input_responses_.clear();  // a task's input keys are its own
   copy->input_hook_ = std::move(hook);
   return copy;
+}
+
+logging::Context RequestContext::log_context() const {
+  logging::Context c{.request_id = id_.dump(), .user = conn_.user, .method = method_, .traceparent = conn_.traceparent};
+  if (auto n = call_params_.find("name"); n != call_params_.end() && n->is_string()) c.tool = n->get<std::string>().substr(0, 128);
+  return c;
 }
 
 void RequestContext::log(LogLevel level, const Json& data, std::string_view logger) const {
@@ -226,13 +251,32 @@ bool Responder::finish(Json message) {
   }
   server_.finish_request(*ctx_);
   bool cancelled = ctx_->cancel().cancelled();
-  if (server_.call_observer_ && ctx_->method_ == "tools/call") server_.observe_call(*ctx_, message, cancelled);
+  if (ctx_->method_ == "tools/call") server_.observe_call(*ctx_, message, cancelled);
+  server_.count_request(*ctx_, message, cancelled);
   if (cancelled) {  // the client gave up on it: it gets no reply
     ctx_->conn_.sink->skip(ctx_->id());
     return true;
   }
   ctx_->conn_.sink->send(message);
   return true;
+}
+
+// The request's metric and its closing log line (tools/call at info, the rest at debug), with
+// the request's context and its duration.
+void Server::count_request(RequestContext& ctx, const Json& message, bool cancelled) {
+  std::string_view outcome = "ok";
+  if (cancelled) outcome = "cancelled";
+  else if (message.contains("error")) outcome = "protocol_error";
+  else if (const Json& r = message["result"]; r.value("resultType", "") == "input_required") outcome = "input_required";
+  else if (r.value("isError", false)) outcome = "tool_error";
+  core_metrics().requests.inc({ctx.method_, std::string(outcome)});
+  const bool call = ctx.method_ == "tools/call";
+  const auto level = call ? spdlog::level::info : spdlog::level::debug;
+  if (!spdlog::should_log(level)) return;
+  logging::Context lc = ctx.log_context();
+  lc.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ctx.started_).count();
+  logging::Scope scope(&lc);
+  spdlog::log(level, "{} {}{}{} in {:.1f} ms", ctx.method_, call ? log_safe(lc.tool, 128) : "", call ? " " : "", outcome, *lc.duration_ms);
 }
 
 void Server::observe_call(RequestContext& ctx, Json& message, bool cancelled) {
@@ -253,9 +297,14 @@ void Server::observe_call(RequestContext& ctx, Json& message, bool cancelled) {
   std::string tool;
   if (auto n = params.find("name"); n != params.end() && n->is_string()) tool = n->get<std::string>();
   auto a = params.find("arguments");
-  ToolCallEvent ev{ctx, tool, a != params.end() ? *a : kNull, tool.empty() ? nullptr : tools_.find(tool), outcome,
+  const RegisteredTool* definition = tool.empty() ? nullptr : tools_.find(tool);
+  ToolCallEvent ev{ctx, tool, a != params.end() ? *a : kNull, definition, outcome,
                    std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - ctx.started_),
                    cancelled ? kNull : message};
+  const std::string label = definition ? tool : "unknown";
+  core_metrics().tool_calls.inc({label, std::string(to_string(outcome))});
+  core_metrics().tool_seconds.observe({label}, ev.duration.count() / 1e6);
+  if (!call_observer_) return;
   try {
     call_observer_(ev);
   } catch (const std::exception& e) {
@@ -416,6 +465,7 @@ void Server::handle_request(const Json& msg, const Connection& conn) {
     ctx->progress_token_ = *pt;
 
   auto reject = [&](int code, const std::string& message, const Json& data = nullptr) {
+    core_metrics().requests.inc({methods_.count(method) ? method : "unknown", "protocol_error"});
     conn.sink->send(rpc::make_error(id, code, message, data));
   };
 
@@ -492,6 +542,8 @@ void Server::handle_request(const Json& msg, const Connection& conn) {
 
 void Server::run(const Method& m, const Json& params, std::shared_ptr<Responder> r) {
   auto& ctx = r->context();
+  const logging::Context lc = ctx.log_context();
+  logging::Scope scope(&lc);  // the handler's log lines name the request
   try {
     m.fn(params, r);
   } catch (const rpc::Error& e) {
@@ -550,9 +602,11 @@ void Server::initialize(const Json& msg, const Connection& conn) {
     conn.session->client_capabilities = std::move(caps);
     conn.session->client_info = std::move(info);
   } catch (const rpc::Error& e) {
+    core_metrics().requests.inc({"initialize", "protocol_error"});
     conn.sink->send(rpc::make_error(id, e.code, e.what(), e.data));
     return;
   }
+  core_metrics().requests.inc({"initialize", "ok"});
   result = Json{{"protocolVersion", to_string(negotiated)},
                 {"capabilities", capabilities(negotiated)},
                 {"serverInfo", server_info(negotiated)}};

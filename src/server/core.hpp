@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/call_outcome.hpp"
 #include "server/context.hpp"
 #include "common/json.hpp"
 #include "server/jsonrpc.hpp"
@@ -50,7 +51,7 @@ struct ServerOptions {
 // observer redacts. A throwing observer turns the reply into an internal error, so a call is
 // never acknowledged without its record.
 struct ToolCallEvent {
-  enum class Outcome { Ok, ToolError, ProtocolError, Cancelled };
+  using Outcome = CallOutcome;
   const RequestContext& ctx;
   std::string tool;                  // empty when params named none
   const Json& arguments;             // null when params had none
@@ -198,6 +199,7 @@ class Server {
   void cacheable(Json& result, RequestContext& ctx, int ttl_ms, bool shared = false) const;
 
   void observe_call(RequestContext& ctx, Json& message, bool cancelled);
+  void count_request(RequestContext& ctx, const Json& message, bool cancelled);
   Json build_server_info(Revision r) const;
   mutable std::once_flag server_info_once_;
   mutable Json server_info_[static_cast<int>(kLatest) + 1];

@@ -110,15 +110,44 @@ void HttpServer::Impl::setup() {
                       "application/json");
   });
 
+  // Liveness with the application's checks, and readiness (a load balancer takes the instance
+  // out while it stops or its store is unusable). Neither needs a token.
   http.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    auto [ok, checks] = health();
     size_t n;
     {
       std::lock_guard l(sessions_m);
       n = sessions.size();
     }
-    res.set_content(dump(Json{{"status", "ok"}, {"server", core.options().name}, {"version", core.options().version},
-                              {"sessions", n}, {"connections", guard.connections.load()}, {"streams", guard.streams.load()}}),
+    res.status = ok ? 200 : 503;
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(dump(Json{{"status", ok ? "ok" : "unavailable"}, {"server", core.options().name}, {"version", core.options().version},
+                              {"sessions", n}, {"connections", guard.connections.load()}, {"streams", guard.streams.load()},
+                              {"checks", checks}}),
                     "application/json");
+  });
+  http.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    const bool ok = !stopping.load() && health().first;
+    res.status = ok ? 200 : 503;
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(dump(Json{{"status", stopping.load() ? "stopping" : ok ? "ready" : "unavailable"}}), "application/json");
+  });
+  if (opt.metrics)
+    http.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!authorize(req, res)) return;
+      res.set_header("Cache-Control", "no-store");
+      res.set_content(metrics::Registry::global().render(), kMetricsContentType);
+    });
+  // The transport's own gauges, read when scraped.
+  metrics_handle = metrics::Registry::global().add_collector([this](std::vector<metrics::Sample>& out) {
+    size_t n;
+    {
+      std::lock_guard l(sessions_m);
+      n = sessions.size();
+    }
+    out.push_back({"concierge_http_sessions", "Open MCP sessions (Mcp-Session-Id and legacy SSE).", "gauge", {}, double(n)});
+    out.push_back({"concierge_http_connections", "Open HTTP connections.", "gauge", {}, double(guard.connections.load())});
+    out.push_back({"concierge_http_streams", "Open SSE response streams.", "gauge", {}, double(guard.streams.load())});
   });
   // Every method that carries a body is routed to a handler with a content reader (catch-alls
   // included): the library would otherwise read a chunked or compressed body whole into
@@ -448,6 +477,60 @@ void HttpServer::stop() {
   impl_->core.cancel_all();
   impl_->http.stop();
   impl_->guard.shutdown_all();  // idle keep-alive and half-sent requests end now
+}
+
+// The application's checks, run at most once a second whatever the probe rate; probes that
+// arrive while they run wait for that run's answer.
+std::pair<bool, Json> HttpServer::Impl::health() {
+  std::lock_guard l(health_m);
+  const auto now = std::chrono::steady_clock::now();
+  if (!health_at || now - *health_at >= std::chrono::seconds(1)) {
+    bool ok = true;
+    Json checks = Json::object();
+    if (opt.health) {
+      std::vector<HealthCheck> results;
+      try {
+        results = opt.health();
+      } catch (const std::exception& e) {
+        results.push_back(HealthCheck{.name = "checks", .ok = false, .detail = Json{{"error", log_safe(e.what(), 300)}}});
+      }
+      for (auto& c : results) {
+        Json d = c.detail.is_object() ? c.detail : Json::object();
+        d["ok"] = c.ok;
+        if (!c.critical) d["critical"] = false;
+        checks[c.name] = std::move(d);
+        if (!c.ok && c.critical) ok = false;
+      }
+    }
+    health_cached = {ok, std::move(checks)};
+    health_at = now;
+  }
+  return health_cached;
+}
+
+std::string http_detail::traceparent_of(const httplib::Request& req) {
+  std::string v = req.get_header_value("traceparent");
+  return logging::valid_traceparent(v) ? v : std::string();
+}
+
+struct MetricsListener::Impl {
+  httplib::Server http;
+  std::thread thread;
+};
+
+MetricsListener::MetricsListener(const std::string& host, int port) : impl_(std::make_unique<Impl>()) {
+  impl_->http.Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(metrics::Registry::global().render(), kMetricsContentType);
+  });
+  port_ = port == 0 ? impl_->http.bind_to_any_port(host) : (impl_->http.bind_to_port(host, port) ? port : -1);
+  if (port_ <= 0) throw std::runtime_error("--metrics-addr: cannot bind " + host + ":" + std::to_string(port));
+  impl_->thread = std::thread([this] { impl_->http.listen_after_bind(); });
+}
+
+MetricsListener::~MetricsListener() {
+  impl_->http.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
 }
 
 size_t default_max_connections() {

@@ -51,6 +51,15 @@ struct HttpRoute {
   size_t max_body_bytes = 64 * 1024;  // 413 beyond; never more than HttpOptions::max_body_bytes
 };
 
+// One thing /healthz checks (the application's: the database, the history journal, breakers).
+// A failed critical check makes /healthz and /readyz answer 503.
+struct HealthCheck {
+  std::string name;
+  bool ok = true;
+  bool critical = true;
+  Json detail = Json::object();  // shown under checks.<name>, beside "ok"
+};
+
 struct HttpOptions {
   std::string host = "127.0.0.1";
   int port = 0;                       // 0: any free port (read it back from bind())
@@ -80,13 +89,34 @@ struct HttpOptions {
   size_t replay_bytes = 1024 * 1024;          // ... and bytes; the oldest are dropped
   std::vector<std::string> allowed_origins;   // besides the loopback origins
   // Served before the transport's catch-alls. A route on the MCP endpoint, /sse, /messages,
-  // /healthz or the RFC 9728 metadata, or twice on one method and path, is refused (throws).
+  // /healthz, /readyz, /metrics or the RFC 9728 metadata, or twice on one method and path, is
+  // refused (throws).
   std::vector<HttpRoute> routes;
+  // /healthz and /readyz (no token needed) run these, at most once a second (probes are
+  // unauthenticated: their cost is bounded whatever the rate). Empty: the transport alone.
+  std::function<std::vector<HealthCheck>()> health;
+  // /metrics serves metrics::Registry::global() in the Prometheus text format, behind the same
+  // authentication as the MCP endpoint.
+  bool metrics = true;
 };
 
 // Connections this machine can hold: each is a socket and a thread. From the descriptor and
 // process limits, between 16 and 1024.
 size_t default_max_connections();
+
+// `serve --metrics-addr HOST:PORT`: /metrics alone on a listener of its own, without
+// authentication (bind it where only the scraper reaches), until destroyed.
+class MetricsListener {
+ public:
+  MetricsListener(const std::string& host, int port);  // throws when it cannot bind
+  ~MetricsListener();
+  int port() const { return port_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+};
 
 class HttpServer {
  public:

@@ -206,7 +206,7 @@ void HttpServer::Impl::setup_access() {
 }
 
 bool HttpServer::Impl::check_public_host(const httplib::Request& req, httplib::Response& res) {
-  if (req.path == "/healthz") return true;  // probes name the machine, not the public URL
+  if (req.path == "/healthz" || req.path == "/readyz") return true;  // probes name the machine, not the public URL
   std::string host = req.get_header_value("Host");
   if (req.has_header("X-Forwarded-Host") &&
       std::any_of(trusted_proxies.begin(), trusted_proxies.end(), [&](const Cidr& c) { return cidr_contains(c, req.remote_addr); })) {

@@ -26,8 +26,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/log.hpp"
 #include "common/log_text.hpp"
 #include "common/json_parse.hpp"
+#include "common/metrics.hpp"
 #include "server/request_state.hpp"
 
 
@@ -162,6 +164,9 @@ class GuardedServer : public httplib::Server {
 
 uint64_t content_length(const httplib::Request& req);
 bool has_body(const httplib::Request& req);
+// The request's W3C traceparent header when it is well formed, else "" (an invalid one is
+// ignored, as Trace Context says).
+std::string traceparent_of(const httplib::Request& req);
 // Answered without reading the body: the connection can't carry another request, and says so.
 void unread_body(const httplib::Request& req, httplib::Response& res);
 // The connection being served on this thread: close it after this response (its body is not
@@ -422,6 +427,8 @@ class StandaloneSink : public Sink {
 
 namespace concierge {
 
+inline constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+
 // ---- The server -------------------------------------------------------------------------------
 
 using namespace http_detail;
@@ -505,6 +512,14 @@ struct HttpServer::Impl {
   void end_session(const std::shared_ptr<HttpSession>& s);
   void drop_session(const std::shared_ptr<HttpSession>& s);
   void reap_idle();
+  // /healthz and /readyz: whether every critical check passed, and each check's report.
+  std::pair<bool, Json> health();
+  std::mutex health_m;
+  std::optional<std::chrono::steady_clock::time_point> health_at;
+  std::pair<bool, Json> health_cached;
+
+  // Last: unregistered first, before what its collector reads is destroyed.
+  metrics::Registry::Handle metrics_handle;
 };
 
 }  // namespace concierge

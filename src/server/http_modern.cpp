@@ -88,7 +88,7 @@ void HttpServer::Impl::post_modern(const httplib::Request& req, httplib::Respons
   if (claimed && refuse_stream(res)) return;
   // Stateless: a fresh session object per request, only to track it for cancellation.
   auto ex = exchange(Exchange::Style::Modern, id, "");
-  Connection conn{core.new_session(nullptr, who.user), ex, "http", who.user, /*run_quick_inline=*/true, who.scopes};
+  Connection conn{core.new_session(nullptr, who.user), ex, "http", who.user, /*run_quick_inline=*/true, who.scopes, traceparent_of(req)};
   if (kind != rpc::Kind::Request) {
     core.handle(msg, conn);
     res.status = 202;

@@ -18,6 +18,7 @@ bool same_name(std::string_view a, std::string_view b) {
 // Paths the transport answers itself: a route there would shadow it (or be shadowed).
 bool reserved_path(const HttpOptions& o, const std::string& path) {
   return path == o.endpoint || path == "/sse" || path == "/messages" || path == "/healthz" ||
+         path == "/readyz" || path == "/metrics" ||
          path.rfind("/.well-known/oauth-protected-resource", 0) == 0;
 }
 

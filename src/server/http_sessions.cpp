@@ -99,7 +99,7 @@ void HttpServer::Impl::post_legacy(const httplib::Request& req, httplib::Respons
   if (kind == rpc::Kind::Request && msg.is_object())
     if (auto refused = core.missing_scope(msg, who.scopes)) return forbid(res, who, *refused, id);
   auto ex = exchange(Exchange::Style::Legacy, msg.is_array() ? Json("batch") : id, base64url_encode(random_bytes(9)));
-  Connection conn{session->core, ex, "http", who.user, /*run_quick_inline=*/true, who.scopes};
+  Connection conn{session->core, ex, "http", who.user, /*run_quick_inline=*/true, who.scopes, traceparent_of(req)};
   if (!has_request) {
     core.handle(msg, conn);
     res.status = 202;

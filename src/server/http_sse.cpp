@@ -49,7 +49,7 @@ void HttpServer::Impl::post_messages(const httplib::Request& req, const std::str
   // step-up signal; a client seeing it fails the request).
   if (msg.is_object() && rpc::classify(msg).kind == rpc::Kind::Request)
     if (auto refused = core.missing_scope(msg, who.scopes)) return forbid(res, who, *refused, msg["id"]);
-  core.handle(msg, Connection{session->core, ex, "sse", who.user, false, who.scopes});
+  core.handle(msg, Connection{session->core, ex, "sse", who.user, false, who.scopes, traceparent_of(req)});
   res.status = 202;
   res.set_content("Accepted", "text/plain");
 }

@@ -234,6 +234,8 @@ std::optional<Json> TaskManager::start(RequestContext& ctx, int64_t ttl_ms, Body
 
 void TaskManager::run(const std::shared_ptr<Task>& t, RequestContext& ctx, const Body& body) {
   const std::string cancelled = "The task was cancelled.";
+  const logging::Context lc = ctx.log_context();
+  logging::Scope scope(&lc);  // the body's log lines name the request that created the task
   try {
     Json result = body(ctx);
     if (t->cancel.cancelled()) settle(t, TaskStatus::Cancelled, nullptr, nullptr, cancelled);

@@ -187,16 +187,6 @@ void collect_values(const Json& v, std::vector<std::string>& out) {
 
 }  // namespace
 
-std::string_view to_string(Outcome o) {
-  switch (o) {
-    case Outcome::Ok: return "ok";
-    case Outcome::ToolError: return "tool_error";
-    case Outcome::ProtocolError: return "protocol_error";
-    case Outcome::Cancelled: return "cancelled";
-  }
-  return "ok";
-}
-
 Json redact(const Json& args, const Json& input_schema) {
   if (deeper_than(args, kHistoryDepthMax)) return too_deep();  // copying recurses per level
   Json out = args;
@@ -413,12 +403,21 @@ void History::record(CallRecord r) {
   const uint64_t seq = next_seq_++;
   const std::string line = journal_line(seq, r, args);
   if (journal_fd_[active_] >= 0) {
-    if (!write_all(journal_fd_[active_], line))
-      throw std::runtime_error("cannot append to " + journal_path_[active_].string() + ": " + std::strerror(errno));
+    if (!write_all(journal_fd_[active_], line)) {
+      append_failing_ = true;
+      last_error_ = "cannot append to " + journal_path_[active_].string() + ": " + std::strerror(errno);
+      throw std::runtime_error(last_error_);
+    }
+    append_failing_ = false;
     journal_bytes_ += line.size();
   }
   queue_.push_back(Pending{seq, std::move(r), std::move(args)});
   if (queue_.size() >= kIngestBatch) work_cv_.notify_one();
+}
+
+History::JournalState History::journal_state() const {
+  std::lock_guard l(m_);
+  return JournalState{queue_.size(), append_failing_, ingest_failing_, append_failing_ || ingest_failing_ ? last_error_ : std::string()};
 }
 
 void History::sync() {
@@ -446,6 +445,9 @@ void History::ingest_loop() {
       } catch (const std::exception& e) {
         ok = false;  // the rows stay journaled; a later round (or the next start) takes them in
         spdlog::error("history: moving {} call(s) into the database failed: {}", batch.size(), e.what());
+        std::lock_guard failed(m_);
+        ingest_failing_ = true;
+        last_error_ = std::string("moving calls into the database failed: ") + e.what();
       }
       if (ok && options_.max_mb > 0 && bytes_estimate_ > cap_bytes(options_)) {
         try {
@@ -457,6 +459,7 @@ void History::ingest_loop() {
       l.lock();
       if (ok) {
         ingested_seq_ = batch.back().seq;
+        ingest_failing_ = false;
         ++commits_;
       } else {
         queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));

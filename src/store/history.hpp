@@ -26,14 +26,14 @@
 #include <thread>
 #include <vector>
 
+#include "common/call_outcome.hpp"
 #include "common/json.hpp"
 
 namespace concierge::store {
 
 class Store;
 
-enum class Outcome { Ok, ToolError, ProtocolError, Cancelled };
-std::string_view to_string(Outcome o);
+using Outcome = CallOutcome;
 
 // What one call may take up in the history: its client sends the arguments, names and versions,
 // so each is capped where it is recorded (record()).
@@ -96,6 +96,14 @@ class History {
   // running estimate passes the cap. Returns the calls removed.
   size_t apply_size_cap();
   uint64_t commits() const;  // SQLite transactions that took journaled rows in
+  // /healthz and /metrics: calls journaled and not yet in SQLite, and whether the last attempt to
+  // append to the journal, or to move rows into SQLite, failed (and why).
+  struct JournalState {
+    size_t backlog = 0;
+    bool append_failing = false, ingest_failing = false;
+    std::string error;
+  };
+  JournalState journal_state() const;
   // Waits until every row recorded so far is in SQLite (reads call it).
   void sync();
 
@@ -124,6 +132,8 @@ class History {
   uint64_t next_seq_ = 1, ingested_seq_ = 0, commits_ = 0;
   std::atomic<uint64_t> bytes_estimate_{0};  // the history's size as apply_size_cap counts it, plus what was ingested since
   bool flush_wanted_ = false, stopping_ = false;
+  bool append_failing_ = false, ingest_failing_ = false;
+  std::string last_error_;
   std::thread ingester_;
 };
 

@@ -1,5 +1,7 @@
 #include "store/store.hpp"
 
+#include <chrono>
+
 #include "store/start_lock.hpp"
 
 #include <cerrno>
@@ -269,6 +271,27 @@ std::unique_ptr<SQLite::Database> Store::open(bool writable) const {
   // would let a reader run beside the writer; reading uncommitted rows takes none.
   if (memory && !writable) db->exec("PRAGMA read_uncommitted = 1");
   return db;
+}
+
+void Store::probe() {
+  // Whether this process may still write the files: the open connections keep writing through
+  // descriptors opened before a chmod or a read-only remount, and SQLite reuses those for new
+  // connections, so neither would notice. access(2) opens nothing (closing a descriptor of the
+  // database would drop this process's SQLite locks on it).
+  if (!path_.empty())
+    for (const auto& f : {path_, std::filesystem::path(path_.string() + "-wal")})
+      if (::faccessat(AT_FDCWD, f.c_str(), W_OK, AT_EACCESS) != 0 && errno != ENOENT)
+        throw std::runtime_error(std::string("the database cannot be written: ") + std::strerror(errno));
+  const int64_t stamp = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  write([&](SQLite::Database& db) {
+    // A table of one row, made on first use (not a migration: it holds nothing of anyone's).
+    db.exec("CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), written_us INTEGER NOT NULL)");
+    SQLite::Statement put(db, "INSERT INTO health_probe (id, written_us) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET written_us = excluded.written_us");
+    put.bind(1, stamp);
+    put.exec();
+    SQLite::Statement get(db, "SELECT written_us FROM health_probe WHERE id = 1");
+    if (!get.executeStep() || get.getColumn(0).getInt64() != stamp) throw std::runtime_error("the row written was not read back");
+  });
 }
 
 // An empty dir: the database is in memory, nothing is on disk (path() is empty).

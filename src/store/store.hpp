@@ -31,6 +31,9 @@ class Store {
   // from version i to i + 1, in one transaction with the version bump. Append only.
   void migrate(const std::string& module, const std::vector<std::string>& steps);
   std::string integrity_check();  // "ok" when healthy
+  // /healthz: whether this process may write the database files now (permissions, a read-only
+  // filesystem), then a write and a read on the write connection. Throws saying why not.
+  void probe();
   // The id of a user by name, created on first use.
   int64_t user_id(const std::string& user);
   // The name of a user id ("" when there is none).

@@ -76,6 +76,7 @@ NeedsReauth::NeedsReauth(const std::string& s, const std::string& a, const std::
 OAuthClient::OAuthClient(OAuthConfig config, TokenStore& tokens, http::Policy policy, std::function<Millis()> now)
     : config_(std::move(config)), tokens_(tokens), http_([&] {
         policy.service = config_.service;
+        policy.api = "oauth";
         policy.base_url = "";
         return policy;
       }()),

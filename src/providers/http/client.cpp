@@ -133,10 +133,34 @@ struct Client::Curl {
   }
 };
 
+namespace {
+metrics::Counter& upstream_requests() {
+  static metrics::Counter& c = metrics::Registry::global().counter(
+      "concierge_upstream_requests_total",
+      "HTTP requests sent to a service (each attempt), by service and HTTP status, or timeout, network or too_large.",
+      {"service", "status"});
+  return c;
+}
+}  // namespace
+
 Client::Client(Policy policy, Clock& clock) : policy_(std::move(policy)), clock_(clock) {
   global_init();
   tokens_ = policy_.burst;
   refilled_ = clock_.now();
+  upstream_requests();  // registered before the first scrape, not at the first call
+  metrics_ = metrics::Registry::global().add_collector([this](std::vector<metrics::Sample>& out) {
+    const BreakerState b = breaker();
+    double budget;
+    {
+      std::lock_guard l(m_);
+      const double elapsed = std::chrono::duration<double>(clock_.now() - refilled_).count();
+      budget = std::min<double>(policy_.burst, tokens_ + elapsed * policy_.rate_per_second);
+    }
+    const std::vector<std::pair<std::string, std::string>> labels{{"service", policy_.service}, {"api", policy_.api}};
+    out.push_back({"concierge_upstream_breaker_state", "A service's circuit breaker: 0 closed, 1 half-open (one trial call), 2 open.",
+                   "gauge", labels, b == BreakerState::Closed ? 0.0 : b == BreakerState::HalfOpen ? 1.0 : 2.0});
+    out.push_back({"concierge_upstream_rate_budget", "Calls a service's rate budget allows now without waiting.", "gauge", labels, budget});
+  });
 }
 
 Client::~Client() = default;
@@ -318,6 +342,10 @@ Response Client::send(const Request& r, const CancelToken* cancel) {
     try {
       take_budget(cancel);
       resp = perform(r, cancel, error, timed_out, too_large);
+      upstream_requests().inc({policy_.service, resp                ? std::to_string(resp->status)
+                                                : timed_out ? "timeout"
+                                                : too_large ? "too_large"
+                                                            : "network"});
     } catch (const UpstreamError& e) {
       // A cancelled call says nothing about the service: a half-open breaker's trial is freed
       // for the next call, and nothing is counted.

@@ -16,6 +16,7 @@
 
 #include "common/cancellation.hpp"
 #include "common/json.hpp"
+#include "common/metrics.hpp"
 
 namespace concierge::providers::http {
 
@@ -40,6 +41,7 @@ class Clock {
 
 struct Policy {
   std::string service = "upstream";  // in messages: "Spotify did not answer in time"
+  std::string api;                   // which of the service's APIs (/metrics' `api` label): "gmail", "oauth"
   std::string base_url;              // "https://api.spotify.com/v1"
   Ms connect_timeout{5000}, timeout{15000};
   int max_attempts = 4;               // first try included
@@ -130,6 +132,8 @@ class Client {
   std::chrono::steady_clock::time_point refilled_;
   // cache
   std::map<std::string, std::pair<std::chrono::steady_clock::time_point, Response>> cache_;
+  // Last: the breaker and budget gauges stop being read before the rest goes.
+  metrics::Registry::Handle metrics_;
 };
 
 }  // namespace concierge::providers::http
