@@ -345,3 +345,22 @@ TEST_CASE("health: /healthz and /readyz answer 503 while the database cannot be 
   CHECK(await(200)["checks"]["database"]["ok"] == true);
   CHECK(get(s.port, "/readyz").status == 200);
 }
+
+TEST_CASE("flags: --http and --metrics-addr and --log-format refuse bad values naming the flag", "[metrics][log][process]") {
+  TempDir data;
+  auto refused = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{CONCIERGE_BINARY, "--data-dir", data.path.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ChildProcess p(argv);
+    p.close_stdin();
+    auto st = p.wait_exit(20s);
+    REQUIRE(st);
+    CHECK(st->exited);
+    CHECK(st->code != 0);
+    return p.stderr_text();
+  };
+  CHECK_THAT(refused({"serve", "--http", "80x80"}), Catch::Contains("--http takes [HOST:]PORT, got '80x80'"));
+  CHECK_THAT(refused({"serve", "--http", "127.0.0.1:65536"}), Catch::Contains("--http takes [HOST:]PORT"));
+  CHECK_THAT(refused({"serve", "--metrics-addr", ":9464"}), Catch::Contains("--metrics-addr takes [HOST:]PORT, got ':9464'"));
+  CHECK_THAT(refused({"--log-format", "xml", "serve"}), Catch::Contains("--log-format"));
+}

@@ -88,11 +88,13 @@ std::shared_ptr<access::StoreAuthenticator> make_authenticator(const AuthOptions
   return std::make_shared<access::StoreAuthenticator>(store, ao);
 }
 
-// "[HOST:]PORT" (HOST may be [v6]); the default host is loopback. nullopt when PORT is not a number.
+// --http and --metrics-addr: "[HOST:]PORT" (HOST may be [v6]); the default host is loopback.
+// nullopt unless PORT is a whole number from 0 to 65535.
 std::optional<std::pair<std::string, int>> host_port(const std::string& text) {
   auto colon = text.rfind(':');
   std::string host = colon == std::string::npos ? "127.0.0.1" : text.substr(0, colon);
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (host.empty()) return std::nullopt;  // ":9464" would bind every interface by accident
   try {
     size_t used = 0;
     const std::string port = colon == std::string::npos ? text : text.substr(colon + 1);
@@ -140,16 +142,12 @@ int serve(const ServeOptions& o, const providers::Config& config) {
   if (!o.http.empty()) {
     HttpOptions ho = o.http_options;
     ho.health = [&state] { return app::health_checks(*state); };
-    auto colon = o.http.rfind(':');
-    std::string port = colon == std::string::npos ? o.http : o.http.substr(colon + 1);
-    if (colon != std::string::npos) ho.host = o.http.substr(0, colon);
-    if (ho.host.size() > 2 && ho.host.front() == '[') ho.host = ho.host.substr(1, ho.host.size() - 2);
-    try {
-      ho.port = std::stoi(port);
-    } catch (const std::exception&) {
+    auto at = host_port(o.http);
+    if (!at) {
       spdlog::error("--http takes [HOST:]PORT, got '{}'", o.http);
       return 2;
     }
+    std::tie(ho.host, ho.port) = *at;
     const std::string shown = ho.host.find(':') != std::string::npos ? "[" + ho.host + "]" : ho.host;
     // Without --public-url (loopback only; the transport refuses it elsewhere) the public URL is
     // the bound address, known after bind.
