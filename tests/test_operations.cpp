@@ -301,12 +301,16 @@ TEST_CASE("log json: every stderr line is an object with the request's context, 
 }
 
 TEST_CASE("health: /healthz and /readyz answer 503 while the database cannot be written, 200 again after", "[health][process]") {
-  // Root writes to a read-only file regardless: run the server as nobody then.
-  TempDir data;
+  // Root writes to a read-only file regardless: run the server as nobody then, from a copy of
+  // the binary in a directory nobody can reach (the checkout may be under a private home).
+  TempDir data, bin;
   const auto db = data.path / "concierge.db";
   std::vector<std::string> argv{CONCIERGE_BINARY, "--data-dir", data.path.string(), "serve", "--http", "127.0.0.1:0"};
   if (::geteuid() == 0) {
     REQUIRE(::chown(data.path.c_str(), 65534, 65534) == 0);
+    std::filesystem::permissions(bin.path, std::filesystem::perms(0755));
+    std::filesystem::copy_file(CONCIERGE_BINARY, bin.path / "concierge");
+    argv[0] = (bin.path / "concierge").string();
     argv.insert(argv.begin(), {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"});
   }
   HttpBinary s(argv);
