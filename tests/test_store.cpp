@@ -90,10 +90,11 @@ TEST_CASE("history: a crash between the database commit and the journal's trunca
     CHECK(h.count("local") == 3);  // synced: all three are in the database
   }
   // What a crash can leave: journal lines the database already has (seq 1-3) and one it lacks.
+  // Recent times: a 1970 row would be the retention pass's to delete, racing the counts below.
   {
     std::ofstream j(tmp.path / "history.journal", std::ios::app);
     for (int seq = 1; seq <= 4; ++seq)
-      j << R"({"seq":)" << seq << R"(,"r":{"t":1,"u":"local","cn":"c","cv":"1","pv":"2025-11-25","tr":"stdio","tool":"late","a":null,"o":"ok","d":5,"s":"x"}})"
+      j << R"({"seq":)" << seq << R"(,"r":{"t":)" << now_ms() << R"(,"u":"local","cn":"c","cv":"1","pv":"2025-11-25","tr":"stdio","tool":"late","a":null,"o":"ok","d":5,"s":"x"}})"
         << "\n";
     j << R"({"seq":5,"r":{"t":1,"u":"loc)";  // a write cut short: never acknowledged
   }
