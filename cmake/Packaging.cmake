@@ -2,7 +2,8 @@
 # finished build. It holds the binary (stripped), concierge(1) made from its --help, and the
 # systemd units in deploy/systemd/. Paths are relative to the package's prefix, /usr.
 install(TARGETS concierge RUNTIME DESTINATION bin)
-install(FILES ${CMAKE_SOURCE_DIR}/deploy/systemd/concierge.service DESTINATION lib/systemd/system)
+install(FILES ${CMAKE_SOURCE_DIR}/deploy/systemd/concierge.service ${CMAKE_SOURCE_DIR}/deploy/systemd/concierge@.service
+        DESTINATION lib/systemd/system)
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/systemd/concierge-user.service DESTINATION lib/systemd/user
         RENAME concierge.service)
 # The man page is written straight into the install tree (cpack packs what is there), so two

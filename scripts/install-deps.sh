@@ -23,6 +23,8 @@ APT_PACKAGES=(
   chromium fonts-dejavu-core
   # promtool (`promtool check metrics`) checks /metrics' exposition format strictly.
   prometheus
+  # The load balancer in front of several instances (tests/scale, deploy/nginx).
+  nginx
 )
 # Node: the machine image ships one (with npm); Debian's npm conflicts with it, so only
 # install Debian's when there is no node at all.

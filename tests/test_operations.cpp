@@ -355,13 +355,7 @@ TEST_CASE("flags: --http and --metrics-addr and --log-format refuse bad values n
   auto refused = [&](std::vector<std::string> args) {
     std::vector<std::string> argv{CONCIERGE_BINARY, "--data-dir", data.path.string()};
     argv.insert(argv.end(), args.begin(), args.end());
-    ChildProcess p(argv);
-    p.close_stdin();
-    auto st = p.wait_exit(20s);
-    REQUIRE(st);
-    CHECK(st->exited);
-    CHECK(st->code != 0);
-    return p.stderr_text();
+    return refusal_of(argv);
   };
   CHECK_THAT(refused({"serve", "--http", "80x80"}), Catch::Contains("--http takes [HOST:]PORT, got '80x80'"));
   CHECK_THAT(refused({"serve", "--http", "127.0.0.1:65536"}), Catch::Contains("--http takes [HOST:]PORT"));

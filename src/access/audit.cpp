@@ -65,7 +65,7 @@ bool Audit::record(const std::string& user, const std::string& event, const Json
         -1, ' ', false, Json::error_handler_t::replace);
 
   store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement ins(db, "INSERT INTO audit (user_id, time_ms, event, detail) VALUES (?, ?, ?, ?)");
     if (uid) ins.bind(1, *uid);
     else ins.bind(1);

@@ -83,7 +83,7 @@ std::string GrantStore::create(const Grant& g, std::chrono::seconds code_ttl) {
 Redeemed GrantStore::redeem_code(const std::string& code, const Check& check, std::chrono::seconds refresh_ttl) {
   const int64_t now = now_ms();
   return store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     Redeemed r;
     SQLite::Statement q(db, std::string("SELECT ") + kGrantColumns + ", g.code_expires_ms, g.code_used_ms FROM oauth_grants g WHERE g.code_hash = ?");
     bind_blob(q, 1, digest(code));
@@ -121,7 +121,7 @@ Redeemed GrantStore::redeem_code(const std::string& code, const Check& check, st
 Redeemed GrantStore::rotate_refresh(const std::string& token, const Check& check, std::chrono::seconds refresh_ttl) {
   const int64_t now = now_ms();
   return store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     Redeemed r;
     SQLite::Statement q(db, std::string("SELECT ") + kGrantColumns +
                                 ", t.expires_ms, t.rotated_ms FROM oauth_refresh_tokens t JOIN oauth_grants g ON g.grant_id = t.grant_id "

@@ -177,7 +177,7 @@ bool KeyStore::revoke(const std::string& id) {
   const int64_t now = now_ms();
   // The owner's name, and whether this call revoked it (a second revoke keeps the first time).
   auto owner = store_.write([&](SQLite::Database& db) -> std::optional<std::pair<std::string, bool>> {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement q(db, "SELECT u.name, k.revoked_ms IS NULL FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?");
     q.bind(1, id);
     if (!q.executeStep()) return std::nullopt;

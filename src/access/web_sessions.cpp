@@ -203,7 +203,7 @@ SignedIn StoreWebSessions::start(int64_t user_id, const std::string& user, const
   const std::string token = new_token();
   const int64_t now = now_ms();
   store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     insert_token(db, "web_sessions", token, user_id, now, now + std::chrono::duration_cast<std::chrono::milliseconds>(options_.lifetime).count());
     SQLite::Statement trim(db, "DELETE FROM web_sessions WHERE user_id = ?1 AND hash NOT IN "
                                "(SELECT hash FROM web_sessions WHERE user_id = ?1 ORDER BY created_ms DESC LIMIT ?2)");
@@ -253,7 +253,7 @@ std::variant<SignedIn, SignInRefused> StoreWebSessions::redeem_invite(const std:
   const int64_t now = now_ms();
   // Claimed in one transaction: of two browsers opening the same link, one gets the session.
   auto claimed = !well_formed_token(token) ? std::nullopt : store_.write([&](SQLite::Database& db) -> std::optional<std::pair<int64_t, std::string>> {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement q(db, "SELECT i.user_id, u.name FROM invites i JOIN users u ON u.id = i.user_id "
                             "WHERE i.hash = ? AND i.used_ms IS NULL AND i.expires_ms > ?");
     blob(q, 1, hashed(token));

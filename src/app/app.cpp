@@ -1,12 +1,20 @@
 #include "app/app.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include "prompts/prompt.hpp"
+#include "providers/auth/tokens.hpp"
 #include "providers/registry.hpp"
+#include "common/base64.hpp"
 #include "resources/resource.hpp"
 #include "store/start_lock.hpp"
 #include "web/connect.hpp"
@@ -43,6 +51,11 @@ std::unique_ptr<AppState> open_app(const StoreOptions& o, const providers::Confi
   if (config && std::any_of(config->providers.begin(), config->providers.end(), [](auto& p) { return p.second != "local"; }))
     providers::connect(state->providers, state->connect(), *config, &state->status);
   return state;
+}
+
+std::shared_ptr<void> share_changes(AppState& state, Server& server) {
+  state.preferences.on_change([&feed = state.feed](const std::string& user) { feed.publish(user, resources::kPreferencesUri); });
+  return state.feed.on_change([&server](const std::string& user, const std::string& uri) { server.notify_resource_updated(uri, user); });
 }
 
 std::vector<HealthCheck> health_checks(AppState& state) {
@@ -85,6 +98,32 @@ metrics::Registry::Handle register_metrics(AppState& state) {
     out.push_back({"concierge_history_journal_backlog", "Tool calls journaled and not yet moved into the database.", "gauge", {},
                    double(state.history.journal_state().backlog)});
   });
+}
+
+std::string state_key(const std::filesystem::path& dir, const std::string& key_file) {
+  constexpr size_t kMin = 32, kMax = 4096;
+  if (!key_file.empty()) {
+    const std::string flag = "--state-key-file " + key_file;
+    struct stat st {};
+    if (::stat(key_file.c_str(), &st) != 0) throw std::invalid_argument(flag + ": " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) throw std::invalid_argument(flag + ": not a regular file");
+    // Anyone who reads it can forge the state a retry carries (answers a user never gave).
+    if (st.st_mode & 077) throw std::invalid_argument(flag + ": readable by others than its owner (chmod 600 it)");
+    if (st.st_size > static_cast<off_t>(kMax)) throw std::invalid_argument(flag + ": larger than " + std::to_string(kMax) + " bytes");
+    std::ifstream in(key_file, std::ios::binary);
+    std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) throw std::invalid_argument(flag + ": cannot be read");
+    while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
+    if (key.size() < kMin)
+      throw std::invalid_argument(flag + ": holds " + std::to_string(key.size()) + " bytes, at least " + std::to_string(kMin) +
+                                  " are needed (openssl rand -hex 32 makes one)");
+    return key;
+  }
+  if (dir.empty()) return {};
+  const auto path = dir / "state.key";
+  std::string key = providers::auth::create_private_file(path, random_bytes(kMin), "the requestState key");
+  if (key.size() < kMin) throw std::runtime_error(path.string() + " is not a requestState key (32 bytes or more)");
+  return key;
 }
 
 ServerOptions default_server_options() {

@@ -16,6 +16,7 @@
 #include "common/metrics.hpp"
 #include "server/core.hpp"
 #include "server/http.hpp"
+#include "store/change_feed.hpp"
 #include "store/history.hpp"
 #include "store/preferences.hpp"
 #include "store/store.hpp"
@@ -31,6 +32,7 @@ struct AppState {
   std::filesystem::path dir;  // empty: in memory
   store::Store store;
   store::Preferences preferences{store};
+  store::ChangeFeed feed{store};  // to and from other instances on this data directory
   store::History history;
   providers::StatusBoard status{store};
   providers::Providers providers;
@@ -59,6 +61,13 @@ std::unique_ptr<AppState> open_app(const StoreOptions& options, const providers:
 // Fills the local user's empty domains with the demo dataset; {domain: added?}.
 Json seed_demo(AppState& state);
 
+// The requestState key (server/request_state.hpp): `key_file` (--state-key-file: at least 32
+// bytes, trailing whitespace ignored, readable by its owner alone) when given, else
+// <dir>/state.key, made 0600 with 32 random bytes when missing; empty (random for this process)
+// in memory. Instances sharing a data directory or a key file accept each other's
+// multi-round-trip retries. Throws std::invalid_argument naming --state-key-file.
+std::string state_key(const std::filesystem::path& dir, const std::string& key_file);
+
 // What the server says of itself in initialize / server/discover.
 ServerOptions default_server_options();
 
@@ -79,6 +88,11 @@ std::shared_ptr<access::AuthorizationServer> make_authorization_server(AppState&
 // once bound on loopback); `sessions` and `state` must outlive the routes.
 std::vector<HttpRoute> connect_routes(AppState& state, Server& server, const providers::Config& config, access::WebSessions& sessions,
                                       std::function<std::string()> origin);
+
+// Instances on one data directory (README "Running several instances"): resource changes made
+// through this process reach the other instances' subscribers, and theirs reach `server`'s, while
+// the handle lives (drop it before the server). Once per AppState.
+std::shared_ptr<void> share_changes(AppState& state, Server& server);
 
 // /healthz: the database (a write and a read on a fresh connection), the history journal (its
 // appends; its backlog), and the services' circuit breakers (open ones reported, not critical:

@@ -1,5 +1,7 @@
 // concierge: the command line.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -54,6 +56,8 @@ struct ServeOptions {
   StdioOptions stdio;
   std::string http;  // [HOST:]PORT; empty = stdio
   std::string metrics_addr;  // [HOST:]PORT: /metrics apart, without authentication
+  std::string instance;        // starts this instance's session ids (load-balancer routing)
+  std::string state_key_file;  // requestState key shared by instances; default <data dir>/state.key
   HttpOptions http_options;
   AuthOptions auth;
 };
@@ -117,11 +121,18 @@ int serve(const ServeOptions& o, const providers::Config& config) {
   }
   std::unique_ptr<Server> server;
   try {
-    server = app::make_server(*state, app::default_server_options(), o.store.record_history, o.store.tools, &config);
+    ServerOptions so = app::default_server_options();
+    so.state_key = app::state_key(state->dir, o.state_key_file);
+    if (!o.instance.empty()) so.instance_prefix = o.instance + ".";
+    server = app::make_server(*state, std::move(so), o.store.record_history, o.store.tools, &config);
   } catch (const std::invalid_argument& e) {
     spdlog::error("{}", e.what());
     return 2;
+  } catch (const std::exception& e) {
+    spdlog::error("cannot start: {}", e.what());
+    return 1;
   }
+  const auto shared_changes = app::share_changes(*state, *server);  // before the server goes
   const auto app_metrics = app::register_metrics(*state);
   std::unique_ptr<MetricsListener> metrics_listener;
   if (!o.metrics_addr.empty()) {
@@ -443,6 +454,19 @@ int run(int argc, char** argv) {
                         "reaches. /metrics on --http is there too, behind --auth");
   // Who may call over HTTP (README "Remote access").
   AuthOptions& auth = serve_options.auth;
+  serve_cmd->add_option("--instance", serve_options.instance,
+                        "This instance's name among several behind one load balancer (letters, digits, - and _, at most 32): "
+                        "every session id starts with NAME. so the balancer can route a session to it "
+                        "(deploy/nginx/concierge.conf)")
+      ->check([](const std::string& v) -> std::string {
+        const bool ok = !v.empty() && v.size() <= 32 && std::all_of(v.begin(), v.end(), [](unsigned char c) {
+          return std::isalnum(c) || c == '-' || c == '_';
+        });
+        return ok ? "" : "--instance takes letters, digits, - and _ (1 to 32), got '" + v + "'";
+      });
+  serve_cmd->add_option("--state-key-file", serve_options.state_key_file,
+                        "Key (32 bytes or more, mode 0600) signing multi-round-trip requestState; instances behind one load "
+                        "balancer need the same one (default: <data dir>/state.key, made when missing)");
   serve_cmd->add_option("--auth", auth.mode,
                         "HTTP callers: none (loopback only), keys (API keys from `concierge keys create`), issuer (an "
                         "OAuth authorization server's access tokens, and API keys), builtin (Concierge as its own authorization server; "

@@ -334,7 +334,7 @@ std::shared_ptr<Session> Server::new_session(std::shared_ptr<Sink> notify_sink, 
   auto s = std::make_shared<Session>();
   s->user = std::move(user);
   // A stateless (2026-07-28) request's session (no notify sink) is never addressed by id.
-  if (notify_sink) s->id = base64url_encode(random_bytes(18));
+  if (notify_sink) s->id = options_.instance_prefix + base64url_encode(random_bytes(18));
   s->notify_sink = std::move(notify_sink);
   std::lock_guard l(sessions_m_);
   // Pruned when the list has doubled: amortised O(1) per session, where a scan per stateless

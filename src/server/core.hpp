@@ -35,7 +35,13 @@ struct ServerOptions {
   Json icons;  // null or an array of Icon
   size_t page_size = 100;
   std::chrono::milliseconds client_request_timeout{60000};
-  std::string state_key;  // HMAC key for requestState; random per process when empty
+  // HMAC key for requestState; random per process when empty. Instances behind one load
+  // balancer share it, so a retry may land on any of them.
+  std::string state_key;
+  // Starts every handshake-era session id and every task id (`serve --instance NAME` gives
+  // "NAME."): a load balancer routes a session's requests (Mcp-Session-Id) and a task's
+  // (tasks/* carry its id in Mcp-Name) to the instance holding it by this prefix alone.
+  std::string instance_prefix;
   size_t min_workers = 4, max_workers = 128;
   int list_ttl_ms = 60000;  // caching hint on list results (2026-07-28)
   // Tasks (tasks.hpp): how long a task stays retrievable (default, and the most a 2025-11-25

@@ -189,7 +189,7 @@ std::optional<Json> TaskManager::defer(const RegisteredTool& tool, std::function
 std::optional<Json> TaskManager::start(RequestContext& ctx, int64_t ttl_ms, Body body, bool may_run_inline) {
   sweep();
   auto t = std::make_shared<Task>();
-  t->id = base64url_encode(random_bytes(18));
+  t->id = server_.options().instance_prefix + base64url_encode(random_bytes(18));
   t->user = ctx.user();
   t->revision = ctx.revision();
   t->created = t->updated = SysClock::now();

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
 
@@ -208,6 +209,7 @@ std::string redact_text(std::string text, const Json& args, const Json& input_sc
 
 namespace {
 constexpr auto kIngestEvery = std::chrono::milliseconds(20);
+constexpr auto kRecoverEvery = std::chrono::seconds(2);  // 128 failed opens when no other instance ran
 constexpr size_t kIngestBatch = 512;              // wake the ingester early past this many rows
 constexpr size_t kJournalMax = 4 * 1024 * 1024;   // past this, appends move to the other journal file
 
@@ -336,6 +338,23 @@ void History::open_journal() {
                              " Concierge processes on one data directory)");
 }
 
+// Another instance on this data directory that died (SIGKILL, a crash) leaves its slot's lock
+// free: whoever notices first takes its acknowledged calls in, without waiting for a restart.
+void History::recover_abandoned() {
+  const auto dir = store_.path().parent_path();
+  for (int k = 0; k < kJournalSlots; ++k) {
+    if (k == slot_) continue;
+    const auto paths = slot_paths(dir, k);
+    int fds[2] = {::open(paths[0].c_str(), O_RDWR | O_APPEND | O_CLOEXEC), ::open(paths[1].c_str(), O_RDWR | O_APPEND | O_CLOEXEC)};
+    struct stat a {}, b {};
+    if (fds[0] >= 0 && fds[1] >= 0 && ::flock(fds[0], LOCK_EX | LOCK_NB) == 0 && ::fstat(fds[0], &a) == 0 && ::fstat(fds[1], &b) == 0 &&
+        a.st_size + b.st_size > 0)
+      replay_journal(k, fds);
+    for (int fd : fds)
+      if (fd >= 0) ::close(fd);  // drops the lock
+  }
+}
+
 uint64_t History::replay_journal(int slot, const int fds[2]) {
   std::string text;
   char buf[65536];
@@ -431,6 +450,7 @@ void History::sync() {
 
 void History::ingest_loop() {
   auto next_retention = std::chrono::steady_clock::now();
+  auto next_recovery = next_retention + kRecoverEvery;  // the constructor just did it
   std::unique_lock l(m_);
   for (;;) {
     work_cv_.wait_for(l, kIngestEvery, [&] { return stopping_ || flush_wanted_ || queue_.size() >= kIngestBatch; });
@@ -480,6 +500,16 @@ void History::ingest_loop() {
     }
     ingested_cv_.notify_all();
     if (stopping_ && queue_.empty()) return;
+    if (slot_ >= 0 && std::chrono::steady_clock::now() >= next_recovery) {
+      next_recovery = std::chrono::steady_clock::now() + kRecoverEvery;
+      l.unlock();
+      try {
+        recover_abandoned();
+      } catch (const std::exception& e) {
+        spdlog::error("history: recovering another instance's journal failed: {}", e.what());
+      }
+      l.lock();
+    }
     if (std::chrono::steady_clock::now() >= next_retention) {
       next_retention = std::chrono::steady_clock::now() + kRetentionEvery;
       l.unlock();
@@ -500,7 +530,7 @@ uint64_t History::ingest(const std::vector<Pending>& batch, int slot) {
   uids.reserve(batch.size());
   for (const auto& p : batch) uids.push_back(store_.user_id(p.r.user));
   store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement ins(db,
                           "INSERT INTO history (user_id, time_ms, client_name, client_version, protocol_version, transport, tool, "
                           "arguments, outcome, duration_us, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");

@@ -117,6 +117,7 @@ class History {
   uint64_t ingest(const std::vector<Pending>& batch, int slot);  // one transaction; returns the bytes it added
   void open_journal();
   uint64_t replay_journal(int slot, const int fds[2]);  // returns the slot's last sequence number
+  void recover_abandoned();  // replays the slots of processes that died (their lock is free)
 
   Store& store_;
   HistoryOptions options_;

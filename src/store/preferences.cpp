@@ -173,7 +173,7 @@ Json Preferences::update(const std::string& user, const Json& patch) {
   const Json before = get(user);
   const int64_t uid = store_.user_id(user);
   store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement up(db,
                          "INSERT INTO preferences (user_id, key, value, updated_ms) VALUES (?, ?, ?, ?) "
                          "ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms");

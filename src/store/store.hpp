@@ -40,7 +40,9 @@ class Store {
   std::string user_name(int64_t id);
 
   // f(SQLite::Database&) on the one write connection, serialized. Several statements belong in
-  // a SQLite::Transaction inside f.
+  // an IMMEDIATE SQLite::Transaction inside f: instances may share the database, and a deferred
+  // one that reads and then writes fails ("database is locked") when another process wrote in
+  // between, where an immediate one waits its turn and then reads what that process wrote.
   template <class F>
   auto write(F&& f) {
     std::lock_guard l(write_m_);

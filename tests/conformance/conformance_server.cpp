@@ -591,6 +591,10 @@ int main(int argc, char** argv) {
   options.name = "concierge-conformance";
   options.title = "Concierge conformance fixture";
   options.description = "The fixtures of the MCP conformance suite, served by Concierge's core.";
+  // Several fixtures behind one load balancer (tests/scale): each names its sessions, and they
+  // share the requestState key, as `concierge serve --instance/--state-key-file` do.
+  if (const char* name = std::getenv("CONFORMANCE_INSTANCE"); name && *name) options.instance_prefix = std::string(name) + ".";
+  if (const char* key = std::getenv("CONFORMANCE_STATE_KEY"); key && *key) options.state_key = key;
   Server server(options);
   try {
     register_fixtures(server);

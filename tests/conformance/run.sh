@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the official MCP conformance suite against conformance-server.
 #
-#   tests/conformance/run.sh REQUIREMENTS [SERVER] [-- EXTRA CONFORMANCE ARGS...]
+#   tests/conformance/run.sh REQUIREMENTS [SERVER|URL] [-- EXTRA CONFORMANCE ARGS...]
 #
 # REQUIREMENTS is a requirement set of the suite: 2025-11-25 (initialize handshake, sessions)
 # or 2026-07-28 (stateless, per-request _meta). SERVER is the conformance-server binary
@@ -24,7 +24,11 @@ case "$requirements" in
   2025-11-25 | 2026-07-28) ;;
   *) echo "usage: $0 2025-11-25|2026-07-28 [SERVER] [-- ARGS...]" >&2; exit 2 ;;
 esac
-if [ -z "$server" ] || [ ! -x "$server" ]; then
+# A URL instead of a binary: the suite runs against a server someone else started (tests/scale
+# puts two fixtures behind nginx).
+url=
+if [[ $server == http://* ]]; then url=$server; server=; fi
+if [ -z "$url" ] && { [ -z "$server" ] || [ ! -x "$server" ]; }; then
   echo "run.sh: conformance-server not found (pass its path or set CONFORMANCE_SERVER): '$server'" >&2
   exit 2
 fi
@@ -50,19 +54,23 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Start the fixture and read its `PORT <n>` line.
-mkfifo "$work/port"
-"$server" >"$work/port" 2>"$work/server.log" &
-server_pid=$!
-port=
-if read -r -t 20 word value <"$work/port" && [ "$word" = PORT ]; then port=$value; fi
-if [ -z "$port" ]; then
-  echo "run.sh: conformance-server did not report its port; its log:" >&2
-  cat "$work/server.log" >&2
-  exit 1
+if [ -z "$url" ]; then
+  # Start the fixture and read its `PORT <n>` line.
+  mkfifo "$work/port"
+  "$server" >"$work/port" 2>"$work/server.log" &
+  server_pid=$!
+  port=
+  if read -r -t 20 word value <"$work/port" && [ "$word" = PORT ]; then port=$value; fi
+  if [ -z "$port" ]; then
+    echo "run.sh: conformance-server did not report its port; its log:" >&2
+    cat "$work/server.log" >&2
+    exit 1
+  fi
+  url="http://127.0.0.1:$port/mcp"
+  echo "conformance-server (pid $server_pid) at $url; suite @modelcontextprotocol/conformance, requirements $requirements"
+else
+  echo "suite @modelcontextprotocol/conformance, requirements $requirements, against $url"
 fi
-url="http://127.0.0.1:$port/mcp"
-echo "conformance-server (pid $server_pid) at $url; suite @modelcontextprotocol/conformance, requirements $requirements"
 
 # Node 22 first on PATH: the CLI and anything it spawns need it.
 PATH="$(dirname "$node"):$PATH" "$node" "$cli" server --url "$url" --requirements "$requirements" \
@@ -71,15 +79,17 @@ status=$?
 cat "$work/suite.log"
 
 # The fixture must stop cleanly on SIGTERM: a crash or a sanitizer report at exit fails the run.
-kill -TERM "$server_pid" 2>/dev/null
-for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$server_pid" 2>/dev/null && kill -KILL "$server_pid"
-server_status=0
-wait "$server_pid" || server_status=$?
-server_pid=
-if [ "$server_status" -ne 0 ]; then
-  echo "run.sh: conformance-server exited with status $server_status after SIGTERM" >&2
-  status=1
+if [ -n "$server_pid" ]; then
+  kill -TERM "$server_pid" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$server_pid" 2>/dev/null && kill -KILL "$server_pid"
+  server_status=0
+  wait "$server_pid" || server_status=$?
+  server_pid=
+  if [ "$server_status" -ne 0 ]; then
+    echo "run.sh: conformance-server exited with status $server_status after SIGTERM" >&2
+    status=1
+  fi
 fi
 
 total=$(grep -E '^Total: [0-9]+ passed, [0-9]+ failed' "$work/suite.log" | tail -n 1)
@@ -108,7 +118,9 @@ if [ "$status" -ne 0 ]; then
           console.log(`${scenario} :: ${c.id}: ${c.errorMessage ?? c.description ?? ""}`);
       }'
   echo
-  echo "=== conformance-server log (last 60 lines) ==="
-  tail -n 60 "$work/server.log"
+  if [ -f "$work/server.log" ]; then
+    echo "=== conformance-server log (last 60 lines) ==="
+    tail -n 60 "$work/server.log"
+  fi
 fi
 exit "$status"

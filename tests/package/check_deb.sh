@@ -13,7 +13,8 @@ deb=$(bash "$src/scripts/package.sh" "$build" "$tmp/out")
 
 # The contents: the binary, both units, the man page, all owned by root.
 dpkg-deb -c "$deb" > "$tmp/contents"
-for f in ./usr/bin/concierge ./usr/lib/systemd/system/concierge.service ./usr/lib/systemd/user/concierge.service \
+for f in ./usr/bin/concierge ./usr/lib/systemd/system/concierge.service ./usr/lib/systemd/system/concierge@.service \
+         ./usr/lib/systemd/user/concierge.service \
          ./usr/share/man/man1/concierge.1.gz; do
   grep -q " $f\$" "$tmp/contents" || { cat "$tmp/contents" >&2; fail "dpkg-deb -c lists no $f"; }
 done
@@ -62,6 +63,8 @@ for line in ProtectSystem=strict NoNewPrivileges=yes StateDirectory=concierge Pr
   grep -q "^$line" "$sys_unit" || fail "the system unit has no $line"
 done
 grep -q '^ExecStart=/usr/bin/concierge serve --http' "$user_unit" || fail "the user unit does not serve HTTP"
+grep -q '^ExecStart=/usr/bin/concierge serve --http ${CONCIERGE_HTTP} --instance %i' "$tmp/root/usr/lib/systemd/system/concierge@.service" ||
+  fail "concierge@.service does not name its instance"
 grep -q '^StandardInput=null' "$user_unit" || fail "the user unit leaves stdin open"
 if command -v systemd-analyze >/dev/null; then
   mkdir -p "$tmp/units/system" "$tmp/units/user" "$tmp/run"
@@ -69,6 +72,10 @@ if command -v systemd-analyze >/dev/null; then
   sed "s|/usr/bin/concierge|$bin|" "$user_unit" > "$tmp/units/user/concierge.service"
   systemd-analyze verify --man=no "$tmp/units/system/concierge.service" > "$tmp/verify" 2>&1 || { cat "$tmp/verify" >&2; fail "systemd-analyze refused the system unit"; }
   [ ! -s "$tmp/verify" ] || { cat "$tmp/verify" >&2; fail "systemd-analyze warned about the system unit"; }
+  # The instance template, as instance a (verify wants a name; it finds the template beside it).
+  sed "s|/usr/bin/concierge|$bin|" "$tmp/root/usr/lib/systemd/system/concierge@.service" > "$tmp/units/system/concierge@.service"
+  systemd-analyze verify --man=no "$tmp/units/system/concierge@a.service" > "$tmp/verify" 2>&1 || { cat "$tmp/verify" >&2; fail "systemd-analyze refused concierge@.service"; }
+  [ ! -s "$tmp/verify" ] || { cat "$tmp/verify" >&2; fail "systemd-analyze warned about concierge@.service"; }
   XDG_RUNTIME_DIR=$tmp/run systemd-analyze --user verify --man=no "$tmp/units/user/concierge.service" > "$tmp/verify" 2>&1 ||
     { cat "$tmp/verify" >&2; fail "systemd-analyze refused the user unit"; }
   [ ! -s "$tmp/verify" ] || { cat "$tmp/verify" >&2; fail "systemd-analyze warned about the user unit"; }

@@ -314,4 +314,14 @@ class ChildProcess {
   std::string stderr_text_;
 };
 
+// A command that must refuse to start: what it printed on stderr, or "(did not refuse)" when it
+// did not exit with a non-zero status within `timeout`.
+inline std::string refusal_of(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  ChildProcess p(argv);
+  p.close_stdin();
+  auto st = p.wait_exit(timeout);
+  if (!st || !st->exited || st->code == 0) return "(did not refuse)";
+  return p.stderr_text();
+}
+
 }  // namespace concierge::test

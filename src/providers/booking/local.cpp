@@ -231,7 +231,7 @@ Booking LocalBooking::create(const Call& call, const NewBooking& nb) {
   // Check and take the slot in one transaction on the single writer: a racing booking of the
   // same slot either committed before (and is seen here) or waits and then sees this one.
   store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     auto busy = cal_busy;
     auto mine = booked(db, call.user, b.start, b.start + 1, "");
     busy.insert(busy.end(), mine.begin(), mine.end());
@@ -311,7 +311,7 @@ Booking LocalBooking::reschedule(const Call& call, const std::string& id, Millis
   auto cal_busy = calendar_busy(calendar_, call, start - kDay, start + kDay, b.calendar_event_id);
   Millis end = start + type.length_minutes * kMinute;
   store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     auto busy = cal_busy;
     auto mine = booked(db, call.user, start, start + 1, id);
     busy.insert(busy.end(), mine.begin(), mine.end());

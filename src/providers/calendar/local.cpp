@@ -424,7 +424,7 @@ Event LocalCalendar::create(const Call& call, const NewEvent& e) {
 
 Event LocalCalendar::update(const Call& call, const std::string& id, const EventPatch& patch, Scope scope) {
   std::string result_id = store_.write([&](SQLite::Database& db) -> std::string {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     auto t = resolve(db, call.user, id);
     if (!t) throw NotFound("event_id", "no event '" + id + "'");
     Row& row = t->row;
@@ -526,7 +526,7 @@ Event LocalCalendar::update(const Call& call, const std::string& id, const Event
 
 void LocalCalendar::remove(const Call& call, const std::string& id, Scope scope) {
   store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     auto t = resolve(db, call.user, id);
     if (!t) throw NotFound("event_id", "no event '" + id + "'");
     Row row = t->row;

@@ -158,7 +158,7 @@ std::string LocalMail::deliver(const Call& call, const std::string& raw, const s
   auto m = parse(raw);
   std::string uid = random_id(16);
   store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     // The thread of the message it answers, else a new one.
     std::string thread;
     std::vector<std::string> parents = m.references;
@@ -293,7 +293,7 @@ std::vector<Summary> LocalMail::modify(const Call& call, const std::vector<std::
       if (c == "SENT" || c == "DRAFT") throw Error(list == &change.add_labels ? "add_labels" : "remove_labels", c + " is set by sending or drafting, not by hand");
     }
   store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     std::vector<int64_t> rows;
     for (auto& id : ids) {
       SQLite::Statement q(db, "SELECT id FROM mail_messages WHERE user_id = ? AND uid = ?");

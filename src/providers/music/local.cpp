@@ -344,7 +344,7 @@ namespace {
 template <class F>
 PlayerState command(store::Store& store, const Call& call, F&& change) {
   return store.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     Player p = load(db, call.user);
     int64_t now = now_ms();
     settle(db, call.user, p, now);
@@ -487,7 +487,7 @@ void LocalMusic::add_to_queue(const Call& call, const std::string& uri) {
   auto u = parse_uri(uri, "uri");
   if (u.kind != "track") throw Error("uri", "only tracks can be queued; play an album or playlist with context_uri");
   store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     if (!find_track(db, call.user, u.id)) throw NotFound("uri", "no track '" + uri + "' in the library");
     Player p = load(db, call.user);
     settle(db, call.user, p, now_ms());
@@ -532,7 +532,7 @@ Playlist LocalMusic::create_playlist(const Call& call, const std::string& name, 
 Playlist LocalMusic::add_items(const Call& call, const std::string& playlist_uri, const std::vector<std::string>& uris) {
   auto id = playlist_id(playlist_uri);
   return store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     load_playlist(db, call.user, id);
     std::vector<std::string> ids;
     for (size_t i = 0; i < uris.size(); ++i) {
@@ -564,7 +564,7 @@ Playlist LocalMusic::add_items(const Call& call, const std::string& playlist_uri
 Playlist LocalMusic::remove_items(const Call& call, const std::string& playlist_uri, const std::vector<std::string>& uris) {
   auto id = playlist_id(playlist_uri);
   return store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     load_playlist(db, call.user, id);
     for (size_t i = 0; i < uris.size(); ++i) {
       auto u = parse_uri(uris[i], "uris[" + std::to_string(i) + "]");
@@ -611,7 +611,7 @@ bool LocalMusic::seed_demo(const DemoContext& ctx) {
         {"Second Chorus", 367}, {"Modal Dreams", 502}, {"Last Call", 334}, {"Sidewalk", 312}, {"Coda", 276}}},
   };
   store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     for (auto& a : albums) {
       SQLite::Statement ia(db, "INSERT INTO music_albums (id, user_id, title, artist, year) VALUES (?,?,?,?,?)");
       ia.bind(1, a.id);

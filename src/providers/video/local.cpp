@@ -178,7 +178,7 @@ Playlist LocalVideo::create_playlist(const Call& call, const std::string& name, 
 int LocalVideo::add(const Call& call, const std::string& playlist_id, const std::vector<std::string>& video_ids) {
   details(call.user, video_ids);  // every id known, or nothing is written
   return store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     if (playlist_id == "watch_later") ensure_watch_later(db, call.user);
     require_playlist(db, call.user, playlist_id);
     int added = 0;
@@ -199,7 +199,7 @@ int LocalVideo::add(const Call& call, const std::string& playlist_id, const std:
 
 int LocalVideo::remove(const Call& call, const std::string& playlist_id, const std::vector<std::string>& video_ids) {
   return store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db);
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     require_playlist(db, call.user, playlist_id);
     int removed = 0;
     for (auto& v : video_ids) {

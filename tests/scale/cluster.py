@@ -1,0 +1,280 @@
+"""Several Concierge instances on one data directory behind nginx, as deploy/ describes them.
+
+A Cluster starts N instances of a server binary (each on a free loopback port it reports
+itself), then Debian's nginx with deploy/nginx/concierge.conf, its ports rewritten to the
+instances' and the balancer's, so the configuration under test is the one users install.
+Everything lives in a temporary directory and is stopped on exit.
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+NGINX_CONF = os.path.join(ROOT, "deploy", "nginx", "concierge.conf")
+DEPLOY_PORTS = {"a": 8701, "b": 8702}  # as the committed file has them
+DEPLOY_LISTEN = 8700
+
+PROTOCOL_VERSION = "2026-07-28"
+META = {
+    "io.modelcontextprotocol/protocolVersion": PROTOCOL_VERSION,
+    "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+    "io.modelcontextprotocol/clientInfo": {"name": "concierge-scale-test", "version": "1.0.0"},
+}
+
+
+def fail(message):
+    print("FAIL: " + message, file=sys.stderr)
+    sys.exit(1)
+
+
+def free_port():
+    # nginx cannot report a port it picked itself: take one the kernel hands out, then release it.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(what, predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    fail("timed out waiting for " + what)
+
+
+class Instance:
+    def __init__(self, name, argv, env, log_path, port_pattern):
+        self.name = name
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log)
+        self.port = None
+        # The port line (stdout for the conformance fixture, stderr for concierge), read as it comes.
+        pattern = re.compile(port_pattern.encode())
+
+        def scan(stream):
+            for line in stream:
+                m = pattern.search(line)
+                if m and self.port is None:
+                    self.port = int(m.group(1))
+
+        self.readers = [threading.Thread(target=scan, args=(self.proc.stdout,), daemon=True)]
+        self.readers[0].start()
+        if port_pattern.startswith("listening"):
+            def tail():
+                with open(log_path, "rb") as f:
+                    while self.port is None and self.proc.poll() is None:
+                        line = f.readline()
+                        if not line:
+                            time.sleep(0.02)
+                            continue
+                        m = pattern.search(line)
+                        if m:
+                            self.port = int(m.group(1))
+            t = threading.Thread(target=tail, daemon=True)
+            t.start()
+            self.readers.append(t)
+        wait_until(f"instance {name} to report its port", lambda: self.port is not None or self.proc.poll() is not None)
+        if self.port is None:
+            fail(f"instance {name} exited ({self.proc.returncode}); its log:\n" + open(log_path, errors="replace").read())
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        self.proc.wait(timeout=30)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+class Cluster:
+    """kind: "concierge" (the binary, `serve --http 127.0.0.1:0 --instance NAME` on one data
+    directory) or "fixture" (tests/conformance's conformance-server, sharing a requestState key)."""
+
+    def __init__(self, binary, kind="concierge", names=("a", "b"), extra_args=()):
+        self.tmp = tempfile.mkdtemp(prefix="concierge-scale-")
+        self.data = os.path.join(self.tmp, "data")
+        self.instances = {}
+        self.nginx = None
+        try:
+            for i, name in enumerate(names):
+                env = dict(os.environ, HOME=self.tmp, XDG_DATA_HOME=os.path.join(self.tmp, "xdg"), XDG_CONFIG_HOME=os.path.join(self.tmp, "xdg"))
+                env.pop("CONCIERGE_DATA_DIR", None)
+                env.pop("CONCIERGE_CONFIG", None)
+                log = os.path.join(self.tmp, f"{name}.log")
+                if kind == "concierge":
+                    # The first instance fills the demo week; the others find it there.
+                    argv = [binary, "--data-dir", self.data, "serve", "--http", "127.0.0.1:0", "--instance", name,
+                            *(["--demo"] if i == 0 else []), *extra_args]
+                    self.instances[name] = Instance(name, argv, env, log, r"listening on http://[^:]+:(\d+)/mcp")
+                else:
+                    env["CONFORMANCE_INSTANCE"] = name
+                    env["CONFORMANCE_STATE_KEY"] = "k" * 48
+                    self.instances[name] = Instance(name, [binary], env, log, r"^PORT (\d+)")
+            self.port = free_port()
+            self._start_nginx()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_nginx(self):
+        text = open(NGINX_CONF).read()
+        for name, deploy_port in DEPLOY_PORTS.items():
+            if name in self.instances:
+                text = text.replace(f"127.0.0.1:{deploy_port}", f"127.0.0.1:{self.instances[name].port}")
+        text = text.replace(f"listen {DEPLOY_LISTEN};", f"listen 127.0.0.1:{self.port};")
+        ngx = os.path.join(self.tmp, "nginx")
+        os.makedirs(os.path.join(ngx, "tmp"))
+        with open(os.path.join(ngx, "concierge.conf"), "w") as f:
+            f.write(text)
+        t = os.path.join(ngx, "tmp")
+        with open(os.path.join(ngx, "nginx.conf"), "w") as f:
+            f.write(f"""daemon off;
+worker_processes 1;
+pid {ngx}/nginx.pid;
+error_log {ngx}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log {ngx}/access.log;
+    client_body_temp_path {t}/body;
+    proxy_temp_path {t}/proxy;
+    fastcgi_temp_path {t}/fastcgi;
+    uwsgi_temp_path {t}/uwsgi;
+    scgi_temp_path {t}/scgi;
+    include {ngx}/concierge.conf;
+}}
+""")
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        check = subprocess.run([nginx, "-t", "-p", ngx, "-e", f"{ngx}/error.log", "-c", f"{ngx}/nginx.conf"], capture_output=True, text=True)
+        if check.returncode != 0:
+            fail("nginx refused the configuration:\n" + check.stderr)
+        self.nginx = subprocess.Popen([nginx, "-p", ngx, "-e", f"{ngx}/error.log", "-c", f"{ngx}/nginx.conf"],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        def accepting():
+            if self.nginx.poll() is not None:
+                fail("nginx exited: " + self.nginx.stderr.read().decode(errors="replace"))
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+
+        wait_until("nginx to listen", accepting)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+    def stop(self):
+        codes = {}
+        if self.nginx and self.nginx.poll() is None:
+            self.nginx.send_signal(signal.SIGQUIT)
+            try:
+                self.nginx.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.nginx.kill()
+                self.nginx.wait()
+        for name, inst in self.instances.items():
+            codes[name] = inst.stop()
+        if os.environ.get("SCALE_KEEP"):
+            print("kept", self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return codes
+
+    def logs(self):
+        out = []
+        for name, inst in self.instances.items():
+            out.append(f"--- instance {name} ---\n" + open(inst.log_path, errors="replace").read()[-4000:])
+        err = os.path.join(self.tmp, "nginx", "error.log")
+        if os.path.exists(err):
+            out.append("--- nginx ---\n" + open(err, errors="replace").read()[-2000:])
+        return "\n".join(out)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None and exc[0] is not SystemExit:
+            print(self.logs(), file=sys.stderr)
+        self.stop()
+
+
+class Reply:
+    def __init__(self, status, message, headers):
+        self.status = status
+        self.message = message  # the JSON-RPC reply, or None
+        self.headers = headers
+
+    @property
+    def result(self):
+        return (self.message or {}).get("result")
+
+    @property
+    def error(self):
+        return (self.message or {}).get("error")
+
+
+def post(url, body, headers=None, timeout=30):
+    """One POST; the JSON-RPC reply whether it came as JSON or as the last SSE event."""
+    h = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream", **(headers or {})}
+    req = urllib.request.Request(url, json.dumps(body).encode(), h)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as res:
+            status, text, headers_in = res.status, res.read().decode(), res.headers
+            ctype = res.headers.get_content_type()
+    except urllib.error.HTTPError as e:
+        status, text, headers_in, ctype = e.code, e.read().decode(errors="replace"), e.headers, e.headers.get_content_type()
+    except (OSError, http.client.HTTPException) as e:
+        # The connection went (a killed instance): no reply at all.
+        return Reply(0, {"transport_error": repr(e)}, {})
+    message = None
+    if ctype == "text/event-stream":
+        events = [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:") and line[5:].strip()]
+        message = next((m for m in events if "id" in m and ("result" in m or "error" in m)), None)
+    elif text.strip():
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = None
+    return Reply(status, message, headers_in)
+
+
+def stateless(url, method, params, request_id=1, timeout=30):
+    """A 2026-07-28 request: no session, its version and capabilities in _meta and the headers."""
+    names = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+    params = {**params, "_meta": META}
+    headers = {"MCP-Protocol-Version": PROTOCOL_VERSION, "Mcp-Method": method}
+    if method in names:
+        headers["Mcp-Name"] = params[names[method]]
+    return post(url, {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}, headers, timeout)
+
+
+def text_of(result):
+    return "".join(c.get("text", "") for c in (result or {}).get("content", []))
