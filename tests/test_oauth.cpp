@@ -166,6 +166,38 @@ TEST_CASE("oauth: sign in, tokens sealed, refresh ahead of expiry with rotation,
   }
 }
 
+TEST_CASE("oauth: two processes on one data directory refresh an account once and keep the rotated refresh token", "[auth][oauth][instances]") {
+  Fixture f;
+  f.login("work");
+  // A second instance on the same data directory: its own store connections, token store and
+  // client (so its own in-process locks), the same database and key.
+  store::Store store2{f.tmp.path};
+  TokenStore tokens2{store2, Sealer(std::string(32, 'K'))};
+  OAuthClient client2{OAuthConfig{"google", f.auth.url("/authorize"), f.auth.url("/token"), "cid", "", {"calendar.readonly"}}, tokens2,
+                      http::Policy{.max_attempts = 1}, [&f] { return f.now.load(); }};
+  f.now += 3600'000 - 30'000;  // inside the refresh margin for both
+  std::vector<std::thread> callers;
+  std::vector<std::string> got(8);
+  std::vector<std::string> errors(8);
+  for (int i = 0; i < 8; ++i)
+    callers.emplace_back([&, i] {
+      try {
+        got[i] = (i % 2 ? client2 : f.client).access_token(f.user, "work");
+      } catch (const std::exception& e) {
+        errors[i] = e.what();  // without the lock: the loser spends RT-1 again, invalid_grant
+      }
+    });
+  for (auto& t : callers) t.join();
+  for (auto& e : errors) CHECK(e.empty());
+  CHECK(f.auth.refreshes == 1);
+  for (auto& g : got) CHECK(g == "AT-2");
+  CHECK(tokens2.load(f.user, "google", "work")->refresh_token == "RT-2");
+  // A 401 seen by both processes for AT-2: one refresh again, the other process takes its result.
+  CHECK(client2.refresh_after_rejection(f.user, "work", "AT-2") == "AT-3");
+  CHECK(f.client.refresh_after_rejection(f.user, "work", "AT-2") == "AT-3");
+  CHECK(f.auth.refreshes == 2);
+}
+
 TEST_CASE("oauth: two accounts side by side, a revoked grant asks to sign in again", "[auth][oauth]") {
   Fixture f;
   f.login("work");

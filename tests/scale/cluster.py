@@ -144,9 +144,11 @@ class Cluster:
 
     def _start_nginx(self):
         text = open(NGINX_CONF).read()
+        first = next(iter(self.instances.values()))
         for name, deploy_port in DEPLOY_PORTS.items():
-            if name in self.instances:
-                text = text.replace(f"127.0.0.1:{deploy_port}", f"127.0.0.1:{self.instances[name].port}")
+            # An instance not started (a cluster of one) stands in for by the first one.
+            port = self.instances[name].port if name in self.instances else first.port
+            text = text.replace(f"127.0.0.1:{deploy_port}", f"127.0.0.1:{port}")
         text = text.replace(f"listen {DEPLOY_LISTEN};", f"listen 127.0.0.1:{self.port};")
         ngx = os.path.join(self.tmp, "nginx")
         os.makedirs(os.path.join(ngx, "tmp"))
