@@ -56,7 +56,7 @@ struct ServeOptions {
   StdioOptions stdio;
   std::string http;  // [HOST:]PORT; empty = stdio
   std::string metrics_addr;  // [HOST:]PORT: /metrics apart, without authentication
-  std::string instance;        // starts this instance's session ids (load-balancer routing)
+  std::string instance;        // starts this instance's session and task ids (load-balancer routing)
   std::string state_key_file;  // requestState key shared by instances; default <data dir>/state.key
   HttpOptions http_options;
   AuthOptions auth;
@@ -456,7 +456,7 @@ int run(int argc, char** argv) {
   AuthOptions& auth = serve_options.auth;
   serve_cmd->add_option("--instance", serve_options.instance,
                         "This instance's name among several behind one load balancer (letters, digits, - and _, at most 32): "
-                        "every session id starts with NAME. so the balancer can route a session to it "
+                        "every session and task id starts with NAME. so the balancer can route their requests to it "
                         "(deploy/nginx/concierge.conf)")
       ->check([](const std::string& v) -> std::string {
         const bool ok = !v.empty() && v.size() <= 32 && std::all_of(v.begin(), v.end(), [](unsigned char c) {

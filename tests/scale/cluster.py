@@ -156,8 +156,10 @@ class Cluster:
             f.write(text)
         t = os.path.join(ngx, "tmp")
         with open(os.path.join(ngx, "nginx.conf"), "w") as f:
+            # As root, workers would run as nobody and could not use this private directory.
+            user = "user root;\n" if os.geteuid() == 0 else ""
             f.write(f"""daemon off;
-worker_processes 1;
+{user}worker_processes 1;
 pid {ngx}/nginx.pid;
 error_log {ngx}/error.log warn;
 events {{ worker_connections 1024; }}
