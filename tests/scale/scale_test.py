@@ -2,6 +2,7 @@
 """Two instances on one data directory behind nginx (tests/scale/cluster.py), one scenario a run:
 
     scale_test.py sessions  CONCIERGE NODE22    the TS SDK client's handshake-era sessions
+    scale_test.py legacy    CONCIERGE           2024-11-05 HTTP+SSE sessions routed by ?sessionId=
     scale_test.py bookings  CONCIERGE           20 concurrent bookings of one slot: exactly one
     scale_test.py sigkill   CONCIERGE           8 clients; one instance SIGKILLed mid-run
     scale_test.py listen    CONCIERGE           a listen stream on one hears a change made on the other
@@ -58,6 +59,43 @@ def sessions(binary, node):
         for n in inits:
             if calls[n] < inits[n]:
                 fail(f"instance {n} opened {inits[n]} sessions but served {calls[n]} calls")
+
+
+def legacy(binary):
+    """The 2024-11-05 HTTP+SSE transport through nginx: GET /sse goes to either instance, and each
+    POST /messages?sessionId= must reach the one holding that stream (routed by the argument)."""
+    with Cluster(binary) as c:
+        seen = set()
+        for n in range(6):
+            conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=10)
+            conn.request("GET", "/sse", headers={"Accept": "text/event-stream"})
+            res = conn.getresponse()
+            if res.status != 200:
+                fail(f"GET /sse through nginx: HTTP {res.status}")
+            endpoint = None
+            while endpoint is None:
+                line = res.fp.readline().decode()
+                if not line:
+                    fail("the /sse stream ended before its endpoint event")
+                if line.startswith("data:") and "/messages" in line:
+                    endpoint = line[5:].strip()
+            seen.add(endpoint.split("sessionId=")[1].split(".")[0])
+            body = {"jsonrpc": "2.0", "id": n + 1, "method": "initialize",
+                    "params": {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "scale", "version": "1"}}}
+            post_conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=10)
+            post_conn.request("POST", endpoint, json.dumps(body), {"Content-Type": "application/json"})
+            accepted = post_conn.getresponse()
+            accepted.read()
+            if accepted.status != 202:
+                fail(f"POST {endpoint} through nginx: HTTP {accepted.status} (routed to the wrong instance?)")
+            reply = next_event(res)
+            if not reply or reply.get("id") != n + 1 or "result" not in reply:
+                fail(f"no initialize reply on the stream: {reply}")
+            post_conn.close()
+            conn.close()
+        if seen != {"a", "b"}:
+            fail(f"every stream landed on {seen}: the balancer did not spread them")
+        print(f"6 legacy sessions through nginx, on instances {sorted(seen)}; every POST reached its stream")
 
 
 def find_slot(url):
@@ -264,7 +302,7 @@ def main():
     if len(sys.argv) < 3:
         fail(__doc__)
     scenario, args = sys.argv[1], sys.argv[2:]
-    {"sessions": sessions, "bookings": bookings, "sigkill": sigkill, "listen": listen, "mrtr": mrtr, "conformance": conformance}[scenario](*args)
+    {"sessions": sessions, "legacy": legacy, "bookings": bookings, "sigkill": sigkill, "listen": listen, "mrtr": mrtr, "conformance": conformance}[scenario](*args)
 
 
 if __name__ == "__main__":
