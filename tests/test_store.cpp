@@ -342,7 +342,7 @@ TEST_CASE("history: two processes on one data directory keep their journals apar
   // what slot 1 took in); a lone start takes slot 0 and recovers slot 1 on the way.
   {
     std::ofstream j(tmp.path / "history-1.journal", std::ios::app);
-    j << R"({"seq":1000,"r":{"t":1,"u":"local","cn":"c","cv":"1","pv":"2025-11-25","tr":"stdio","tool":"late","a":null,"o":"ok","d":5,"s":"x"}})"
+    j << R"({"seq":1000,"r":{"t":)" << now_ms() << R"(,"u":"local","cn":"c","cv":"1","pv":"2025-11-25","tr":"stdio","tool":"late","a":null,"o":"ok","d":5,"s":"x"}})"
       << "\n";
   }
   store::Store s(tmp.path);
