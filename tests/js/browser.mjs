@@ -72,7 +72,12 @@ export class Person {
         await page.fill('#user', this.user);
         await page.fill('#password', this.password);
         this.signIns += 1;
-        await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+        // waitForLoadState alone resolves at once on the sign-in page, already loaded: the next
+        // page must replace it first (on a loaded machine the check that follows saw neither).
+        const form = page.locator('#password');
+        await page.click('button[type=submit]');
+        await form.waitFor({ state: 'detached' });
+        await page.waitForLoadState('load');
         return true;
     }
 
