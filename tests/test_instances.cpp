@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "app/app.hpp"
+#include "providers/time.hpp"
 #include "store/change_feed.hpp"
 #include "store/history.hpp"
 #include "store/preferences.hpp"
@@ -33,8 +34,25 @@ void write_file(const std::filesystem::path& p, const std::string& text, mode_t 
   ::chmod(p.c_str(), mode);
 }
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+// What a process leaves in its journal slot: one acknowledged call of `tool`, made now.
+void journal(const std::filesystem::path& dir, int slot, const std::string& tool) {
+  const std::string base = "history-" + std::to_string(slot) + ".journal";
+  std::ofstream(dir / base) << R"({"seq":1,"r":{"t":)" << providers::now_ms()
+                            << R"(,"u":"local","cn":"c","cv":"1","pv":"2026-07-28","tr":"http","tool":")" << tool
+                            << R"(","a":null,"o":"ok","d":5,"s":"x"}})" << "\n";
+  std::ofstream(dir / (base + ".2"));
+}
+
+// How many calls of `tool` the history holds, once it holds any or 20 s have passed (a condition
+// polled: recovery runs every 2 s).
+size_t recorded(store::History& h, const std::string& tool) {
+  store::History::Query q;
+  q.user = "local";
+  q.tool = tool;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  size_t found = 0;
+  while ((found = h.query(q).rows.size()) == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  return found;
 }
 
 }  // namespace
@@ -139,40 +157,21 @@ TEST_CASE("instances: a living process takes in the journal of one that died", "
   store::Store s(tmp.path);
   store::History living(s);  // slot 0
   // What a SIGKILLed instance leaves: slot 1's journal, unlocked, with an acknowledged call.
-  {
-    std::ofstream j(tmp.path / "history-1.journal");
-    j << R"({"seq":1,"r":{"t":)" << now_ms()
-      << R"(,"u":"local","cn":"c","cv":"1","pv":"2026-07-28","tr":"http","tool":"orphan","a":null,"o":"ok","d":5,"s":"x"}})"
-      << "\n";
-    std::ofstream(tmp.path / "history-1.journal.2");
-  }
-  store::History::Query q;
-  q.user = "local";
-  q.tool = "orphan";
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  size_t found = 0;
-  while ((found = living.query(q).rows.size()) == 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(50ms);  // polling a condition: recovery runs every 2 s
-  CHECK(found == 1);
+  journal(tmp.path, 1, "orphan");
+  CHECK(recorded(living, "orphan") == 1);
   CHECK(std::filesystem::file_size(tmp.path / "history-1.journal") == 0);
 
   // A live process's slot (its lock held) is left alone. Slot 3, dead, is recovered in the same
   // pass, after slot 2's turn: once it is in, slot 2 has been looked at.
-  auto journal = [&](int slot, const char* tool) {
-    std::ofstream j(tmp.path / ("history-" + std::to_string(slot) + ".journal"));
-    j << R"({"seq":1,"r":{"t":)" << now_ms() << R"(,"u":"local","cn":"c","cv":"1","pv":"2026-07-28","tr":"http","tool":")" << tool
-      << R"(","a":null,"o":"ok","d":5,"s":"x"}})" << "\n";
-    std::ofstream(tmp.path / ("history-" + std::to_string(slot) + ".journal.2"));
-  };
-  journal(2, "alive");
-  int fd = ::open((tmp.path / "history-2.journal").c_str(), O_RDWR | O_CLOEXEC);
+  // Locked before it holds anything, so no recovery pass can find it unlocked in between.
+  int fd = ::open((tmp.path / "history-2.journal").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   REQUIRE(fd >= 0);
   REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
-  journal(3, "dead");
-  q.tool = "dead";
-  while ((found = living.query(q).rows.size()) == 0 && std::chrono::steady_clock::now() < deadline + 20s)
-    std::this_thread::sleep_for(50ms);
-  CHECK(found == 1);
+  journal(tmp.path, 2, "alive");
+  journal(tmp.path, 3, "dead");
+  CHECK(recorded(living, "dead") == 1);
+  store::History::Query q;
+  q.user = "local";
   q.tool = "alive";
   CHECK(living.query(q).rows.empty());
   CHECK(std::filesystem::file_size(tmp.path / "history-2.journal") > 0);

@@ -60,35 +60,36 @@ class Instance:
         self.name = name
         self.log_path = log_path
         self.log = open(log_path, "wb")
-        self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log)
+        self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.port = None
-        # The port line (stdout for the conformance fixture, stderr for concierge), read as it comes.
+        # The port line comes on stdout (the conformance fixture) or stderr (concierge's log):
+        # both streams are read as they come and copied to the log.
         pattern = re.compile(port_pattern.encode())
+        reported = threading.Event()
+        lock = threading.Lock()
+        ended = []
 
         def scan(stream):
             for line in stream:
+                with lock:
+                    self.log.write(line)
+                    self.log.flush()
                 m = pattern.search(line)
                 if m and self.port is None:
                     self.port = int(m.group(1))
+                    reported.set()
+            with lock:
+                ended.append(stream)
+                if len(ended) == 2:
+                    reported.set()  # both streams ended: the process is gone
 
-        self.readers = [threading.Thread(target=scan, args=(self.proc.stdout,), daemon=True)]
-        self.readers[0].start()
-        if port_pattern.startswith("listening"):
-            def tail():
-                with open(log_path, "rb") as f:
-                    while self.port is None and self.proc.poll() is None:
-                        line = f.readline()
-                        if not line:
-                            time.sleep(0.02)
-                            continue
-                        m = pattern.search(line)
-                        if m:
-                            self.port = int(m.group(1))
-            t = threading.Thread(target=tail, daemon=True)
+        self.readers = [threading.Thread(target=scan, args=(s,), daemon=True) for s in (self.proc.stdout, self.proc.stderr)]
+        for t in self.readers:
             t.start()
-            self.readers.append(t)
-        wait_until(f"instance {name} to report its port", lambda: self.port is not None or self.proc.poll() is not None)
+        if not reported.wait(20):
+            fail(f"timed out waiting for instance {name} to report its port")
         if self.port is None:
+            self.proc.wait(timeout=10)
             fail(f"instance {name} exited ({self.proc.returncode}); its log:\n" + open(log_path, errors="replace").read())
 
     @property
@@ -108,6 +109,8 @@ class Instance:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        for t in self.readers:
+            t.join(timeout=10)  # the streams end with the process
         self.log.close()
         return self.proc.returncode
 
