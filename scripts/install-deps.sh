@@ -25,6 +25,9 @@ APT_PACKAGES=(
   prometheus
   # The load balancer in front of several instances (tests/scale, deploy/nginx).
   nginx
+  # The shared store (--database postgresql://...): libpq to speak to it, and the server the
+  # tests start on a temporary directory (scripts/postgres.sh).
+  libpq-dev postgresql-15
 )
 # Node: the machine image ships one (with npm); Debian's npm conflicts with it, so only
 # install Debian's when there is no node at all.

@@ -13,6 +13,7 @@
 #include "store/store.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -101,7 +102,7 @@ TEST_CASE("access cli: keys create prints the key alone and once, list never sho
   CHECK_THAT(created.err, Catch::Contains(id));
   {
     // The printed key is the one the server accepts, with the scopes asked for.
-    store::Store s(cli.data);
+    store::Store s(cli.data, test::database_url(cli.data));
     auto r = access::KeyStore(s).verify(key);
     REQUIRE(std::holds_alternative<Principal>(r));
     CHECK(std::get<Principal>(r).user == "alice");
@@ -137,7 +138,7 @@ TEST_CASE("access cli: keys create prints the key alone and once, list never sho
   REQUIRE(revoked.lines.size() == 3);
   CHECK_THAT(revoked.lines[1], Catch::Matches(id + "\t.*\t" + ts + "\t" + ts + "\t" + ts));
   {
-    store::Store s(cli.data);
+    store::Store s(cli.data, test::database_url(cli.data));
     auto r = access::KeyStore(s).verify(key);
     REQUIRE(std::holds_alternative<std::string>(r));
     CHECK(std::get<std::string>(r) == "revoked");
@@ -211,7 +212,7 @@ TEST_CASE("access cli: users passwd sets the sign-in password from stdin, never 
   CHECK(set.out.empty());
   CHECK(set.err.find(password) == std::string::npos);
   {
-    store::Store s(cli.data);
+    store::Store s(cli.data, test::database_url(cli.data));
     access::Passwords p(s);
     CHECK(p.check("ada", password));
     CHECK_FALSE(p.check("ada", password + "!"));
@@ -232,7 +233,7 @@ TEST_CASE("access cli: users passwd sets the sign-in password from stdin, never 
   // Without --password-stdin there is no other way to give it (not on the command line).
   CHECK(cli.run({"users", "passwd", "ada"}, true, password + "\n").code != 0);
   {
-    store::Store s(cli.data);
+    store::Store s(cli.data, test::database_url(cli.data));
     CHECK(access::Passwords(s).check("ada", password));  // the refused attempts changed nothing
   }
 }
@@ -248,7 +249,7 @@ TEST_CASE("access cli: users invite prints a one-time sign-in link alone on stdo
   const std::string token = made.lines[0].substr(prefix.size());
   CHECK(made.err.find(token) == std::string::npos);
   {
-    store::Store s(cli.data);
+    store::Store s(cli.data, test::database_url(cli.data));
     access::StoreWebSessions sessions(s);
     CHECK(sessions.invite_user(token) == std::optional<std::string>("ada"));
     auto first = sessions.redeem_invite(token, "127.0.0.1");
@@ -280,7 +281,7 @@ TEST_CASE("access cli: clients list shows who authorized a client, clients revok
   Cli cli;
   std::string gid = "grant-1";
   {
-    store::Store s(cli.data);
+    store::Store s(cli.data, test::database_url(cli.data));
     access::RegisteredClient c;
     c.client_id = "client-abc";
     c.client_name = "Desk App";
@@ -305,7 +306,7 @@ TEST_CASE("access cli: clients list shows who authorized a client, clients revok
   Run revoked = cli.ok({"clients", "revoke", "client-abc"});
   CHECK(revoked.err.find("1 grant(s)") != std::string::npos);
   {
-    store::Store s(cli.data);
+    store::Store s(cli.data, test::database_url(cli.data));
     CHECK_FALSE(access::GrantStore(s).live(gid));
     CHECK(access::GrantStore(s).live("grant-2"));
     CHECK_FALSE(access::ClientStore(s).find("client-abc"));

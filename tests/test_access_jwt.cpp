@@ -14,6 +14,7 @@
 #include "common/base64.hpp"
 #include "support/fake_upstream.hpp"
 #include "support/jwt_signer.hpp"
+#include "support/test_database.hpp"
 
 using namespace concierge;
 using namespace concierge::access;
@@ -472,7 +473,7 @@ TEST_CASE("issuer: concurrent requests with a rotated key share one refetch", "[
 // --auth-require-provisioned only a linked identity gets in.
 TEST_CASE("issuer: the server's authenticator maps identities to users, caches a verified token and audits its first sight", "[access][jwt]") {
   FakeIssuer f;
-  store::Store s{std::filesystem::path()};
+  store::Store s{std::filesystem::path(), test::database_url({})};
   AuthenticatorOptions ao;
   ao.issuer = f.options();
   StoreAuthenticator auth(s, ao);

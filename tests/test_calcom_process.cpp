@@ -12,6 +12,7 @@
 #include "support/calcom_fake.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -77,7 +78,7 @@ struct Binary {
     CHECK(st->code == 0);
   }
   void seed(const std::string& account, const std::string& user, bool expired) {
-    store::Store store(data);
+    store::Store store(data, test::database_url(data));
     providers::auth::TokenStore tokens(store, providers::auth::Sealer(std::string(32, char(0xaa))));
     cal.up.sign_in(tokens, store.user_id("local"), account, user, expired);
   }

@@ -32,7 +32,7 @@ Series weekly(const char* tz, LocalMs start, std::string rule) {
 }
 
 int64_t event_rows(AppFixture& f) {
-  return f.store.read([](SQLite::Database& db) { return db.execAndGet("SELECT count(*) FROM calendar_events").getInt64(); });
+  return f.store.read([](sql::Database& db) { return db.execAndGet("SELECT count(*) FROM calendar_events").getInt64(); });
 }
 
 }  // namespace

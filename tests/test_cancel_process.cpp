@@ -22,6 +22,7 @@
 #include "support/stall_server.hpp"
 #include "support/stdio_rpc.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -40,7 +41,7 @@ struct Concierge {
   std::vector<std::string> env;
 
   Concierge() {
-    store::Store store(data);
+    store::Store store(data, test::database_url(data));
     providers::auth::TokenStore tokens(store, providers::auth::Sealer(std::string(32, char(0xaa))));
     oauth.sign_in(tokens, store.user_id("local"), "spotify", "default");
     env = {"CONCIERGE_MUSIC_PROVIDER=spotify", "CONCIERGE_SPOTIFY_BASE_URL=" + stall.url("/v1"), "CONCIERGE_SPOTIFY_CLIENT_ID=test-client",

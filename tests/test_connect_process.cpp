@@ -13,6 +13,7 @@
 #include "support/process.hpp"
 #include "support/stdio_rpc.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -53,7 +54,7 @@ struct Served {
     });
     {
       // What `concierge auth login spotify` leaves behind, sealed with the key the server gets.
-      store::Store store(data);
+      store::Store store(data, test::database_url(data));
       std::string key(32, char(0xaa));
       providers::auth::TokenStore tokens(store, providers::auth::Sealer(key));
       fake.sign_in(tokens, store.user_id("local"), "spotify", "default");

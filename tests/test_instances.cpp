@@ -22,6 +22,7 @@
 #include "store/store.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -123,7 +124,7 @@ struct Heard {
 TEST_CASE("instances: a change published by one process reaches the other's listeners, not its own", "[instances][store]") {
   TempDir tmp;
   // Two Store objects on one directory stand for two processes: each feed has its own origin.
-  store::Store s1(tmp.path), s2(tmp.path);
+  store::Store s1(tmp.path, test::database_url(tmp.path)), s2(tmp.path, test::database_url(tmp.path));
   store::ChangeFeed one(s1, 10ms), two(s2, 10ms);
   Heard by_one, by_two;
   auto h1 = one.on_change(by_one.listener());
@@ -141,7 +142,7 @@ TEST_CASE("instances: a change published by one process reaches the other's list
 
 TEST_CASE("instances: a listener dropped is never called again", "[instances][store]") {
   TempDir tmp;
-  store::Store s1(tmp.path), s2(tmp.path);
+  store::Store s1(tmp.path, test::database_url(tmp.path)), s2(tmp.path, test::database_url(tmp.path));
   store::ChangeFeed one(s1, 10ms), two(s2, 10ms);
   Heard kept, dropped;
   auto keep = two.on_change(kept.listener());
@@ -154,7 +155,7 @@ TEST_CASE("instances: a listener dropped is never called again", "[instances][st
 
 TEST_CASE("instances: a living process takes in the journal of one that died", "[instances][store][history]") {
   TempDir tmp;
-  store::Store s(tmp.path);
+  store::Store s(tmp.path, test::database_url(tmp.path));
   store::History living(s);  // slot 0
   // What a SIGKILLed instance leaves: slot 1's journal, unlocked, with an acknowledged call.
   journal(tmp.path, 1, "orphan");

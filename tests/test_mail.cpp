@@ -125,7 +125,7 @@ TEST_CASE("mail tools: bad input names the field and writes nothing", "[mail]") 
   AppFixture f;
   Client c(*f.server);
   c.initialize("2025-11-25");
-  auto count = [&] { return f.store.read([](SQLite::Database& db) { return db.execAndGet("SELECT count(*) FROM mail_messages").getInt64(); }); };
+  auto count = [&] { return f.store.read([](sql::Database& db) { return db.execAndGet("SELECT count(*) FROM mail_messages").getInt64(); }); };
   auto error = [&](int id, const std::string& tool, Json args) {
     Json r = c.request(id, "tools/call", Json{{"name", tool}, {"arguments", std::move(args)}});
     INFO(r.dump());

@@ -25,7 +25,7 @@ struct Seeded : AppFixture, ToolCalls {
     REQUIRE(providers.local_video->seed_demo(ctx));
   }
   int64_t count(const char* table) {
-    return store.read([&](SQLite::Database& db) { return db.execAndGet(std::string("SELECT count(*) FROM ") + table).getInt64(); });
+    return store.read([&](sql::Database& db) { return db.execAndGet(std::string("SELECT count(*) FROM ") + table).getInt64(); });
   }
 };
 
@@ -57,7 +57,7 @@ TEST_CASE("music: play an album, skip, previous, queue ahead of the context", "[
 TEST_CASE("music: bad input names the field and changes nothing", "[music]") {
   Seeded f;
   f.ok("music_playback", {{"action", "play"}, {"context_uri", "concierge:album:blue-hour"}});
-  std::string before = f.store.read([](SQLite::Database& db) { return db.execAndGet("SELECT state FROM music_player").getString(); });
+  std::string before = f.store.read([](sql::Database& db) { return db.execAndGet("SELECT state FROM music_player").getString(); });
   CHECK_THAT(f.error("music_playback", {{"action", "seek"}, {"position_ms", 10'000'000}}), Catch::StartsWith("position_ms:"));
   CHECK_THAT(f.error("music_playback", {{"action", "volume"}, {"volume_percent", 150}}), Catch::Contains("volume_percent"));
   CHECK_THAT(f.error("music_playback", {{"action", "play"}, {"context_uri", "concierge:album:nope"}}), Catch::StartsWith("context_uri:"));
@@ -66,7 +66,7 @@ TEST_CASE("music: bad input names the field and changes nothing", "[music]") {
   CHECK_THAT(f.error("music_playback", {{"action", "transfer"}, {"device_id", "toaster"}}), Catch::StartsWith("device_id:"));
   CHECK_THAT(f.error("music_queue", {{"action", "add"}, {"uri", "concierge:album:blue-hour"}}), Catch::StartsWith("uri:"));
   CHECK_THAT(f.error("music_playback", {{"action", "repeat"}, {"state", "sometimes"}}), Catch::StartsWith("state:"));
-  std::string after = f.store.read([](SQLite::Database& db) { return db.execAndGet("SELECT state FROM music_player").getString(); });
+  std::string after = f.store.read([](sql::Database& db) { return db.execAndGet("SELECT state FROM music_player").getString(); });
   Json b = Json::parse(before), a = Json::parse(after);
   b.erase("position_ms"); b.erase("started_ms"); a.erase("position_ms"); a.erase("started_ms");
   CHECK(a == b);

@@ -12,6 +12,7 @@
 #include "providers/auth/oauth.hpp"
 #include "store/store.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -94,7 +95,7 @@ struct FakeAuthServer {
 
 struct Fixture {
   TempDir tmp;
-  store::Store store{tmp.path};
+  store::Store store{tmp.path, test::database_url(tmp.path)};
   TokenStore tokens{store, Sealer(std::string(32, 'K'))};
   FakeAuthServer auth;
   std::atomic<Millis> now{1'900'000'000'000};
@@ -171,7 +172,7 @@ TEST_CASE("oauth: two processes on one data directory refresh an account once an
   f.login("work");
   // A second instance on the same data directory: its own store connections, token store and
   // client (so its own in-process locks), the same database and key.
-  store::Store store2{f.tmp.path};
+  store::Store store2{f.tmp.path, test::database_url(f.tmp.path)};
   TokenStore tokens2{store2, Sealer(std::string(32, 'K'))};
   OAuthClient client2{OAuthConfig{"google", f.auth.url("/authorize"), f.auth.url("/token"), "cid", "", {"calendar.readonly"}}, tokens2,
                       http::Policy{.max_attempts = 1}, [&f] { return f.now.load(); }};

@@ -21,6 +21,7 @@
 #include "support/serving_http.hpp"
 #include "support/temp_dir.hpp"
 #include "web/pages.hpp"
+#include "support/test_database.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -64,7 +65,7 @@ struct FakeEndpoint : web::AuthorizationEndpoint {
 // The store (user ada with a password), sessions on a clock the test moves, the pages served.
 struct Site {
   TempDir tmp;
-  store::Store store{tmp.path};
+  store::Store store{tmp.path, test::database_url(tmp.path)};
   std::shared_ptr<std::atomic<int64_t>> seconds = std::make_shared<std::atomic<int64_t>>(0);
   std::shared_ptr<FakeEndpoint> endpoint = std::make_shared<FakeEndpoint>();
   std::shared_ptr<access::StoreWebSessions> sessions;
@@ -433,7 +434,7 @@ TEST_CASE("pages: an invite link signs in once and is refused the second time", 
 
 TEST_CASE("pages: password checks beyond the concurrency cap are refused at once, not queued", "[pages][security]") {
   TempDir tmp;
-  store::Store s(tmp.path);
+  store::Store s(tmp.path, test::database_url(tmp.path));
   access::Identities(s).add_user("ada");
   access::Passwords(s).set("ada", kPassword);
   access::WebSessionOptions o;
@@ -462,7 +463,7 @@ struct ContractServer {
 
 TEST_CASE("pages: a server with check_authorization, approve and deny is adapted as the endpoint", "[pages][unit]") {
   TempDir tmp;
-  store::Store s(tmp.path);
+  store::Store s(tmp.path, test::database_url(tmp.path));
   auto sessions = std::make_shared<access::StoreWebSessions>(s);
   auto server = std::make_shared<ContractServer>();
   auto routes = web::page_routes_for(server, sessions);

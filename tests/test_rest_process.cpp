@@ -12,6 +12,7 @@
 #include "support/process.hpp"
 #include "support/served_binary.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -27,7 +28,7 @@ using SignIns = std::vector<std::tuple<FakeUpstream*, std::string, std::string>>
 struct Binary : ServedBinary {
   Binary(const SignIns& sign_ins, const std::vector<std::string>& env)
       : ServedBinary(env, [&](const std::filesystem::path& data) {
-          store::Store store(data);
+          store::Store store(data, test::database_url(data));
           providers::auth::TokenStore tokens(store, providers::auth::Sealer(std::string(32, char(0xaa))));
           for (auto& [fake, service, account] : sign_ins) fake->sign_in(tokens, store.user_id("local"), service, account);
         }) {}

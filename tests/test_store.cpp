@@ -11,6 +11,7 @@
 #include "store/preferences.hpp"
 #include "store/store.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -67,24 +68,26 @@ TEST_CASE("store: the data directory comes from the flag, then the environment, 
 TEST_CASE("store: migrations run once, in order, a newer database is refused", "[store][unit]") {
   TempDir tmp;
   {
-    store::Store s(tmp.path);
+    store::Store s(tmp.path, test::database_url(tmp.path));
     CHECK(s.schema_version() == 8);
     CHECK(s.integrity_check() == "ok");
     CHECK(s.user_id("local") == s.user_id("local"));
     CHECK(s.user_id("ada") != s.user_id("local"));
   }
   {
-    store::Store again(tmp.path);  // reopening applies nothing twice
+    store::Store again(tmp.path, test::database_url(tmp.path));  // reopening applies nothing twice
     CHECK(again.schema_version() == 8);
-    again.write([](SQLite::Database& db) { return db.exec("PRAGMA user_version = 99"); });
+    again.write([](sql::Database& db) {
+      return db.exec(db.engine() == sql::Engine::postgres ? "UPDATE concierge_schema SET version = 99" : "PRAGMA user_version = 99");
+    });
   }
-  CHECK_THROWS_WITH(store::Store(tmp.path), Catch::Contains("newer Concierge"));
+  CHECK_THROWS_WITH(store::Store(tmp.path, test::database_url(tmp.path)), Catch::Contains("newer Concierge"));
 }
 
 TEST_CASE("history: a crash between the database commit and the journal's truncation inserts nothing twice", "[store][history][unit]") {
   TempDir tmp;
   {
-    store::Store s(tmp.path);
+    store::Store s(tmp.path, test::database_url(tmp.path));
     store::History h(s);
     for (int i = 0; i < 3; ++i) h.record(call("echo", now_ms()));
     CHECK(h.count("local") == 3);  // synced: all three are in the database
@@ -98,7 +101,7 @@ TEST_CASE("history: a crash between the database commit and the journal's trunca
         << "\n";
     j << R"({"seq":5,"r":{"t":1,"u":"loc)";  // a write cut short: never acknowledged
   }
-  store::Store s(tmp.path);
+  store::Store s(tmp.path, test::database_url(tmp.path));
   store::History h(s);
   CHECK(h.count("local") == 4);  // 3 + seq 4; seq 1-3 not again; the torn line skipped
   store::History::Query q;
@@ -111,7 +114,7 @@ TEST_CASE("history: a crash between the database commit and the journal's trunca
 
 TEST_CASE("history: pages, filters, days, purge and retention", "[store][history][unit]") {
   TempDir tmp;
-  store::Store s(tmp.path);
+  store::Store s(tmp.path, test::database_url(tmp.path));
   const int64_t day = 86'400'000, now = now_ms();
   {
     store::History h(s, {.retention_days = 0});
@@ -154,7 +157,7 @@ TEST_CASE("history: pages, filters, days, purge and retention", "[store][history
 
 TEST_CASE("history: the summary is capped at 500 characters without cutting a character", "[store][history][unit]") {
   TempDir tmp;
-  store::Store s(tmp.path);
+  store::Store s(tmp.path, test::database_url(tmp.path));
   store::History h(s);
   auto r = call("echo", now_ms());
   r.summary.clear();
@@ -203,7 +206,7 @@ TEST_CASE("redaction: names, nesting, arrays, schema marks, free text", "[store]
 
 TEST_CASE("preferences: unit checks of every key", "[store][preferences][unit]") {
   TempDir tmp;
-  store::Store s(tmp.path);
+  store::Store s(tmp.path, test::database_url(tmp.path));
   store::Preferences p(s);
   int changes = 0;
   p.on_change([&](const std::string&) { ++changes; });
@@ -244,7 +247,7 @@ TEST_CASE("preferences: unit checks of every key", "[store][preferences][unit]")
 
 TEST_CASE("history: arguments past 16 KiB are kept as a marker with their original size, labels are capped", "[store][history][unit]") {
   TempDir tmp;
-  store::Store s(tmp.path);
+  store::Store s(tmp.path, test::database_url(tmp.path));
   store::History h(s);
   // Quotes double when escaped, and again inside the marker: it must still fit.
   for (const std::string& filler : {std::string(100'000, 'a'), std::string(40'000, '"')}) {
@@ -272,14 +275,14 @@ TEST_CASE("history: arguments past 16 KiB are kept as a marker with their origin
 
 TEST_CASE("history: past max_mb the oldest calls of all users go first", "[store][history][unit]") {
   TempDir tmp;
-  store::Store s(tmp.path);
+  store::Store s(tmp.path, test::database_url(tmp.path));
   store::History h(s, {.retention_days = 0, .max_mb = 1});
   for (int i = 0; i < 200; ++i) h.record(call("echo", now_ms(), Json{{"text", std::to_string(i) + "-" + std::string(10'000, 'x')}}));
   const size_t kept = h.count("local");  // synced: ingested, and the cap applied in the same round
   INFO(kept << " calls kept");
   CHECK(kept < 105);  // 1 MiB / (10 KB + a row's overhead)
   CHECK(kept > 50);
-  const auto bytes = s.read([](SQLite::Database& db) { return db.execAndGet("SELECT SUM(LENGTH(arguments) + LENGTH(summary)) FROM history").getInt64(); });
+  const auto bytes = s.read([](sql::Database& db) { return db.execAndGet("SELECT SUM(LENGTH(arguments) + LENGTH(summary)) FROM history").getInt64(); });
   CHECK(bytes <= 1024 * 1024);
   store::History::Query q;
   q.user = "local";
@@ -300,7 +303,7 @@ TEST_CASE("redaction and history: arguments nested 100000 levels deep are walked
   CHECK(text.find("deep-secret-1") == std::string::npos);  // found at depth 100001 all the same
 
   TempDir tmp;
-  store::Store s(tmp.path);
+  store::Store s(tmp.path, test::database_url(tmp.path));
   store::History h(s);
   h.record(call("echo", now_ms(), std::move(args)));  // record() is bounded on its own, whatever it is given
   store::History::Query q;
@@ -313,10 +316,10 @@ TEST_CASE("store: an in-memory store touches no file", "[store][unit]") {
   const auto cwd = std::filesystem::current_path();
   std::filesystem::current_path(tmp.path);  // where a journal without a directory would land
   {
-    store::Store s{std::filesystem::path()};
+    store::Store s{std::filesystem::path(), test::database_url({})};
     CHECK(s.path().empty());
     CHECK(s.schema_version() == 8);
-    CHECK(s.read([](SQLite::Database& db) { return db.execAndGet("SELECT COUNT(*) FROM users").getInt(); }) == 0);
+    CHECK(s.read([](sql::Database& db) { return db.execAndGet("SELECT COUNT(*) FROM users").getInt(); }) == 0);
     store::History h(s);
     h.record(call("echo", now_ms()));
     CHECK(h.count("local") == 1);
@@ -328,7 +331,7 @@ TEST_CASE("store: an in-memory store touches no file", "[store][unit]") {
 TEST_CASE("history: two processes on one data directory keep their journals apart, a dead one's is recovered", "[store][history][unit]") {
   TempDir tmp;
   for (int run = 0; run < 2; ++run) {
-    store::Store s1(tmp.path), s2(tmp.path);  // two connections, as two processes have
+    store::Store s1(tmp.path, test::database_url(tmp.path)), s2(tmp.path, test::database_url(tmp.path));  // two connections, as two processes have
     store::History h1(s1), h2(s2);            // the second finds slot 0 held
     CHECK(std::filesystem::exists(tmp.path / "history-1.journal"));
     for (int i = 0; i < 50; ++i) {
@@ -345,7 +348,7 @@ TEST_CASE("history: two processes on one data directory keep their journals apar
     j << R"({"seq":1000,"r":{"t":)" << now_ms() << R"(,"u":"local","cn":"c","cv":"1","pv":"2025-11-25","tr":"stdio","tool":"late","a":null,"o":"ok","d":5,"s":"x"}})"
       << "\n";
   }
-  store::Store s(tmp.path);
+  store::Store s(tmp.path, test::database_url(tmp.path));
   store::History h(s);
   CHECK(h.count("local") == 201);
   CHECK(std::filesystem::file_size(tmp.path / "history-1.journal") == 0);

@@ -13,6 +13,7 @@
 #include "store/store.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -96,11 +97,11 @@ uintmax_t dir_bytes(const std::filesystem::path& dir) {
 
 // Rows of each demo domain's main tables, through SQLite.
 std::map<std::string, int64_t> demo_rows(const std::filesystem::path& dir) {
-  store::Store s(dir);
+  store::Store s(dir, test::database_url(dir));
   std::map<std::string, int64_t> out;
   for (const char* table : {"calendar_calendars", "calendar_events", "mail_messages", "mail_user_labels", "music_albums", "music_tracks",
                             "music_playlists", "video_videos", "video_playlists", "booking_event_types"})
-    out[table] = s.read([&](SQLite::Database& db) { return db.execAndGet(std::string("SELECT COUNT(*) FROM ") + table).getInt64(); });
+    out[table] = s.read([&](sql::Database& db) { return db.execAndGet(std::string("SELECT COUNT(*) FROM ") + table).getInt64(); });
   return out;
 }
 
@@ -150,7 +151,7 @@ TEST_CASE("store: 500 acknowledged calls survive SIGKILL", "[store][process][cra
     REQUIRE(st);
     CHECK(st->signal == SIGKILL);
   }
-  store::Store store(dir);
+  store::Store store(dir, test::database_url(dir));
   CHECK(store.integrity_check() == "ok");
   store::History history(store);
   CHECK(history.count("local") == 500);

@@ -10,6 +10,7 @@
 #include "providers/auth/tokens.hpp"
 #include "store/store.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 using namespace concierge;
 using namespace concierge::test;
@@ -39,7 +40,7 @@ TEST_CASE("tokens: sealed at rest, opened only for their own account", "[auth][t
   TempDir tmp;
   const std::string access = "ya29.ACCESS-TOKEN-7f3a9c", refresh = "1//REFRESH-TOKEN-b81e44";
   {
-    store::Store s(tmp.path);
+    store::Store s(tmp.path, test::database_url(tmp.path));
     TokenStore tokens(s, Sealer::for_data_dir(tmp.path));
     int64_t ada = s.user_id("ada"), bob = s.user_id("bob");
     tokens.save(ada, "google", "work", {access, refresh, "Bearer", 1'800'000'000'000, {"calendar.readonly"}});
@@ -58,14 +59,21 @@ TEST_CASE("tokens: sealed at rest, opened only for their own account", "[auth][t
     CHECK(listed[1].scopes == std::vector<std::string>{"calendar.readonly"});
 
     // A sealed token moved to another account's row does not open there.
-    s.write([&](SQLite::Database& db) {
+    s.write([&](sql::Database& db) {
       db.exec("UPDATE auth_tokens SET sealed = (SELECT sealed FROM auth_tokens WHERE account = 'work') WHERE account = 'home'");
     });
     CHECK_THROWS_WITH(tokens.load(ada, "google", "home"), Catch::Contains("does not open"));
     // Nor does one with a flipped bit.
-    s.write([&](SQLite::Database& db) {
-      db.exec("UPDATE auth_tokens SET sealed = substr(sealed, 1, 20) || CASE WHEN substr(sealed, 21, 1) = X'00' THEN X'01' "
-              "ELSE X'00' END || substr(sealed, 22) WHERE account = 'work'");
+    s.write([&](sql::Database& db) {
+      sql::Statement get(db, "SELECT sealed FROM auth_tokens WHERE account = 'work'");
+      REQUIRE(get.executeStep());
+      auto col = get.getColumn(0);
+      std::string sealed(static_cast<const char*>(col.getBlob()), static_cast<size_t>(col.getBytes()));
+      REQUIRE(sealed.size() > 21);
+      sealed[20] = static_cast<char>(sealed[20] ^ 1);
+      sql::Statement put(db, "UPDATE auth_tokens SET sealed = ? WHERE account = 'work'");
+      put.bind(1, sealed.data(), static_cast<int>(sealed.size()));
+      put.exec();
     });
     CHECK_THROWS_WITH(tokens.load(ada, "google", "work"), Catch::Contains("does not open"));
     tokens.save(ada, "google", "work", {access, refresh, "Bearer", 0, {}});
@@ -86,12 +94,12 @@ TEST_CASE("tokens: sealed at rest, opened only for their own account", "[auth][t
   CHECK((st.st_mode & 0777) == 0600);
   CHECK(st.st_size == 32);
   {
-    store::Store s(tmp.path);  // a restart reads the same key
+    store::Store s(tmp.path, test::database_url(tmp.path));  // a restart reads the same key
     TokenStore tokens(s, Sealer::for_data_dir(tmp.path));
     CHECK(tokens.load(s.user_id("ada"), "google", "work")->access_token == access);
   }
   {
-    store::Store s(tmp.path);  // another key opens nothing
+    store::Store s(tmp.path, test::database_url(tmp.path));  // another key opens nothing
     TokenStore tokens(s, Sealer(std::string(32, 'k')));
     CHECK_THROWS(tokens.load(s.user_id("ada"), "google", "work"));
   }

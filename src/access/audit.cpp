@@ -64,9 +64,9 @@ bool Audit::record(const std::string& user, const std::string& event, const Json
     text = Json{{"truncated", true}, {"originalBytes", text.size()}, {"prefix", text.substr(0, limits_.max_detail_bytes / 2)}}.dump(
         -1, ' ', false, Json::error_handler_t::replace);
 
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement ins(db, "INSERT INTO audit (user_id, time_ms, event, detail) VALUES (?, ?, ?, ?)");
+  store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
+    sql::Statement ins(db, "INSERT INTO audit (user_id, time_ms, event, detail) VALUES (?, ?, ?, ?)");
     if (uid) ins.bind(1, *uid);
     else ins.bind(1);
     ins.bind(2, t);
@@ -74,8 +74,8 @@ bool Audit::record(const std::string& user, const std::string& event, const Json
     ins.bind(4, text);
     ins.exec();
     // The per-user cap: what is beyond the newest max_rows_per_user goes (index audit_user).
-    SQLite::Statement trim(db, "DELETE FROM audit WHERE user_id IS ?1 AND id <= "
-                               "(SELECT id FROM audit WHERE user_id IS ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)");
+    sql::Statement trim(db, "DELETE FROM audit WHERE user_id IS NOT DISTINCT FROM ?1 AND id <= "
+                               "(SELECT id FROM audit WHERE user_id IS NOT DISTINCT FROM ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)");
     if (uid) trim.bind(1, *uid);
     else trim.bind(1);
     trim.bind(2, limits_.max_rows_per_user);
@@ -92,8 +92,8 @@ Json Audit::list(const std::string& user, size_t limit) {
     uid = find_user(store_, user);
     if (!uid) return out;
   }
-  return store_.read([&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT time_ms, event, detail FROM audit WHERE user_id IS ? ORDER BY id DESC LIMIT ?");
+  return store_.read([&](sql::Database& db) {
+    sql::Statement q(db, "SELECT time_ms, event, detail FROM audit WHERE user_id IS NOT DISTINCT FROM ? ORDER BY id DESC LIMIT ?");
     if (uid) q.bind(1, *uid);
     else q.bind(1);
     q.bind(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));

@@ -200,7 +200,7 @@ Json RegisteredClient::metadata() const {
 // ---- ClientStore ------------------------------------------------------------------------------
 
 namespace {
-RegisteredClient client_from_row(SQLite::Statement& q) {
+RegisteredClient client_from_row(sql::Statement& q) {
   Json m = Json::parse(q.getColumn(1).getString());
   RegisteredClient c;
   c.client_id = q.getColumn(0).getString();
@@ -219,8 +219,8 @@ constexpr const char* kClientColumns = "SELECT client_id, metadata, registered_m
 }  // namespace
 
 void ClientStore::add(const RegisteredClient& c, const std::string& registered_from) {
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Statement ins(db, "INSERT INTO oauth_clients (client_id, client_name, redirect_uris, metadata, registered_ms, registered_from) "
+  store_.write([&](sql::Database& db) {
+    sql::Statement ins(db, "INSERT INTO oauth_clients (client_id, client_name, redirect_uris, metadata, registered_ms, registered_from) "
                               "VALUES (?,?,?,?,?,?)");
     ins.bind(1, c.client_id);
     if (c.client_name.empty()) ins.bind(2);
@@ -234,8 +234,8 @@ void ClientStore::add(const RegisteredClient& c, const std::string& registered_f
 }
 
 std::optional<RegisteredClient> ClientStore::find(const std::string& client_id) {
-  return store_.read([&](SQLite::Database& db) -> std::optional<RegisteredClient> {
-    SQLite::Statement q(db, std::string(kClientColumns) + " WHERE client_id = ?");
+  return store_.read([&](sql::Database& db) -> std::optional<RegisteredClient> {
+    sql::Statement q(db, std::string(kClientColumns) + " WHERE client_id = ?");
     q.bind(1, client_id);
     if (!q.executeStep()) return std::nullopt;
     return client_from_row(q);
@@ -243,25 +243,25 @@ std::optional<RegisteredClient> ClientStore::find(const std::string& client_id) 
 }
 
 std::vector<RegisteredClient> ClientStore::list() {
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     std::vector<RegisteredClient> out;
-    SQLite::Statement q(db, std::string(kClientColumns) + " ORDER BY registered_ms, client_id");
+    sql::Statement q(db, std::string(kClientColumns) + " ORDER BY registered_ms, client_id");
     while (q.executeStep()) out.push_back(client_from_row(q));
     return out;
   });
 }
 
 bool ClientStore::remove(const std::string& client_id) {
-  return store_.write([&](SQLite::Database& db) {
-    SQLite::Statement del(db, "DELETE FROM oauth_clients WHERE client_id = ?");
+  return store_.write([&](sql::Database& db) {
+    sql::Statement del(db, "DELETE FROM oauth_clients WHERE client_id = ?");
     del.bind(1, client_id);
     return del.exec() > 0;
   });
 }
 
 void ClientStore::touch(const std::string& client_id) {
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Statement u(db, "UPDATE oauth_clients SET last_used_ms = ? WHERE client_id = ?");
+  store_.write([&](sql::Database& db) {
+    sql::Statement u(db, "UPDATE oauth_clients SET last_used_ms = ? WHERE client_id = ?");
     u.bind(1, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
     u.bind(2, client_id);
     u.exec();
@@ -269,7 +269,7 @@ void ClientStore::touch(const std::string& client_id) {
 }
 
 size_t ClientStore::count() {
-  return store_.read([](SQLite::Database& db) { return size_t(db.execAndGet("SELECT COUNT(*) FROM oauth_clients").getInt64()); });
+  return store_.read([](sql::Database& db) { return size_t(db.execAndGet("SELECT COUNT(*) FROM oauth_clients").getInt64()); });
 }
 
 // ---- AuthorizationServer ----------------------------------------------------------------------

@@ -1,6 +1,6 @@
 #include "access/grants.hpp"
 
-#include <SQLiteCpp/SQLiteCpp.h>
+#include "store/sql.hpp"
 #include <openssl/sha.h>
 
 #include <map>
@@ -23,33 +23,33 @@ std::string digest(const std::string& secret) {
   return std::string(reinterpret_cast<const char*>(md), sizeof md);
 }
 
-void bind_blob(SQLite::Statement& s, int i, const std::string& bytes) { s.bind(i, bytes.data(), int(bytes.size())); }
+void bind_blob(sql::Statement& s, int i, const std::string& bytes) { s.bind(i, bytes.data(), int(bytes.size())); }
 
 constexpr const char* kGrantColumns =
     "g.grant_id, g.client_id, g.user_name, g.scope, g.resource, g.redirect_uri, g.code_challenge, g.revoked_ms";
 
-Grant grant_from_row(SQLite::Statement& q) {
+Grant grant_from_row(sql::Statement& q) {
   return Grant{q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(), scope_list(q.getColumn(3).getString()),
                q.getColumn(4).getString(), q.getColumn(5).getString(), q.getColumn(6).getString()};
 }
 
-void revoke_in(SQLite::Database& db, const std::string& grant_id, const std::string& why, int64_t now) {
-  SQLite::Statement u(db, "UPDATE oauth_grants SET revoked_ms = ?, revoked_why = ? WHERE grant_id = ? AND revoked_ms IS NULL");
+void revoke_in(sql::Database& db, const std::string& grant_id, const std::string& why, int64_t now) {
+  sql::Statement u(db, "UPDATE oauth_grants SET revoked_ms = ?, revoked_why = ? WHERE grant_id = ? AND revoked_ms IS NULL");
   u.bind(1, now);
   u.bind(2, why);
   u.bind(3, grant_id);
   u.exec();
 }
 
-std::string new_refresh(SQLite::Database& db, const std::string& grant_id, std::chrono::seconds ttl, int64_t now) {
+std::string new_refresh(sql::Database& db, const std::string& grant_id, std::chrono::seconds ttl, int64_t now) {
   std::string token = base64url_encode(random_bytes(32));
-  SQLite::Statement ins(db, "INSERT INTO oauth_refresh_tokens (token_hash, grant_id, issued_ms, expires_ms) VALUES (?,?,?,?)");
+  sql::Statement ins(db, "INSERT INTO oauth_refresh_tokens (token_hash, grant_id, issued_ms, expires_ms) VALUES (?,?,?,?)");
   bind_blob(ins, 1, digest(token));
   ins.bind(2, grant_id);
   ins.bind(3, now);
   ins.bind(4, now + std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count());
   ins.exec();
-  SQLite::Statement u(db, "UPDATE oauth_grants SET last_used_ms = ? WHERE grant_id = ?");
+  sql::Statement u(db, "UPDATE oauth_grants SET last_used_ms = ? WHERE grant_id = ?");
   u.bind(1, now);
   u.bind(2, grant_id);
   u.exec();
@@ -61,8 +61,8 @@ std::string new_refresh(SQLite::Database& db, const std::string& grant_id, std::
 std::string GrantStore::create(const Grant& g, std::chrono::seconds code_ttl) {
   std::string code = base64url_encode(random_bytes(32));
   const int64_t now = now_ms();
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Statement ins(db,
+  store_.write([&](sql::Database& db) {
+    sql::Statement ins(db,
                           "INSERT INTO oauth_grants (grant_id, client_id, user_name, scope, resource, redirect_uri, code_hash, "
                           "code_challenge, code_expires_ms, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?)");
     ins.bind(1, g.grant_id);
@@ -82,10 +82,10 @@ std::string GrantStore::create(const Grant& g, std::chrono::seconds code_ttl) {
 
 Redeemed GrantStore::redeem_code(const std::string& code, const Check& check, std::chrono::seconds refresh_ttl) {
   const int64_t now = now_ms();
-  return store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  return store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
     Redeemed r;
-    SQLite::Statement q(db, std::string("SELECT ") + kGrantColumns + ", g.code_expires_ms, g.code_used_ms FROM oauth_grants g WHERE g.code_hash = ?");
+    sql::Statement q(db, std::string("SELECT ") + kGrantColumns + ", g.code_expires_ms, g.code_used_ms FROM oauth_grants g WHERE g.code_hash = ?");
     bind_blob(q, 1, digest(code));
     if (!q.executeStep()) return r;
     r.grant = grant_from_row(q);
@@ -106,7 +106,7 @@ Redeemed GrantStore::redeem_code(const std::string& code, const Check& check, st
       r.outcome = Redemption::Refused;
       r.refused = *why;
     } else {
-      SQLite::Statement u(db, "UPDATE oauth_grants SET code_used_ms = ? WHERE grant_id = ?");
+      sql::Statement u(db, "UPDATE oauth_grants SET code_used_ms = ? WHERE grant_id = ?");
       u.bind(1, now);
       u.bind(2, r.grant.grant_id);
       u.exec();
@@ -120,10 +120,10 @@ Redeemed GrantStore::redeem_code(const std::string& code, const Check& check, st
 
 Redeemed GrantStore::rotate_refresh(const std::string& token, const Check& check, std::chrono::seconds refresh_ttl) {
   const int64_t now = now_ms();
-  return store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  return store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
     Redeemed r;
-    SQLite::Statement q(db, std::string("SELECT ") + kGrantColumns +
+    sql::Statement q(db, std::string("SELECT ") + kGrantColumns +
                                 ", t.expires_ms, t.rotated_ms FROM oauth_refresh_tokens t JOIN oauth_grants g ON g.grant_id = t.grant_id "
                                 "WHERE t.token_hash = ?");
     const std::string hash = digest(token);
@@ -147,7 +147,7 @@ Redeemed GrantStore::rotate_refresh(const std::string& token, const Check& check
       r.outcome = Redemption::Refused;
       r.refused = *why;
     } else {
-      SQLite::Statement u(db, "UPDATE oauth_refresh_tokens SET rotated_ms = ? WHERE token_hash = ?");
+      sql::Statement u(db, "UPDATE oauth_refresh_tokens SET rotated_ms = ? WHERE token_hash = ?");
       u.bind(1, now);
       bind_blob(u, 2, hash);
       u.exec();
@@ -160,8 +160,8 @@ Redeemed GrantStore::rotate_refresh(const std::string& token, const Check& check
 }
 
 std::optional<Grant> GrantStore::grant_of_refresh(const std::string& token) {
-  return store_.read([&](SQLite::Database& db) -> std::optional<Grant> {
-    SQLite::Statement q(db, std::string("SELECT ") + kGrantColumns +
+  return store_.read([&](sql::Database& db) -> std::optional<Grant> {
+    sql::Statement q(db, std::string("SELECT ") + kGrantColumns +
                                 " FROM oauth_refresh_tokens t JOIN oauth_grants g ON g.grant_id = t.grant_id WHERE t.token_hash = ?");
     bind_blob(q, 1, digest(token));
     if (!q.executeStep()) return std::nullopt;
@@ -170,8 +170,8 @@ std::optional<Grant> GrantStore::grant_of_refresh(const std::string& token) {
 }
 
 bool GrantStore::revoke(const std::string& grant_id, const std::string& why) {
-  return store_.write([&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT 1 FROM oauth_grants WHERE grant_id = ?");
+  return store_.write([&](sql::Database& db) {
+    sql::Statement q(db, "SELECT 1 FROM oauth_grants WHERE grant_id = ?");
     q.bind(1, grant_id);
     if (!q.executeStep()) return false;
     q.reset();
@@ -181,8 +181,8 @@ bool GrantStore::revoke(const std::string& grant_id, const std::string& why) {
 }
 
 size_t GrantStore::revoke_client(const std::string& client_id, const std::string& why) {
-  return store_.write([&](SQLite::Database& db) {
-    SQLite::Statement u(db, "UPDATE oauth_grants SET revoked_ms = ?, revoked_why = ? WHERE client_id = ? AND revoked_ms IS NULL");
+  return store_.write([&](sql::Database& db) {
+    sql::Statement u(db, "UPDATE oauth_grants SET revoked_ms = ?, revoked_why = ? WHERE client_id = ? AND revoked_ms IS NULL");
     u.bind(1, now_ms());
     u.bind(2, why);
     u.bind(3, client_id);
@@ -191,18 +191,18 @@ size_t GrantStore::revoke_client(const std::string& client_id, const std::string
 }
 
 bool GrantStore::live(const std::string& grant_id) {
-  return store_.read([&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT revoked_ms IS NULL FROM oauth_grants WHERE grant_id = ?");
+  return store_.read([&](sql::Database& db) {
+    sql::Statement q(db, "SELECT revoked_ms IS NULL FROM oauth_grants WHERE grant_id = ?");
     q.bind(1, grant_id);
     return q.executeStep() && q.getColumn(0).getInt() == 1;
   });
 }
 
 std::vector<ClientUse> GrantStore::uses() {
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     std::map<std::string, ClientUse> by_client;
     std::map<std::string, std::set<std::string>> users;
-    SQLite::Statement q(db, "SELECT client_id, user_name, COALESCE(last_used_ms, created_ms), revoked_ms IS NULL FROM oauth_grants");
+    sql::Statement q(db, "SELECT client_id, user_name, COALESCE(last_used_ms, created_ms), revoked_ms IS NULL FROM oauth_grants");
     while (q.executeStep()) {
       auto& u = by_client[q.getColumn(0).getString()];
       u.client_id = q.getColumn(0).getString();

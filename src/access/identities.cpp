@@ -20,15 +20,15 @@ bool name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '@' || c == '-';
 }
 
-std::optional<int64_t> user_row(SQLite::Database& db, const std::string& name) {
-  SQLite::Statement q(db, "SELECT id FROM users WHERE name = ?");
+std::optional<int64_t> user_row(sql::Database& db, const std::string& name) {
+  sql::Statement q(db, "SELECT id FROM users WHERE name = ?");
   q.bind(1, name);
   if (!q.executeStep()) return std::nullopt;
   return q.getColumn(0).getInt64();
 }
 
-void insert_identity(SQLite::Database& db, const std::string& issuer, const std::string& subject, int64_t uid) {
-  SQLite::Statement i(db, "INSERT INTO identities (issuer, subject, user_id, created_ms) VALUES (?, ?, ?, ?) "
+void insert_identity(sql::Database& db, const std::string& issuer, const std::string& subject, int64_t uid) {
+  sql::Statement i(db, "INSERT INTO identities (issuer, subject, user_id, created_ms) VALUES (?, ?, ?, ?) "
                           "ON CONFLICT (issuer, subject) DO NOTHING");
   i.bind(1, issuer);
   i.bind(2, subject);
@@ -60,7 +60,7 @@ bool valid_user_name(const std::string& name) {
 
 std::optional<int64_t> find_user(store::Store& store, const std::string& name) {
   if (name == kLocal) return store.user_id(name);
-  return store.read([&](SQLite::Database& db) { return user_row(db, name); });
+  return store.read([&](sql::Database& db) { return user_row(db, name); });
 }
 
 int64_t known_user(store::Store& store, const std::string& name, const std::string& field) {
@@ -78,8 +78,8 @@ std::optional<std::string> Identities::user_for(const std::string& issuer, const
     std::lock_guard l(m_);
     if (auto it = cache_.find(key); it != cache_.end() && (it->second.provisioned || !require_provisioned)) return it->second.user;
   }
-  auto lookup = [&](SQLite::Database& db) -> std::optional<Mapped> {
-    SQLite::Statement q(db, "SELECT u.name, u.provisioned FROM identities i JOIN users u ON u.id = i.user_id "
+  auto lookup = [&](sql::Database& db) -> std::optional<Mapped> {
+    sql::Statement q(db, "SELECT u.name, u.provisioned FROM identities i JOIN users u ON u.id = i.user_id "
                             "WHERE i.issuer = ? AND i.subject = ?");
     q.bind(1, issuer);
     q.bind(2, subject);
@@ -88,18 +88,20 @@ std::optional<std::string> Identities::user_for(const std::string& issuer, const
   };
   std::optional<Mapped> found = store_.read(lookup);
   if (!found && !require_provisioned) {
-    found = store_.write([&](SQLite::Database& db) -> Mapped {
+    found = store_.write([&](sql::Database& db) -> Mapped {
       // IMMEDIATE: two processes seeing the same new subject at once make one user, not two.
-      SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+      sql::Transaction tx(db);
       if (auto again = lookup(db)) return *again;
       const std::string base = name_from_subject(subject);
       std::string name = base;
       for (int n = 2; name == kLocal || user_row(db, name); ++n) name = base + "-" + std::to_string(n);
-      SQLite::Statement u(db, "INSERT INTO users (name, created_ms, provisioned) VALUES (?, ?, 0)");
+      sql::Statement u(db, "INSERT INTO users (name, created_ms, provisioned) VALUES (?, ?, 0) RETURNING id");
       u.bind(1, name);
       u.bind(2, now_ms());
-      u.exec();
-      insert_identity(db, issuer, subject, db.getLastInsertRowid());
+      u.executeStep();
+      const int64_t id = u.getColumn(0).getInt64();
+      u.reset();  // done with it: SQLite commits no transaction while a statement is mid-step
+      insert_identity(db, issuer, subject, id);
       tx.commit();
       return Mapped{name, false};
     });
@@ -113,8 +115,8 @@ std::optional<std::string> Identities::user_for(const std::string& issuer, const
 void Identities::add_user(const std::string& name) {
   if (!valid_user_name(name))
     throw std::invalid_argument("name: '" + name + "' is not a user name (1-64 of A-Z a-z 0-9 . _ @ -, not starting with . or -)");
-  const bool added = store_.write([&](SQLite::Database& db) {
-    SQLite::Statement ins(db, "INSERT INTO users (name, created_ms, provisioned) VALUES (?, ?, 1) ON CONFLICT (name) DO NOTHING");
+  const bool added = store_.write([&](sql::Database& db) {
+    sql::Statement ins(db, "INSERT INTO users (name, created_ms, provisioned) VALUES (?, ?, 1) ON CONFLICT (name) DO NOTHING");
     ins.bind(1, name);
     ins.bind(2, now_ms());
     return ins.exec() == 1;
@@ -127,16 +129,16 @@ void Identities::link(const std::string& user, const std::string& issuer, const 
   const int64_t uid = known_user(store_, user);
   if (issuer.empty() || issuer.size() > kMaxIdentityBytes) throw std::invalid_argument("issuer: must be 1-255 bytes");
   if (subject.empty() || subject.size() > kMaxIdentityBytes) throw std::invalid_argument("subject: must be 1-255 bytes");
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement q(db, "SELECT u.name FROM identities i JOIN users u ON u.id = i.user_id WHERE i.issuer = ? AND i.subject = ?");
+  store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
+    sql::Statement q(db, "SELECT u.name FROM identities i JOIN users u ON u.id = i.user_id WHERE i.issuer = ? AND i.subject = ?");
     q.bind(1, issuer);
     q.bind(2, subject);
     if (q.executeStep() && q.getColumn(0).getString() != user)
       throw std::invalid_argument("subject: '" + subject + "' of " + issuer + " is already user '" + q.getColumn(0).getString() + "'");
     insert_identity(db, issuer, subject, uid);
     // Naming the user is provisioning it: an administrator vouched for it.
-    SQLite::Statement p(db, "UPDATE users SET provisioned = 1 WHERE id = ?");
+    sql::Statement p(db, "UPDATE users SET provisioned = 1 WHERE id = ?");
     p.bind(1, uid);
     p.exec();
     tx.commit();
@@ -149,11 +151,11 @@ void Identities::link(const std::string& user, const std::string& issuer, const 
 }
 
 std::vector<Identities::UserInfo> Identities::users() {
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     std::vector<UserInfo> out;
-    SQLite::Statement q(db, "SELECT u.name, u.created_ms, u.provisioned, "
+    sql::Statement q(db, "SELECT u.name, u.created_ms, u.provisioned, "
                             "(SELECT COUNT(*) FROM api_keys k WHERE k.user_id = u.id AND k.revoked_ms IS NULL), "
-                            "(SELECT group_concat(issuer || ' ' || subject, char(10)) FROM identities i WHERE i.user_id = u.id) "
+                            "(SELECT " + sql::string_agg(db, "issuer || ' ' || subject", "'\n'") + " FROM identities i WHERE i.user_id = u.id) "
                             "FROM users u ORDER BY u.name");
     while (q.executeStep()) {
       UserInfo u{.name = q.getColumn(0).getString(), .created_ms = q.getColumn(1).getInt64(),

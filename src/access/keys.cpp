@@ -37,13 +37,13 @@ std::string hex(std::string_view bytes) {
   return out;
 }
 
-std::optional<int64_t> optional_ms(const SQLite::Column& c) {
+std::optional<int64_t> optional_ms(const sql::Column& c) {
   if (c.isNull()) return std::nullopt;
   return c.getInt64();
 }
 
 // scopes column: NULL is every scope (also ones a later version adds), else space-separated.
-std::set<std::string> scopes_of(const SQLite::Column& c) {
+std::set<std::string> scopes_of(const sql::Column& c) {
   if (c.isNull()) return {all_scopes().begin(), all_scopes().end()};
   std::set<std::string> out;
   const std::string text = c.getString();
@@ -89,8 +89,8 @@ KeyStore::Created KeyStore::create(const std::string& user, std::optional<std::s
   c.id = hex(random_bytes(kIdChars / 2));
   c.key = std::string(kPrefix) + c.id + "_" + base64url_encode(random_bytes(32));
   const std::string hash = providers::auth::sha256(c.key);
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Statement ins(db, "INSERT INTO api_keys (id, user_id, hash, scopes, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?)");
+  store_.write([&](sql::Database& db) {
+    sql::Statement ins(db, "INSERT INTO api_keys (id, user_id, hash, scopes, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?)");
     ins.bind(1, c.id);
     ins.bind(2, uid);
     ins.bind(3, hash.data(), static_cast<int>(hash.size()));
@@ -106,8 +106,8 @@ KeyStore::Created KeyStore::create(const std::string& user, std::optional<std::s
 }
 
 std::optional<KeyStore::Row> KeyStore::read_row(const std::string& id) {
-  return store_.read([&](SQLite::Database& db) -> std::optional<Row> {
-    SQLite::Statement q(db, "SELECT k.hash, u.name, k.scopes, k.expires_ms, k.revoked_ms, k.last_used_ms "
+  return store_.read([&](sql::Database& db) -> std::optional<Row> {
+    sql::Statement q(db, "SELECT k.hash, u.name, k.scopes, k.expires_ms, k.revoked_ms, k.last_used_ms "
                             "FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?");
     q.bind(1, id);
     if (!q.executeStep()) return std::nullopt;
@@ -146,8 +146,8 @@ std::variant<Principal, std::string> KeyStore::verify(std::string_view key) {
     }
   }
   if (write)
-    store_.write([&](SQLite::Database& db) {
-      SQLite::Statement up(db, "UPDATE api_keys SET last_used_ms = ? WHERE id = ?");
+    store_.write([&](sql::Database& db) {
+      sql::Statement up(db, "UPDATE api_keys SET last_used_ms = ? WHERE id = ?");
       up.bind(1, now);
       up.bind(2, id);
       up.exec();
@@ -158,8 +158,8 @@ std::variant<Principal, std::string> KeyStore::verify(std::string_view key) {
 std::vector<KeyInfo> KeyStore::list(const std::string& user) {
   std::optional<int64_t> uid;
   if (!user.empty()) uid = known_user(store_, user);
-  return store_.read([&](SQLite::Database& db) {
-    SQLite::Statement q(db, std::string("SELECT k.id, u.name, k.scopes, k.created_ms, k.expires_ms, k.revoked_ms, k.last_used_ms "
+  return store_.read([&](sql::Database& db) {
+    sql::Statement q(db, std::string("SELECT k.id, u.name, k.scopes, k.created_ms, k.expires_ms, k.revoked_ms, k.last_used_ms "
                                         "FROM api_keys k JOIN users u ON u.id = k.user_id") +
                                 (uid ? " WHERE k.user_id = ?" : "") + " ORDER BY k.created_ms, k.id");
     if (uid) q.bind(1, *uid);
@@ -176,15 +176,15 @@ std::vector<KeyInfo> KeyStore::list(const std::string& user) {
 bool KeyStore::revoke(const std::string& id) {
   const int64_t now = now_ms();
   // The owner's name, and whether this call revoked it (a second revoke keeps the first time).
-  auto owner = store_.write([&](SQLite::Database& db) -> std::optional<std::pair<std::string, bool>> {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement q(db, "SELECT u.name, k.revoked_ms IS NULL FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?");
+  auto owner = store_.write([&](sql::Database& db) -> std::optional<std::pair<std::string, bool>> {
+    sql::Transaction tx(db);
+    sql::Statement q(db, "SELECT u.name, k.revoked_ms IS NULL FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?");
     q.bind(1, id);
     if (!q.executeStep()) return std::nullopt;
     std::pair<std::string, bool> r{q.getColumn(0).getString(), q.getColumn(1).getInt() != 0};
     q.reset();
     if (r.second) {
-      SQLite::Statement up(db, "UPDATE api_keys SET revoked_ms = ? WHERE id = ?");
+      sql::Statement up(db, "UPDATE api_keys SET revoked_ms = ? WHERE id = ?");
       up.bind(1, now);
       up.bind(2, id);
       up.exec();

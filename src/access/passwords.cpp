@@ -51,8 +51,8 @@ bool verify_password(const std::string& encoded, std::string_view password) {
 void Passwords::set(const std::string& user, std::string_view password) {
   const int64_t uid = known_user(store_, user);
   const std::string hash = hash_password(password);
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Statement up(db, "INSERT INTO passwords (user_id, hash, updated_ms) VALUES (?, ?, ?) "
+  store_.write([&](sql::Database& db) {
+    sql::Statement up(db, "INSERT INTO passwords (user_id, hash, updated_ms) VALUES (?, ?, ?) "
                              "ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_ms = excluded.updated_ms");
     up.bind(1, uid);
     up.bind(2, hash);
@@ -64,8 +64,8 @@ void Passwords::set(const std::string& user, std::string_view password) {
 bool Passwords::check(const std::string& user, std::string_view password) {
   std::optional<std::string> hash;
   if (auto uid = find_user(store_, user))
-    hash = store_.read([&](SQLite::Database& db) -> std::optional<std::string> {
-      SQLite::Statement q(db, "SELECT hash FROM passwords WHERE user_id = ?");
+    hash = store_.read([&](sql::Database& db) -> std::optional<std::string> {
+      sql::Statement q(db, "SELECT hash FROM passwords WHERE user_id = ?");
       q.bind(1, *uid);
       if (!q.executeStep()) return std::nullopt;
       return q.getColumn(0).getString();

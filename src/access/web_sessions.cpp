@@ -62,15 +62,15 @@ std::string form_unescape(std::string_view s) {
   return out;
 }
 
-void blob(SQLite::Statement& s, int at, const std::string& bytes) { s.bind(at, bytes.data(), static_cast<int>(bytes.size())); }
+void blob(sql::Statement& s, int at, const std::string& bytes) { s.bind(at, bytes.data(), static_cast<int>(bytes.size())); }
 
 // A new row of web_sessions or invites (`table`: one of those two names) keyed by the token's
 // hash; the table's expired rows go first, so neither grows with time.
-void insert_token(SQLite::Database& db, const std::string& table, const std::string& token, int64_t user_id, int64_t now, int64_t expires) {
-  SQLite::Statement gone(db, "DELETE FROM " + table + " WHERE expires_ms <= ?");
+void insert_token(sql::Database& db, const std::string& table, const std::string& token, int64_t user_id, int64_t now, int64_t expires) {
+  sql::Statement gone(db, "DELETE FROM " + table + " WHERE expires_ms <= ?");
   gone.bind(1, now);
   gone.exec();
-  SQLite::Statement ins(db, "INSERT INTO " + table + " (hash, user_id, created_ms, expires_ms) VALUES (?, ?, ?, ?)");
+  sql::Statement ins(db, "INSERT INTO " + table + " (hash, user_id, created_ms, expires_ms) VALUES (?, ?, ?, ?)");
   blob(ins, 1, hashed(token));
   ins.bind(2, user_id);
   ins.bind(3, now);
@@ -153,8 +153,8 @@ std::string StoreWebSessions::cookie(const std::string& name, const std::string&
 std::optional<WebSession> StoreWebSessions::session_of(const HttpRequest& request) {
   const std::string token = cookie_value(request, kSessionCookie);
   if (!well_formed_token(token)) return std::nullopt;
-  auto user = store_.read([&](SQLite::Database& db) -> std::optional<std::string> {
-    SQLite::Statement q(db, "SELECT u.name FROM web_sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = ? AND s.expires_ms > ?");
+  auto user = store_.read([&](sql::Database& db) -> std::optional<std::string> {
+    sql::Statement q(db, "SELECT u.name FROM web_sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = ? AND s.expires_ms > ?");
     blob(q, 1, hashed(token));
     q.bind(2, now_ms());
     if (!q.executeStep()) return std::nullopt;
@@ -202,10 +202,10 @@ void StoreWebSessions::failed(const std::string& user, const std::string& peer, 
 SignedIn StoreWebSessions::start(int64_t user_id, const std::string& user, const std::string& peer, const std::string& via) {
   const std::string token = new_token();
   const int64_t now = now_ms();
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
     insert_token(db, "web_sessions", token, user_id, now, now + std::chrono::duration_cast<std::chrono::milliseconds>(options_.lifetime).count());
-    SQLite::Statement trim(db, "DELETE FROM web_sessions WHERE user_id = ?1 AND hash NOT IN "
+    sql::Statement trim(db, "DELETE FROM web_sessions WHERE user_id = ?1 AND hash NOT IN "
                                "(SELECT hash FROM web_sessions WHERE user_id = ?1 ORDER BY created_ms DESC LIMIT ?2)");
     trim.bind(1, user_id);
     trim.bind(2, kSessionsPerUser);
@@ -238,8 +238,8 @@ std::variant<SignedIn, SignInRefused> StoreWebSessions::sign_in(const std::strin
 
 std::optional<std::string> StoreWebSessions::invite_user(const std::string& token) {
   if (!well_formed_token(token)) return std::nullopt;
-  return store_.read([&](SQLite::Database& db) -> std::optional<std::string> {
-    SQLite::Statement q(db, "SELECT u.name FROM invites i JOIN users u ON u.id = i.user_id "
+  return store_.read([&](sql::Database& db) -> std::optional<std::string> {
+    sql::Statement q(db, "SELECT u.name FROM invites i JOIN users u ON u.id = i.user_id "
                             "WHERE i.hash = ? AND i.used_ms IS NULL AND i.expires_ms > ?");
     blob(q, 1, hashed(token));
     q.bind(2, now_ms());
@@ -252,16 +252,16 @@ std::variant<SignedIn, SignInRefused> StoreWebSessions::redeem_invite(const std:
   if (auto refused = limited("", peer)) return *refused;
   const int64_t now = now_ms();
   // Claimed in one transaction: of two browsers opening the same link, one gets the session.
-  auto claimed = !well_formed_token(token) ? std::nullopt : store_.write([&](SQLite::Database& db) -> std::optional<std::pair<int64_t, std::string>> {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement q(db, "SELECT i.user_id, u.name FROM invites i JOIN users u ON u.id = i.user_id "
+  auto claimed = !well_formed_token(token) ? std::nullopt : store_.write([&](sql::Database& db) -> std::optional<std::pair<int64_t, std::string>> {
+    sql::Transaction tx(db);
+    sql::Statement q(db, "SELECT i.user_id, u.name FROM invites i JOIN users u ON u.id = i.user_id "
                             "WHERE i.hash = ? AND i.used_ms IS NULL AND i.expires_ms > ?");
     blob(q, 1, hashed(token));
     q.bind(2, now);
     if (!q.executeStep()) return std::nullopt;
     std::pair<int64_t, std::string> who{q.getColumn(0).getInt64(), q.getColumn(1).getString()};
     q.reset();
-    SQLite::Statement use(db, "UPDATE invites SET used_ms = ? WHERE hash = ?");
+    sql::Statement use(db, "UPDATE invites SET used_ms = ? WHERE hash = ?");
     use.bind(1, now);
     blob(use, 2, hashed(token));
     use.exec();
@@ -278,8 +278,8 @@ std::variant<SignedIn, SignInRefused> StoreWebSessions::redeem_invite(const std:
 std::string StoreWebSessions::sign_out(const HttpRequest& request) {
   const std::string token = cookie_value(request, kSessionCookie);
   if (well_formed_token(token))
-    store_.write([&](SQLite::Database& db) {
-      SQLite::Statement del(db, "DELETE FROM web_sessions WHERE hash = ?");
+    store_.write([&](sql::Database& db) {
+      sql::Statement del(db, "DELETE FROM web_sessions WHERE hash = ?");
       blob(del, 1, hashed(token));
       del.exec();
     });
@@ -291,7 +291,7 @@ std::string create_invite(store::Store& store, const std::string& user, int hour
   if (hours < 1 || hours > 720) throw std::invalid_argument("--expires-hours: must be 1 to 720, got " + std::to_string(hours));
   const std::string token = new_token();
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  store.write([&](SQLite::Database& db) { insert_token(db, "invites", token, uid, now, now + int64_t(hours) * 3'600'000); });
+  store.write([&](sql::Database& db) { insert_token(db, "invites", token, uid, now, now + int64_t(hours) * 3'600'000); });
   return token;
 }
 

@@ -142,7 +142,7 @@ std::optional<int> AccessCommands::run(const StoreOptions& options) {
     return std::nullopt;
   std::unique_ptr<store::Store> store;
   try {
-    store = std::make_unique<store::Store>(store::resolve_data_dir(options.data_dir));
+    store = std::make_unique<store::Store>(store::resolve_data_dir(options.data_dir), options.database_url);
   } catch (const std::exception& e) {
     std::cerr << "concierge: cannot open the store: " << e.what() << "\n";
     return 1;

@@ -21,7 +21,8 @@
 
 namespace concierge::app {
 
-AppState::AppState(const std::filesystem::path& d, store::HistoryOptions h) : dir(d), store(d), history(store, h) {
+AppState::AppState(const std::filesystem::path& d, store::HistoryOptions h, const std::string& database_url)
+    : dir(d), store(d, database_url), history(store, h) {
   providers::add_local(providers, store, &status);
 }
 
@@ -43,10 +44,11 @@ std::unique_ptr<AppState> open_app(const StoreOptions& o, const providers::Confi
     // Creating or migrating the database and the demo fill: one process at a time (store.hpp).
     std::optional<store::StartLock> lock;
     if (!o.in_memory) lock.emplace(dir);
-    state = std::make_unique<AppState>(dir, store::HistoryOptions{.retention_days = o.retention_days, .max_mb = o.history_max_mb});
+    state = std::make_unique<AppState>(dir, store::HistoryOptions{.retention_days = o.retention_days, .max_mb = o.history_max_mb},
+                                       o.database_url);
     if (o.demo) spdlog::info("demo data: {}", seed_demo(*state).dump());
   }
-  spdlog::debug("data directory {}", o.in_memory ? "(none: in memory)" : dir.string());
+  spdlog::debug("data directory {}, database {}", o.in_memory ? "(none: in memory)" : dir.string(), state->store.describe());
   // The configured services' adapters, ahead of the local providers.
   if (config && std::any_of(config->providers.begin(), config->providers.end(), [](auto& p) { return p.second != "local"; }))
     providers::connect(state->providers, state->connect(), *config, &state->status);

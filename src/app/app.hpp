@@ -27,7 +27,7 @@ namespace concierge::app {
 
 // The store and what lives in it, for one process.
 struct AppState {
-  AppState(const std::filesystem::path& dir, store::HistoryOptions history_options = {});
+  AppState(const std::filesystem::path& dir, store::HistoryOptions history_options = {}, const std::string& database_url = "");
 
   std::filesystem::path dir;  // empty: in memory
   store::Store store;
@@ -45,6 +45,7 @@ struct AppState {
 
 struct StoreOptions {
   std::string data_dir;
+  std::string database_url;  // empty: SQLite in the data directory; else postgresql://...
   int retention_days = 90;
   int history_max_mb = store::HistoryOptions{}.max_mb;
   bool in_memory = false;  // no data directory at all (listing the tools)

@@ -427,6 +427,14 @@ int run(int argc, char** argv) {
   app.add_option("--data-dir", store_options.data_dir,
                  "Where the database lives (default: $CONCIERGE_DATA_DIR, else $XDG_DATA_HOME/concierge, else "
                  "~/.local/share/concierge)");
+  app.add_option("--database", store_options.database_url,
+                 "A PostgreSQL database shared by several instances (postgresql://user@host/db; also "
+                 "$CONCIERGE_DATABASE_URL). Default: SQLite in the data directory")
+      ->envname("CONCIERGE_DATABASE_URL")
+      ->check([](const std::string& v) -> std::string {
+        if (v.empty() || v.rfind("postgresql://", 0) == 0 || v.rfind("postgres://", 0) == 0) return "";
+        return "expected a postgresql:// URL";
+      });
 
   std::string tool_domains;
   std::string known_domains;  // as the tools registered them

@@ -1,6 +1,6 @@
 #include "providers/status.hpp"
 
-#include <SQLiteCpp/SQLiteCpp.h>
+#include "store/sql.hpp"
 #include <algorithm>
 #include <chrono>
 #include <date/date.h>
@@ -25,7 +25,7 @@ Health parse_health(const std::string& s) {
 }
 
 // health, last_error, last_error_ms, details, updated_ms from column `first` on.
-void read_account(SQLite::Statement& q, int first, AccountStatus& a) {
+void read_account(sql::Statement& q, int first, AccountStatus& a) {
   a.health = parse_health(q.getColumn(first).getString());
   if (!q.getColumn(first + 1).isNull()) a.last_error = q.getColumn(first + 1).getString();
   if (!q.getColumn(first + 2).isNull()) a.last_error_ms = q.getColumn(first + 2).getInt64();
@@ -60,10 +60,10 @@ void StatusBoard::set_provider(const std::string& domain, const std::string& pro
 
 AccountStatus StatusBoard::load(const std::string& user, const std::string& domain, const std::string& account) {
   const int64_t uid = store_.user_id(user);
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     AccountStatus a;
     a.account = account;
-    SQLite::Statement q(db,
+    sql::Statement q(db,
                         "SELECT health, last_error, last_error_ms, details, updated_ms FROM service_status "
                         "WHERE user_id = ? AND domain = ? AND account = ?");
     q.bind(1, uid);
@@ -82,8 +82,8 @@ void StatusBoard::save(const std::string& user, const std::string& domain, const
     for (const auto& [d, p] : providers_)
       if (d == domain) provider = p;
   }
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Statement q(db,
+  store_.write([&](sql::Database& db) {
+    sql::Statement q(db,
                         "INSERT INTO service_status (user_id, domain, account, provider, health, last_error, last_error_ms, "
                         "details, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                         "ON CONFLICT (user_id, domain, account) DO UPDATE SET provider = excluded.provider, "
@@ -140,8 +140,8 @@ std::vector<DomainStatus> StatusBoard::snapshot(const std::string& user) {
     out.push_back(std::move(s));
   }
   const int64_t uid = store_.user_id(user);
-  store_.read([&](SQLite::Database& db) {
-    SQLite::Statement q(db,
+  store_.read([&](sql::Database& db) {
+    sql::Statement q(db,
                         "SELECT domain, account, health, last_error, last_error_ms, details, updated_ms FROM service_status "
                         "WHERE user_id = ? ORDER BY domain, account");
     q.bind(1, uid);

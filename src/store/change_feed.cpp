@@ -1,6 +1,6 @@
 #include "store/change_feed.hpp"
 
-#include <SQLiteCpp/SQLiteCpp.h>
+#include "store/sql.hpp"
 #include <spdlog/spdlog.h>
 
 #include "common/base64.hpp"
@@ -31,7 +31,7 @@ ChangeFeed::ChangeFeed(Store& store, std::chrono::milliseconds poll)
     : store_(store), poll_(poll), origin_(base64url_encode(random_bytes(12))), next_prune_(std::chrono::steady_clock::now()) {
   if (store_.path().empty()) return;
   store_.migrate("change_feed", kMigrations);
-  last_seq_ = store_.read([](SQLite::Database& db) { return db.execAndGet("SELECT coalesce(max(seq), 0) FROM change_feed").getInt64(); });
+  last_seq_ = store_.read([](sql::Database& db) { return db.execAndGet("SELECT coalesce(max(seq), 0) FROM change_feed").getInt64(); });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -47,13 +47,18 @@ ChangeFeed::~ChangeFeed() {
 void ChangeFeed::publish(const std::string& user, const std::string& uri) {
   if (store_.path().empty()) return;
   try {
-    store_.write([&](SQLite::Database& db) {
-      SQLite::Statement ins(db, "INSERT INTO change_feed (origin, user_name, uri, time_ms) VALUES (?, ?, ?, ?)");
+    store_.write([&](sql::Database& db) {
+      // In a write transaction: writers take turns, so the rows commit in seq order and a reader
+      // that has seen seq N never later meets a smaller one (PostgreSQL hands out a sequence's
+      // numbers before the commit).
+      sql::Transaction tx(db);
+      sql::Statement ins(db, "INSERT INTO change_feed (origin, user_name, uri, time_ms) VALUES (?, ?, ?, ?)");
       ins.bind(1, origin_);
       ins.bind(2, user);
       ins.bind(3, uri);
       ins.bind(4, now_ms());
-      return ins.exec();
+      ins.exec();
+      tx.commit();
     });
   } catch (const std::exception& e) {
     spdlog::warn("change feed: other instances will not hear of a change to {}: {}", uri, e.what());
@@ -88,8 +93,8 @@ void ChangeFeed::poll_once() {
     std::string user, uri;
   };
   std::vector<Change> changes;
-  last_seq_ = store_.read([&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT seq, origin, user_name, uri FROM change_feed WHERE seq > ? ORDER BY seq LIMIT ?");
+  last_seq_ = store_.read([&](sql::Database& db) {
+    sql::Statement q(db, "SELECT seq, origin, user_name, uri FROM change_feed WHERE seq > ? ORDER BY seq LIMIT ?");
     q.bind(1, last_seq_);
     q.bind(2, kBatch);
     int64_t last = last_seq_;
@@ -112,8 +117,8 @@ void ChangeFeed::poll_once() {
   }
   if (std::chrono::steady_clock::now() >= next_prune_) {
     next_prune_ = std::chrono::steady_clock::now() + kPruneEvery;
-    store_.write([](SQLite::Database& db) {
-      SQLite::Statement del(db, "DELETE FROM change_feed WHERE time_ms < ?");
+    store_.write([](sql::Database& db) {
+      sql::Statement del(db, "DELETE FROM change_feed WHERE time_ms < ?");
       del.bind(1, now_ms() - kKeepMs);
       return del.exec();
     });

@@ -1,6 +1,6 @@
 #include "store/history.hpp"
 
-#include <SQLiteCpp/SQLiteCpp.h>
+#include "store/sql.hpp"
 #include <algorithm>
 #include <chrono>
 #include <date/tz.h>
@@ -8,6 +8,9 @@
 #include <cerrno>
 #include <cstring>
 #include <array>
+#include <fstream>
+#include <optional>
+#include <random>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
@@ -26,9 +29,11 @@ constexpr size_t kSummaryMax = 500;
 // entries), roughly; the size cap counts it so that a flood of tiny calls is bounded too.
 constexpr uint64_t kRowOverhead = 100;
 // The history's size as the cap counts it, by SQL (the same sum ingest() adds up).
-const std::string kRowBytes =
-    "(" + std::to_string(kRowOverhead) + " + COALESCE(LENGTH(CAST(arguments AS BLOB)), 0) + LENGTH(CAST(summary AS BLOB)) + LENGTH(CAST(client_name AS BLOB)) + "
-    "LENGTH(CAST(client_version AS BLOB)) + LENGTH(CAST(tool AS BLOB)))";
+std::string row_bytes(const sql::Database& db) {
+  auto len = [&](const char* col) { return sql::byte_length(db, col); };
+  return "(" + std::to_string(kRowOverhead) + " + COALESCE(" + len("arguments") + ", 0) + " + len("summary") + " + " + len("client_name") + " + " +
+         len("client_version") + " + " + len("tool") + ")";
+}
 
 uint64_t cap_bytes(const HistoryOptions& o) { return static_cast<uint64_t>(o.max_mb) * 1024 * 1024; }
 constexpr auto kRetentionEvery = std::chrono::hours(24);
@@ -100,7 +105,7 @@ const char* const kColumns =
     "h.id, h.time_ms, u.name, h.client_name, h.client_version, h.protocol_version, h.transport, h.tool, h.arguments, "
     "h.outcome, h.duration_us, h.summary";
 
-Json row_json(SQLite::Statement& q) {
+Json row_json(sql::Statement& q) {
   Json args = q.getColumn(8).isNull() ? Json() : Json::parse(q.getColumn(8).getString(), nullptr, false);
   return Json{{"id", q.getColumn(0).getInt64()},
               {"time", rfc3339(q.getColumn(1).getInt64())},
@@ -298,8 +303,40 @@ History::~History() {
     if (fd >= 0) ::close(fd);  // closing drops the slot's lock
 }
 
+// On SQLite the database is this data directory's own, and its slots are 0..N. On PostgreSQL
+// instances on other machines (other data directories) share the table: a directory's slots
+// start at a random base of its own, kept in <data dir>/history.id.
+static int64_t journals_base(const std::filesystem::path& dir) {
+  const auto path = dir / "history.id";
+  auto read_id = [&]() -> std::optional<int64_t> {
+    std::ifstream in(path);
+    int64_t id = 0;
+    if (in >> id && id > 0) return id;
+    return std::nullopt;
+  };
+  if (auto id = read_id()) return *id;
+  // Written whole to a file of our own, then linked into place: of several instances starting
+  // at once, one file wins and every one reads it.
+  std::random_device rd;
+  const int64_t id = ((static_cast<int64_t>(rd()) << 21) ^ rd()) % (int64_t(1) << 40) + 1;
+  const auto mine = dir / ("history.id." + std::to_string(::getpid()));
+  {
+    std::ofstream out(mine, std::ios::trunc);
+    out << (id << 10) << "\n";
+    if (!out.flush()) throw std::runtime_error("cannot write " + mine.string());
+  }
+  ::chmod(mine.c_str(), 0600);
+  const int linked = ::link(mine.c_str(), path.c_str());
+  const int err = errno;
+  ::unlink(mine.c_str());
+  if (linked != 0 && err != EEXIST) throw std::runtime_error("cannot create " + path.string() + ": " + std::strerror(err));
+  if (auto got = read_id()) return *got;
+  throw std::runtime_error(path.string() + " holds no journal id");
+}
+
 void History::open_journal() {
   const auto dir = store_.path().parent_path();
+  if (store_.engine() == sql::Engine::postgres) journals_base_ = journals_base(dir);
   for (int k = 0; k < kJournalSlots; ++k) {
     const bool take = slot_ < 0;  // the first free slot becomes ours; later ones are only recovered
     const auto paths = slot_paths(dir, k);
@@ -368,9 +405,9 @@ uint64_t History::replay_journal(int slot, const int fds[2]) {
     }
     if (!text.empty() && text.back() != '\n') text += '\n';  // a torn last line stays alone
   }
-  const uint64_t taken = store_.read([&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT last_seq FROM history_journals WHERE slot = ?");
-    q.bind(1, slot);
+  const uint64_t taken = store_.read([&](sql::Database& db) {
+    sql::Statement q(db, "SELECT last_seq FROM history_journals WHERE slot = ?");
+    q.bind(1, journals_base_ + slot);
     return q.executeStep() ? static_cast<uint64_t>(q.getColumn(0).getInt64()) : uint64_t{0};
   });
   std::vector<Pending> missing;
@@ -529,9 +566,9 @@ uint64_t History::ingest(const std::vector<Pending>& batch, int slot) {
   std::vector<int64_t> uids;
   uids.reserve(batch.size());
   for (const auto& p : batch) uids.push_back(store_.user_id(p.r.user));
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement ins(db,
+  store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
+    sql::Statement ins(db,
                           "INSERT INTO history (user_id, time_ms, client_name, client_version, protocol_version, transport, tool, "
                           "arguments, outcome, duration_us, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -555,9 +592,9 @@ uint64_t History::ingest(const std::vector<Pending>& batch, int slot) {
     }
     // The same transaction remembers how far the journal has been taken in: a replay after a
     // crash between this commit and the journal's truncation inserts nothing twice.
-    SQLite::Statement mark(db, "INSERT INTO history_journals (slot, last_seq) VALUES (?, ?) "
+    sql::Statement mark(db, "INSERT INTO history_journals (slot, last_seq) VALUES (?, ?) "
                                "ON CONFLICT (slot) DO UPDATE SET last_seq = excluded.last_seq");
-    mark.bind(1, slot);
+    mark.bind(1, journals_base_ + slot);
     mark.bind(2, static_cast<int64_t>(batch.back().seq));
     mark.exec();
     tx.commit();
@@ -580,8 +617,8 @@ History::Page History::query(const Query& q) {
   if (q.tool) sql += " AND h.tool = ?";
   if (q.before_id) sql += " AND h.id < ?";
   sql += " ORDER BY h.id DESC LIMIT ?";
-  return store_.read([&](SQLite::Database& db) {
-    SQLite::Statement s(db, sql);
+  return store_.read([&](sql::Database& db) {
+    sql::Statement s(db, sql);
     int i = 1;
     s.bind(i++, uid);
     if (q.from_ms) s.bind(i++, *q.from_ms);
@@ -604,8 +641,8 @@ History::Page History::query(const Query& q) {
 std::vector<std::string> History::tools(const std::string& user) {
   sync();
   const int64_t uid = store_.user_id(user);
-  return store_.read([&](SQLite::Database& db) {
-    SQLite::Statement s(db, "SELECT DISTINCT tool FROM history WHERE user_id = ? AND tool != '' ORDER BY tool");
+  return store_.read([&](sql::Database& db) {
+    sql::Statement s(db, "SELECT DISTINCT tool FROM history WHERE user_id = ? AND tool != '' ORDER BY tool");
     s.bind(1, uid);
     std::vector<std::string> out;
     while (s.executeStep()) out.push_back(s.getColumn(0).getString());
@@ -621,8 +658,8 @@ std::vector<std::string> History::days(const std::string& user, const std::strin
   // straddles midnight, and there are few of them whatever the number of calls.
   constexpr int64_t kBucket = 15 * 60 * 1000;
   std::set<std::string, std::greater<>> out;
-  store_.read([&](SQLite::Database& db) {
-    SQLite::Statement s(db, "SELECT DISTINCT time_ms / ? FROM history WHERE user_id = ?");
+  store_.read([&](sql::Database& db) {
+    sql::Statement s(db, "SELECT DISTINCT time_ms / ? FROM history WHERE user_id = ?");
     s.bind(1, kBucket);
     s.bind(2, uid);
     while (s.executeStep()) {
@@ -639,8 +676,8 @@ std::vector<std::string> History::days(const std::string& user, const std::strin
 size_t History::count(const std::string& user) {
   sync();
   const int64_t uid = store_.user_id(user);
-  return store_.read([&](SQLite::Database& db) {
-    SQLite::Statement s(db, "SELECT COUNT(*) FROM history WHERE user_id = ?");
+  return store_.read([&](sql::Database& db) {
+    sql::Statement s(db, "SELECT COUNT(*) FROM history WHERE user_id = ?");
     s.bind(1, uid);
     s.executeStep();
     return static_cast<size_t>(s.getColumn(0).getInt64());
@@ -650,8 +687,8 @@ size_t History::count(const std::string& user) {
 size_t History::export_jsonl(const std::string& user, std::ostream& out) {
   sync();
   const int64_t uid = store_.user_id(user);
-  return store_.read([&](SQLite::Database& db) {
-    SQLite::Statement s(db, std::string("SELECT ") + kColumns + " FROM history h JOIN users u ON u.id = h.user_id WHERE h.user_id = ? ORDER BY h.id");
+  return store_.read([&](sql::Database& db) {
+    sql::Statement s(db, std::string("SELECT ") + kColumns + " FROM history h JOIN users u ON u.id = h.user_id WHERE h.user_id = ? ORDER BY h.id");
     s.bind(1, uid);
     size_t n = 0;
     while (s.executeStep()) {
@@ -665,8 +702,8 @@ size_t History::export_jsonl(const std::string& user, std::ostream& out) {
 size_t History::purge(const std::string& user, std::optional<int64_t> before_ms) {
   sync();
   const int64_t uid = store_.user_id(user);
-  return store_.write([&](SQLite::Database& db) {
-    SQLite::Statement s(db, before_ms ? "DELETE FROM history WHERE user_id = ? AND time_ms < ?" : "DELETE FROM history WHERE user_id = ?");
+  return store_.write([&](sql::Database& db) {
+    sql::Statement s(db, before_ms ? "DELETE FROM history WHERE user_id = ? AND time_ms < ?" : "DELETE FROM history WHERE user_id = ?");
     s.bind(1, uid);
     if (before_ms) s.bind(2, *before_ms);
     return static_cast<size_t>(s.exec());
@@ -676,8 +713,8 @@ size_t History::purge(const std::string& user, std::optional<int64_t> before_ms)
 size_t History::apply_retention() {
   if (options_.retention_days <= 0) return 0;
   const int64_t cutoff = now_ms() - static_cast<int64_t>(options_.retention_days) * 86'400'000;
-  size_t n = store_.write([&](SQLite::Database& db) {
-    SQLite::Statement s(db, "DELETE FROM history WHERE time_ms < ?");
+  size_t n = store_.write([&](sql::Database& db) {
+    sql::Statement s(db, "DELETE FROM history WHERE time_ms < ?");
     s.bind(1, cutoff);
     return static_cast<size_t>(s.exec());
   });
@@ -691,18 +728,18 @@ size_t History::apply_size_cap() {
   // Counted afresh each time (another process may share the database, a purge may have run):
   // the running estimate only decides when to look. Counted first on a reader, so the usual
   // answer (under the cap) holds no write lock for the length of a scan.
-  const std::string sum = "SELECT COALESCE(SUM(" + kRowBytes + "), 0) FROM history";
-  const auto seen = store_.read([&](SQLite::Database& db) { return static_cast<uint64_t>(db.execAndGet(sum).getInt64()); });
+  auto sum = [](const sql::Database& db) { return "SELECT COALESCE(SUM(" + row_bytes(db) + "), 0) FROM history"; };
+  const auto seen = store_.read([&](sql::Database& db) { return static_cast<uint64_t>(db.execAndGet(sum(db)).getInt64()); });
   if (seen <= cap) {
     bytes_estimate_ = seen;
     return 0;
   }
-  auto [removed, left] = store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-    const auto total = static_cast<uint64_t>(db.execAndGet(sum).getInt64());
+  auto [removed, left] = store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
+    const auto total = static_cast<uint64_t>(db.execAndGet(sum(db)).getInt64());
     if (total <= cap) return std::pair<size_t, uint64_t>(0, total);
     // The oldest rows (lowest ids) whose sizes add up to what must go.
-    SQLite::Statement q(db, "SELECT id, " + kRowBytes + " FROM history ORDER BY id");
+    sql::Statement q(db, "SELECT id, " + row_bytes(db) + " FROM history ORDER BY id");
     uint64_t freed = 0;
     int64_t last = 0;
     while (total - freed > target && q.executeStep()) {
@@ -710,7 +747,7 @@ size_t History::apply_size_cap() {
       freed += static_cast<uint64_t>(q.getColumn(1).getInt64());
     }
     q.reset();
-    SQLite::Statement del(db, "DELETE FROM history WHERE id <= ?");
+    sql::Statement del(db, "DELETE FROM history WHERE id <= ?");
     del.bind(1, last);
     const auto n = static_cast<size_t>(del.exec());
     tx.commit();

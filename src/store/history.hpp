@@ -124,6 +124,7 @@ class History {
   std::filesystem::path journal_path_[2];
   int journal_fd_[2] = {-1, -1};
   int slot_ = -1;               // this process's journal slot (open_journal())
+  int64_t journals_base_ = 0;   // added to a slot where the database names it (journals_base())
   int active_ = 0;              // the file appends go to
   size_t journal_bytes_ = 0;    // in the active file
   uint64_t retired_last_ = 0;   // the other file holds rows up to this seq (0: it is empty)

@@ -151,8 +151,8 @@ std::string Preferences::system_time_zone() {
 Json Preferences::get(const std::string& user) {
   const int64_t uid = store_.user_id(user);
   Json out = defaults();
-  store_.read([&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT key, value FROM preferences WHERE user_id = ?");
+  store_.read([&](sql::Database& db) {
+    sql::Statement q(db, "SELECT key, value FROM preferences WHERE user_id = ?");
     q.bind(1, uid);
     while (q.executeStep()) {
       std::string key = q.getColumn(0).getString();
@@ -172,9 +172,9 @@ Json Preferences::update(const std::string& user, const Json& patch) {
   for (const auto& [key, value] : patch.items()) checked[key] = check(key, value);
   const Json before = get(user);
   const int64_t uid = store_.user_id(user);
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement up(db,
+  store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
+    sql::Statement up(db,
                          "INSERT INTO preferences (user_id, key, value, updated_ms) VALUES (?, ?, ?, ?) "
                          "ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms");
     for (const auto& [key, value] : checked.items()) {

@@ -257,15 +257,15 @@ std::filesystem::path resolve_data_dir(const std::string& flag) {
   throw std::runtime_error("no data directory: pass --data-dir or set CONCIERGE_DATA_DIR (HOME is not set)");
 }
 
-std::unique_ptr<SQLite::Database> Store::open(bool writable) const {
-  int flags = writable ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE : SQLite::OPEN_READONLY;
+std::unique_ptr<sql::Database> Store::open(bool writable) const {
+  if (!url_.empty()) return sql::open_postgres(url_, /*read_only=*/!writable);
   // An empty path: a private in-memory database (listing the tools), shared by this Store's
   // connections (shared cache) and by nothing else.
   const bool memory = path_.empty();
   const std::string uri =
       memory ? "file:concierge-" + std::to_string(::getpid()) + "-" + std::to_string(reinterpret_cast<uintptr_t>(this)) + "?mode=memory&cache=shared"
              : path_.string();
-  auto db = std::make_unique<SQLite::Database>(uri, flags | SQLite::OPEN_NOMUTEX | (memory ? SQLite::OPEN_URI : 0), /*busy_timeout_ms=*/5000);
+  auto db = sql::open_sqlite(uri, writable, memory, /*busy_timeout_ms=*/5000);
   db->exec("PRAGMA foreign_keys = ON");
   // Shared cache has table locks that fail at once (SQLITE_LOCKED, no busy timeout) where WAL
   // would let a reader run beside the writer; reading uncommitted rows takes none.
@@ -273,34 +273,40 @@ std::unique_ptr<SQLite::Database> Store::open(bool writable) const {
   return db;
 }
 
+std::string Store::describe() const { return !url_.empty() ? sql::redact_url(url_) : path_.empty() ? "(in memory)" : path_.string(); }
+
 void Store::probe() {
   // Whether this process may still write the files: the open connections keep writing through
   // descriptors opened before a chmod or a read-only remount, and SQLite reuses those for new
   // connections, so neither would notice. access(2) opens nothing (closing a descriptor of the
   // database would drop this process's SQLite locks on it).
-  if (!path_.empty())
+  if (!path_.empty() && url_.empty())
     for (const auto& f : {path_, std::filesystem::path(path_.string() + "-wal")})
       if (::faccessat(AT_FDCWD, f.c_str(), W_OK, AT_EACCESS) != 0 && errno != ENOENT)
         throw std::runtime_error(std::string("the database cannot be written: ") + std::strerror(errno));
   const int64_t stamp = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  write([&](SQLite::Database& db) {
+  write([&](sql::Database& db) {
     // A table of one row, made on first use (not a migration: it holds nothing of anyone's).
-    db.exec("CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), written_us INTEGER NOT NULL)");
-    SQLite::Statement put(db, "INSERT INTO health_probe (id, written_us) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET written_us = excluded.written_us");
+    // In a write transaction: two instances making it at once on PostgreSQL would collide.
+    sql::Transaction tx(db);
+    db.exec(ddl("CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), written_us INTEGER NOT NULL)"));
+    sql::Statement put(db, "INSERT INTO health_probe (id, written_us) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET written_us = excluded.written_us");
     put.bind(1, stamp);
     put.exec();
-    SQLite::Statement get(db, "SELECT written_us FROM health_probe WHERE id = 1");
+    sql::Statement get(db, "SELECT written_us FROM health_probe WHERE id = 1");
     if (!get.executeStep() || get.getColumn(0).getInt64() != stamp) throw std::runtime_error("the row written was not read back");
+    tx.commit();
   });
 }
 
 // An empty dir: the database is in memory, nothing is on disk (path() is empty).
-Store::Store(const std::filesystem::path& dir) : path_(dir.empty() ? dir : dir / "concierge.db") {
-  const bool in_memory = path_.empty();
-  const std::string shown = in_memory ? "(in memory)" : path_.string();
+Store::Store(const std::filesystem::path& dir, const std::string& database_url)
+    : path_(dir.empty() ? dir : dir / "concierge.db"), url_(database_url) {
+  const bool in_memory = path_.empty() && url_.empty();
+  const std::string shown = describe();
   try {
-    if (!in_memory) {
-      make_private_dir(dir);
+    if (!path_.empty()) make_private_dir(dir);
+    if (!path_.empty() && url_.empty()) {
       // The database 0600. SQLite gives the -wal and -shm files the database's mode, so
       // creating it 0600 first covers them too.
       int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -310,64 +316,88 @@ Store::Store(const std::filesystem::path& dir) : path_(dir.empty() ? dir : dir /
     }
 
     writer_ = open(true);
-    writer_->exec("PRAGMA journal_mode = WAL");
-    // FULL: a commit is on disk (the WAL fsynced) when it returns. The history's hot path
-    // does not wait for it (it journals first, history.cpp), so this costs calls nothing.
-    writer_->exec("PRAGMA synchronous = FULL");
-    // A checkpointed WAL is cut back to this, rather than keeping the size of its largest burst.
-    writer_->exec("PRAGMA journal_size_limit = 4194304");
+    if (url_.empty()) {
+      writer_->exec("PRAGMA journal_mode = WAL");
+      // FULL: a commit is on disk (the WAL fsynced) when it returns. The history's hot path
+      // does not wait for it (it journals first, history.cpp), so this costs calls nothing.
+      writer_->exec("PRAGMA synchronous = FULL");
+      // A checkpointed WAL is cut back to this, rather than keeping the size of its largest burst.
+      writer_->exec("PRAGMA journal_size_limit = 4194304");
+    }
 
-    // IMMEDIATE: the write lock is taken before the version is read, so of two processes
-    // migrating one database the second waits (busy timeout), then reads the new version and
-    // has nothing left to do. A deferred transaction would fail with "database is locked" or
-    // run a migration twice ("table users already exists").
+    // A write transaction: the write lock is taken before the version is read, so of two
+    // processes migrating one database the second waits, then reads the new version and has
+    // nothing left to do. A deferred transaction would fail with "database is locked" or run a
+    // migration twice ("table users already exists").
     const auto& all = migrations();
-    SQLite::Transaction tx(*writer_, SQLite::TransactionBehavior::IMMEDIATE);
-    int version = writer_->execAndGet("PRAGMA user_version").getInt();
+    sql::Transaction tx(*writer_);
+    int version = read_version(*writer_);
     if (version > static_cast<int>(all.size()))
       throw std::runtime_error("the database is from a newer Concierge (schema " + std::to_string(version) + ", this one knows " +
                                std::to_string(all.size()) + ")");
     const int from = version;
-    for (; version < static_cast<int>(all.size()); ++version) writer_->exec(all[version]);
-    if (version != from) writer_->exec("PRAGMA user_version = " + std::to_string(version));
+    for (; version < static_cast<int>(all.size()); ++version) writer_->exec(ddl(all[version]));
+    if (version != from) write_version(*writer_, version);
     tx.commit();
     // In memory (listing the tools) there is nothing worth telling.
     if (version != from) spdlog::log(in_memory ? spdlog::level::debug : spdlog::level::info, "store: migrated {} from schema {} to {}", shown, from, version);
-  } catch (const SQLite::Exception& e) {
+  } catch (const sql::Error& e) {
     throw std::runtime_error(shown + ": " + e.what());
   }
+}
+
+std::string Store::ddl(const std::string& sqlite_ddl) const { return url_.empty() ? sqlite_ddl : sql::postgres_ddl(sqlite_ddl); }
+
+// SQLite keeps the schema version in its header (user_version); PostgreSQL in a table of one
+// row, made under the writers' lock the transaction holds.
+int Store::read_version(sql::Database& db) const {
+  if (url_.empty()) return db.execAndGet("PRAGMA user_version").getInt();
+  db.exec("CREATE TABLE IF NOT EXISTS concierge_schema (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)");
+  sql::Statement q(db, "SELECT version FROM concierge_schema WHERE id = 1");
+  return q.executeStep() ? q.getColumn(0).getInt() : 0;
+}
+
+void Store::write_version(sql::Database& db, int version) const {
+  if (url_.empty()) {
+    db.exec("PRAGMA user_version = " + std::to_string(version));
+    return;
+  }
+  sql::Statement up(db, "INSERT INTO concierge_schema (id, version) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version");
+  up.bind(1, version);
+  up.exec();
 }
 
 Store::~Store() = default;
 
 void Store::migrate(const std::string& module, const std::vector<std::string>& steps) {
-  write([&](SQLite::Database& db) {
+  write([&](sql::Database& db) {
     // IMMEDIATE for the same reason as the main migrations (the constructor).
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement q(db, "SELECT version FROM schema_modules WHERE name = ?");
+    sql::Transaction tx(db);
+    sql::Statement q(db, "SELECT version FROM schema_modules WHERE name = ?");
     q.bind(1, module);
     int version = q.executeStep() ? q.getColumn(0).getInt() : 0;
     q.reset();
     if (version > static_cast<int>(steps.size()))
       throw std::runtime_error("the " + module + " tables are from a newer Concierge (version " + std::to_string(version) + ")");
     if (version == static_cast<int>(steps.size())) return;
-    for (; version < static_cast<int>(steps.size()); ++version) db.exec(steps[version]);
-    SQLite::Statement up(db, "INSERT INTO schema_modules (name, version) VALUES (?, ?) "
+    for (; version < static_cast<int>(steps.size()); ++version) db.exec(ddl(steps[version]));
+    sql::Statement up(db, "INSERT INTO schema_modules (name, version) VALUES (?, ?) "
                              "ON CONFLICT (name) DO UPDATE SET version = excluded.version");
     up.bind(1, module);
     up.bind(2, version);
     up.exec();
     tx.commit();
-    spdlog::log(path_.empty() ? spdlog::level::debug : spdlog::level::info, "store: {} tables at version {}", module, version);
+    spdlog::log(path_.empty() && url_.empty() ? spdlog::level::debug : spdlog::level::info, "store: {} tables at version {}", module, version);
   });
 }
 
 int Store::schema_version() {
-  return write([](SQLite::Database& db) { return db.execAndGet("PRAGMA user_version").getInt(); });
+  return write([this](sql::Database& db) { return read_version(db); });
 }
 
 std::string Store::integrity_check() {
-  return write([](SQLite::Database& db) { return db.execAndGet("PRAGMA integrity_check").getString(); });
+  if (!url_.empty()) return write([](sql::Database& db) { return db.execAndGet("SELECT 'ok'").getString(); });
+  return write([](sql::Database& db) { return db.execAndGet("PRAGMA integrity_check").getString(); });
 }
 
 std::string Store::user_name(int64_t id) {
@@ -376,8 +406,8 @@ std::string Store::user_name(int64_t id) {
     for (auto& [name, uid] : users_)
       if (uid == id) return name;
   }
-  return read([&](SQLite::Database& db) -> std::string {
-    SQLite::Statement q(db, "SELECT name FROM users WHERE id = ?");
+  return read([&](sql::Database& db) -> std::string {
+    sql::Statement q(db, "SELECT name FROM users WHERE id = ?");
     q.bind(1, id);
     return q.executeStep() ? q.getColumn(0).getString() : std::string();
   });
@@ -389,17 +419,17 @@ int64_t Store::user_id(const std::string& user) {
     if (auto it = users_.find(user); it != users_.end()) return it->second;
   }
   // Looked up first: an insert is a write transaction (an fsync), which a known user need not cost.
-  int64_t id = read([&](SQLite::Database& db) -> int64_t {
-    SQLite::Statement q(db, "SELECT id FROM users WHERE name = ?");
+  int64_t id = read([&](sql::Database& db) -> int64_t {
+    sql::Statement q(db, "SELECT id FROM users WHERE name = ?");
     q.bind(1, user);
     return q.executeStep() ? q.getColumn(0).getInt64() : 0;
   });
-  if (id == 0) id = write([&](SQLite::Database& db) {
-    SQLite::Statement ins(db, "INSERT INTO users (name, created_ms) VALUES (?, ?) ON CONFLICT (name) DO NOTHING");
+  if (id == 0) id = write([&](sql::Database& db) {
+    sql::Statement ins(db, "INSERT INTO users (name, created_ms) VALUES (?, ?) ON CONFLICT (name) DO NOTHING");
     ins.bind(1, user);
     ins.bind(2, now_ms());
     ins.exec();
-    SQLite::Statement q(db, "SELECT id FROM users WHERE name = ?");
+    sql::Statement q(db, "SELECT id FROM users WHERE name = ?");
     q.bind(1, user);
     q.executeStep();
     return q.getColumn(0).getInt64();

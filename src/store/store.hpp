@@ -1,8 +1,9 @@
 #pragma once
-// The SQLite store: one database file in the data directory, WAL, one serialized writer
-// connection and a small pool of reader connections (WAL lets readers run beside the writer).
+// The store: by default one SQLite database file in the data directory (WAL), or a PostgreSQL
+// database shared by several instances (--database postgresql://...). Either way one serialized
+// writer connection and a small pool of reader connections.
 // Users are first-class: every row that belongs to a person carries its user id.
-#include <SQLiteCpp/SQLiteCpp.h>
+#include "store/sql.hpp"
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -20,17 +21,24 @@ class Store {
  public:
   // Creates the directory (0700) and the database (0600) when missing, sets the pragmas and
   // applies pending migrations. Throws std::runtime_error naming the path on failure.
-  explicit Store(const std::filesystem::path& dir);
+  // database_url: empty for SQLite in `dir`, else a PostgreSQL URL (postgresql://...). The data
+  // directory is still this instance's own: its history journal and lock files live there.
+  explicit Store(const std::filesystem::path& dir, const std::string& database_url = "");
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
+  // SQLite's database file (its parent is the data directory); with PostgreSQL the file that
+  // would be, so path().parent_path() is the data directory on both.
   const std::filesystem::path& path() const { return path_; }
+  sql::Engine engine() const { return url_.empty() ? sql::Engine::sqlite : sql::Engine::postgres; }
+  // The database as a user may be shown it: the file, or the URL without its password.
+  std::string describe() const;
   int schema_version();
   // A module's own numbered migrations (the domains' local providers): step i takes the module
   // from version i to i + 1, in one transaction with the version bump. Append only.
   void migrate(const std::string& module, const std::vector<std::string>& steps);
-  std::string integrity_check();  // "ok" when healthy
+  std::string integrity_check();  // "ok" when healthy (SQLite's check; PostgreSQL checks itself)
   // /healthz: whether this process may write the database files now (permissions, a read-only
   // filesystem), then a write and a read on the write connection. Throws saying why not.
   void probe();
@@ -39,16 +47,14 @@ class Store {
   // The name of a user id ("" when there is none).
   std::string user_name(int64_t id);
 
-  // f(SQLite::Database&) on the one write connection, serialized. Several statements belong in
-  // an IMMEDIATE SQLite::Transaction inside f: instances may share the database, and a deferred
-  // one that reads and then writes fails ("database is locked") when another process wrote in
-  // between, where an immediate one waits its turn and then reads what that process wrote.
+  // f(sql::Database&) on the one write connection, serialized. Several statements belong in an
+  // sql::Transaction inside f (sql.hpp says why it is an immediate one).
   template <class F>
   auto write(F&& f) {
     std::lock_guard l(write_m_);
     return f(*writer_);
   }
-  // f(SQLite::Database&) on a read-only connection of its own for the duration of the call.
+  // f(sql::Database&) on a read-only connection of its own for the duration of the call.
   template <class F>
   auto read(F&& f) {
     Lease lease(*this);
@@ -60,15 +66,19 @@ class Store {
     explicit Lease(Store& s);
     ~Lease();
     Store& store;
-    std::unique_ptr<SQLite::Database> db;
+    std::unique_ptr<sql::Database> db;
   };
-  std::unique_ptr<SQLite::Database> open(bool writable) const;
+  std::unique_ptr<sql::Database> open(bool writable) const;
+  std::string ddl(const std::string& sqlite_ddl) const;
+  int read_version(sql::Database& db) const;
+  void write_version(sql::Database& db, int version) const;
 
   std::filesystem::path path_;
+  std::string url_;
   std::mutex write_m_;
-  std::unique_ptr<SQLite::Database> writer_;
+  std::unique_ptr<sql::Database> writer_;
   std::mutex pool_m_;
-  std::vector<std::unique_ptr<SQLite::Database>> idle_readers_;
+  std::vector<std::unique_ptr<sql::Database>> idle_readers_;
   std::mutex users_m_;
   std::unordered_map<std::string, int64_t> users_;
 };

@@ -8,13 +8,14 @@
 #include "prompts/prompt.hpp"
 #include "resources/resource.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_database.hpp"
 
 namespace concierge::test {
 
 struct AppFixture {
   TempDir dir;
   std::filesystem::path data = dir.path / "data";
-  std::unique_ptr<app::AppState> state = std::make_unique<app::AppState>(data);
+  std::unique_ptr<app::AppState> state = std::make_unique<app::AppState>(data, store::HistoryOptions{}, database_url(data));
   store::Store& store = state->store;
   store::Preferences& preferences = state->preferences;
   store::History& history = state->history;

@@ -142,8 +142,8 @@ void TokenStore::save(int64_t user, const std::string& service, const std::strin
   Json j{{"access_token", t.access_token}, {"refresh_token", t.refresh_token}, {"token_type", t.token_type},
          {"expires_at", t.expires_at},     {"scopes", t.scopes}};
   std::string sealed = sealer_.seal(j.dump(), context_of(user, service, account));
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Statement up(db, "INSERT INTO auth_tokens (user_id, service, account, sealed, expires_ms, scopes, updated_ms) "
+  store_.write([&](sql::Database& db) {
+    sql::Statement up(db, "INSERT INTO auth_tokens (user_id, service, account, sealed, expires_ms, scopes, updated_ms) "
                              "VALUES (?,?,?,?,?,?,?) ON CONFLICT (user_id, service, account) DO UPDATE SET sealed = excluded.sealed, "
                              "expires_ms = excluded.expires_ms, scopes = excluded.scopes, updated_ms = excluded.updated_ms");
     up.bind(1, user);
@@ -158,8 +158,8 @@ void TokenStore::save(int64_t user, const std::string& service, const std::strin
 }
 
 std::optional<Token> TokenStore::load(int64_t user, const std::string& service, const std::string& account) {
-  auto sealed = store_.read([&](SQLite::Database& db) -> std::optional<std::string> {
-    SQLite::Statement q(db, "SELECT sealed FROM auth_tokens WHERE user_id = ? AND service = ? AND account = ?");
+  auto sealed = store_.read([&](sql::Database& db) -> std::optional<std::string> {
+    sql::Statement q(db, "SELECT sealed FROM auth_tokens WHERE user_id = ? AND service = ? AND account = ?");
     q.bind(1, user);
     q.bind(2, service);
     q.bind(3, account);
@@ -179,8 +179,8 @@ std::optional<Token> TokenStore::load(int64_t user, const std::string& service, 
 }
 
 bool TokenStore::remove(int64_t user, const std::string& service, const std::string& account) {
-  return store_.write([&](SQLite::Database& db) {
-    SQLite::Statement del(db, "DELETE FROM auth_tokens WHERE user_id = ? AND service = ? AND account = ?");
+  return store_.write([&](sql::Database& db) {
+    sql::Statement del(db, "DELETE FROM auth_tokens WHERE user_id = ? AND service = ? AND account = ?");
     del.bind(1, user);
     del.bind(2, service);
     del.bind(3, account);
@@ -189,9 +189,9 @@ bool TokenStore::remove(int64_t user, const std::string& service, const std::str
 }
 
 std::vector<StoredAccount> TokenStore::accounts(int64_t user) {
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     std::vector<StoredAccount> out;
-    SQLite::Statement q(db, "SELECT service, account, expires_ms, scopes, updated_ms FROM auth_tokens WHERE user_id = ? ORDER BY service, account");
+    sql::Statement q(db, "SELECT service, account, expires_ms, scopes, updated_ms FROM auth_tokens WHERE user_id = ? ORDER BY service, account");
     q.bind(1, user);
     while (q.executeStep())
       out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getInt64(),
@@ -201,9 +201,9 @@ std::vector<StoredAccount> TokenStore::accounts(int64_t user) {
 }
 
 std::vector<std::string> TokenStore::account_names(const std::string& service) {
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     std::vector<std::string> out;
-    SQLite::Statement q(db, "SELECT DISTINCT account FROM auth_tokens WHERE service = ? ORDER BY account");
+    sql::Statement q(db, "SELECT DISTINCT account FROM auth_tokens WHERE service = ? ORDER BY account");
     q.bind(1, service);
     while (q.executeStep()) out.push_back(q.getColumn(0).getString());
     return out;

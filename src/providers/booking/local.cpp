@@ -55,7 +55,7 @@ const char* kTypeCols =
     "SELECT id, slug, title, description, location, length_minutes, buffer_before_minutes, buffer_after_minutes, "
     "minimum_notice_minutes, slot_interval_minutes, time_zone, availability FROM booking_event_types ";
 
-EventType read_type(SQLite::Statement& q) {
+EventType read_type(sql::Statement& q) {
   EventType t;
   t.id = q.getColumn(1).getString();
   t.title = q.getColumn(2).getString();
@@ -78,7 +78,7 @@ const char* kBookingCols =
     "b.status, b.cancel_reason, b.calendar_event_id, b.created_ms, b.updated_ms, t.buffer_before_minutes, t.buffer_after_minutes "
     "FROM booking_bookings b JOIN booking_event_types t ON t.id = b.event_type_id ";
 
-Booking read_booking(SQLite::Statement& q) {
+Booking read_booking(sql::Statement& q) {
   Booking b;
   b.id = q.getColumn(0).getString();
   b.event_type_id = q.getColumn(1).getString();
@@ -95,8 +95,8 @@ Booking read_booking(SQLite::Statement& q) {
   return b;
 }
 
-std::optional<Booking> find_booking(SQLite::Database& db, const Call& call, const std::string& id) {
-  SQLite::Statement q(db, std::string(kBookingCols) + "WHERE b.uid = ? AND b.user_id = ?");
+std::optional<Booking> find_booking(sql::Database& db, const Call& call, const std::string& id) {
+  sql::Statement q(db, std::string(kBookingCols) + "WHERE b.uid = ? AND b.user_id = ?");
   q.bind(1, id);
   q.bind(2, call.user);
   if (!q.executeStep()) return std::nullopt;
@@ -104,9 +104,9 @@ std::optional<Booking> find_booking(SQLite::Database& db, const Call& call, cons
 }
 
 // Accepted bookings near the window, each padded by its own type's buffers.
-std::vector<Busy> booked(SQLite::Database& db, const Call& call, Millis from, Millis to, const std::string& ignore) {
+std::vector<Busy> booked(sql::Database& db, const Call& call, Millis from, Millis to, const std::string& ignore) {
   std::vector<Busy> out;
-  SQLite::Statement q(db, std::string(kBookingCols) +
+  sql::Statement q(db, std::string(kBookingCols) +
                               "WHERE b.user_id = ? AND b.status = 'accepted' AND b.start_ms < ? AND b.start_ms >= ? AND b.end_ms > ?");
   q.bind(1, call.user);
   q.bind(2, to + kDay);
@@ -132,8 +132,8 @@ void LocalBooking::add_event_type(const Call& call, const EventType& t) {
     for (auto [a, b] : d) ranges.push_back({a, b});
     days.push_back(ranges);
   }
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Statement ins(db,
+  store_.write([&](sql::Database& db) {
+    sql::Statement ins(db,
                           "INSERT INTO booking_event_types (user_id, slug, title, description, location, length_minutes, "
                           "buffer_before_minutes, buffer_after_minutes, minimum_notice_minutes, slot_interval_minutes, time_zone, "
                           "availability) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -154,9 +154,9 @@ void LocalBooking::add_event_type(const Call& call, const EventType& t) {
 }
 
 std::vector<EventType> LocalBooking::event_types(const Call& call) {
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     std::vector<EventType> out;
-    SQLite::Statement q(db, std::string(kTypeCols) + "WHERE user_id = ? ORDER BY length_minutes, slug");
+    sql::Statement q(db, std::string(kTypeCols) + "WHERE user_id = ? ORDER BY length_minutes, slug");
     q.bind(1, call.user);
     while (q.executeStep()) out.push_back(read_type(q));
     return out;
@@ -164,8 +164,8 @@ std::vector<EventType> LocalBooking::event_types(const Call& call) {
 }
 
 EventType LocalBooking::event_type(const Call& call, const std::string& id) {
-  return store_.read([&](SQLite::Database& db) {
-    SQLite::Statement q(db, std::string(kTypeCols) + "WHERE user_id = ? AND slug = ?");
+  return store_.read([&](sql::Database& db) {
+    sql::Statement q(db, std::string(kTypeCols) + "WHERE user_id = ? AND slug = ?");
     q.bind(1, call.user);
     q.bind(2, id);
     if (!q.executeStep()) throw NotFound("event_type", "no event type '" + id + "'; booking_list_event_types shows them");
@@ -193,7 +193,7 @@ std::vector<Slot> LocalBooking::open_slots(const Call& call, const EventType& ty
   std::string except;
   if (!ignore.empty()) except = get(call.user, ignore).calendar_event_id;
   auto busy = calendar_busy(calendar_, call, from - kDay, to + kDay, except);
-  auto mine = store_.read([&](SQLite::Database& db) { return booked(db, call.user, from, to, ignore); });
+  auto mine = store_.read([&](sql::Database& db) { return booked(db, call.user, from, to, ignore); });
   busy.insert(busy.end(), mine.begin(), mine.end());
   return compute_slots(type, from, to, now_ms(), busy);
 }
@@ -230,15 +230,15 @@ Booking LocalBooking::create(const Call& call, const NewBooking& nb) {
   b.created = b.updated = now;
   // Check and take the slot in one transaction on the single writer: a racing booking of the
   // same slot either committed before (and is seen here) or waits and then sees this one.
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
     auto busy = cal_busy;
     auto mine = booked(db, call.user, b.start, b.start + 1, "");
     busy.insert(busy.end(), mine.begin(), mine.end());
     auto open = compute_slots(type, b.start, b.start + 1, now, busy, 1);
     if (open.empty() || open.front().start != b.start)
       throw Conflict("start", "that time is no longer free; booking_find_slots lists the open ones");
-    SQLite::Statement ins(db,
+    sql::Statement ins(db,
                           "INSERT INTO booking_bookings (uid, user_id, event_type_id, title, start_ms, end_ms, attendee_name, "
                           "attendee_email, attendee_time_zone, notes, status, created_ms, updated_ms) "
                           "SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, 'accepted', ?, ? FROM booking_event_types WHERE user_id = ? AND slug = ?");
@@ -264,15 +264,15 @@ Booking LocalBooking::create(const Call& call, const NewBooking& nb) {
                          .time_zone = type.time_zone, .attendees = {{b.attendee.email, b.attendee.name, "accepted"}}};
     b.calendar_event_id = calendar_.create(call, e).id;
   } catch (...) {
-    store_.write([&](SQLite::Database& db) {
-      SQLite::Statement del(db, "DELETE FROM booking_bookings WHERE uid = ?");
+    store_.write([&](sql::Database& db) {
+      sql::Statement del(db, "DELETE FROM booking_bookings WHERE uid = ?");
       del.bind(1, b.id);
       del.exec();
     });
     throw;
   }
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Statement up(db, "UPDATE booking_bookings SET calendar_event_id = ? WHERE uid = ?");
+  store_.write([&](sql::Database& db) {
+    sql::Statement up(db, "UPDATE booking_bookings SET calendar_event_id = ? WHERE uid = ?");
     up.bind(1, b.calendar_event_id);
     up.bind(2, b.id);
     up.exec();
@@ -281,12 +281,12 @@ Booking LocalBooking::create(const Call& call, const NewBooking& nb) {
 }
 
 std::vector<Booking> LocalBooking::list(const Call& call, const BookingQuery& query) {
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     std::string where = "WHERE b.user_id = ?1 ";
     if (query.status == "upcoming") where += "AND b.status = 'accepted' AND b.end_ms > ?2 ";
     else if (query.status == "past") where += "AND b.status = 'accepted' AND b.end_ms <= ?2 ";
     else if (query.status == "cancelled") where += "AND b.status = 'cancelled' ";
-    SQLite::Statement q(db, std::string(kBookingCols) + where + "ORDER BY b.start_ms LIMIT ?3");
+    sql::Statement q(db, std::string(kBookingCols) + where + "ORDER BY b.start_ms LIMIT ?3");
     q.bind(1, call.user);
     q.bind(2, query.now);
     q.bind(3, std::clamp(query.max_results, 1, 250));
@@ -297,7 +297,7 @@ std::vector<Booking> LocalBooking::list(const Call& call, const BookingQuery& qu
 }
 
 Booking LocalBooking::get(const Call& call, const std::string& id) {
-  auto b = store_.read([&](SQLite::Database& db) { return find_booking(db, call.user, id); });
+  auto b = store_.read([&](sql::Database& db) { return find_booking(db, call.user, id); });
   if (!b) throw NotFound("booking_id", "no booking '" + id + "'");
   return *b;
 }
@@ -310,16 +310,16 @@ Booking LocalBooking::reschedule(const Call& call, const std::string& id, Millis
   if (!is_offered(type, start)) throw Error("start", "not a start time '" + type.id + "' offers; booking_find_slots lists them");
   auto cal_busy = calendar_busy(calendar_, call, start - kDay, start + kDay, b.calendar_event_id);
   Millis end = start + type.length_minutes * kMinute;
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
     auto busy = cal_busy;
     auto mine = booked(db, call.user, start, start + 1, id);
     busy.insert(busy.end(), mine.begin(), mine.end());
     auto open = compute_slots(type, start, start + 1, now, busy, 1);
     if (open.empty() || open.front().start != start)
       throw Conflict("start", "that time is not free; booking_find_slots lists the open ones");
-    SQLite::Statement up(db, "UPDATE booking_bookings SET start_ms = ?, end_ms = ?, updated_ms = ?, notes = CASE WHEN ? = '' THEN notes "
-                             "ELSE trim(notes || char(10) || 'Rescheduled: ' || ?) END WHERE uid = ?");
+    sql::Statement up(db, "UPDATE booking_bookings SET start_ms = ?, end_ms = ?, updated_ms = ?, notes = CASE WHEN ? = '' THEN notes "
+                             "ELSE trim(notes || '\n' || 'Rescheduled: ' || ?) END WHERE uid = ?");
     up.bind(1, start);
     up.bind(2, end);
     up.bind(3, now);
@@ -341,8 +341,8 @@ Booking LocalBooking::reschedule(const Call& call, const std::string& id, Millis
 Booking LocalBooking::cancel(const Call& call, const std::string& id, const std::string& reason) {
   Booking b = get(call.user, id);
   if (b.status == "cancelled") throw Error("booking_id", "booking '" + id + "' is already cancelled");
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Statement up(db, "UPDATE booking_bookings SET status = 'cancelled', cancel_reason = ?, updated_ms = ? WHERE uid = ?");
+  store_.write([&](sql::Database& db) {
+    sql::Statement up(db, "UPDATE booking_bookings SET status = 'cancelled', cancel_reason = ?, updated_ms = ? WHERE uid = ?");
     up.bind(1, reason);
     up.bind(2, now_ms());
     up.bind(3, id);

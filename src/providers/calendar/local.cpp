@@ -80,7 +80,7 @@ const char* kSelect =
     "e.rrule, e.exdates, e.series_uid, e.original_start_ms, e.attendees, e.reminders, e.created_ms, e.updated_ms "
     "FROM calendar_events e JOIN calendar_calendars c ON c.id = e.calendar_id ";
 
-Row read_row(SQLite::Statement& q) {
+Row read_row(sql::Statement& q) {
   Row r;
   r.rowid = q.getColumn(0).getInt64();
   r.uid = q.getColumn(1).getString();
@@ -157,8 +157,8 @@ Event occurrence(const Row& series, Millis start) {
   return e;
 }
 
-std::optional<Row> find_row(SQLite::Database& db, const Call& call, const std::string& uid) {
-  SQLite::Statement q(db, std::string(kSelect) + "WHERE e.uid = ? AND e.user_id = ?");
+std::optional<Row> find_row(sql::Database& db, const Call& call, const std::string& uid) {
+  sql::Statement q(db, std::string(kSelect) + "WHERE e.uid = ? AND e.user_id = ?");
   q.bind(1, uid);
   q.bind(2, call.user);
   if (!q.executeStep()) return std::nullopt;
@@ -171,7 +171,7 @@ struct Target {
   std::optional<Millis> occurrence;  // set when the id names an occurrence without its own row
 };
 
-std::optional<Target> resolve(SQLite::Database& db, const Call& call, const std::string& id) {
+std::optional<Target> resolve(sql::Database& db, const Call& call, const std::string& id) {
   if (auto row = find_row(db, call.user, id)) return Target{*row, std::nullopt};
   auto us = id.rfind('_');
   if (us == std::string::npos) return std::nullopt;
@@ -184,8 +184,8 @@ std::optional<Target> resolve(SQLite::Database& db, const Call& call, const std:
   return Target{*series, *at};
 }
 
-int64_t calendar_rowid(SQLite::Database& db, const Call& call, const std::string& key, const std::string& field) {
-  SQLite::Statement q(db, key.empty() ? "SELECT id FROM calendar_calendars WHERE user_id = ? ORDER BY is_primary DESC, id LIMIT 1"
+int64_t calendar_rowid(sql::Database& db, const Call& call, const std::string& key, const std::string& field) {
+  sql::Statement q(db, key.empty() ? "SELECT id FROM calendar_calendars WHERE user_id = ? ORDER BY is_primary DESC, id LIMIT 1"
                                       : "SELECT id FROM calendar_calendars WHERE user_id = ? AND key = ?");
   q.bind(1, call.user);
   if (!key.empty()) q.bind(2, key);
@@ -198,8 +198,8 @@ std::optional<Millis> end_of(const Row& r) {
   return series_end(series_of(r));
 }
 
-void insert_row(SQLite::Database& db, const Call& call, int64_t calendar, const Row& r) {
-  SQLite::Statement ins(db,
+void insert_row(sql::Database& db, const Call& call, int64_t calendar, const Row& r) {
+  sql::Statement ins(db,
                         "INSERT INTO calendar_events (uid, user_id, calendar_id, summary, description, location, start_ms, end_ms, "
                         "all_day, time_zone, rrule, exdates, series_end_ms, series_uid, original_start_ms, is_long, attendees, "
                         "reminders, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -226,8 +226,8 @@ void insert_row(SQLite::Database& db, const Call& call, int64_t calendar, const 
   ins.exec();
 }
 
-void update_row(SQLite::Database& db, const Row& r) {
-  SQLite::Statement up(db,
+void update_row(sql::Database& db, const Row& r) {
+  sql::Statement up(db,
                        "UPDATE calendar_events SET summary=?, description=?, location=?, start_ms=?, end_ms=?, all_day=?, "
                        "time_zone=?, rrule=?, exdates=?, series_end_ms=?, is_long=?, attendees=?, reminders=?, updated_ms=? "
                        "WHERE id = ?");
@@ -249,8 +249,8 @@ void update_row(SQLite::Database& db, const Row& r) {
   up.exec();
 }
 
-void exec_bound(SQLite::Database& db, const char* sql, const std::string& s, std::optional<Millis> m = std::nullopt) {
-  SQLite::Statement q(db, sql);
+void exec_bound(sql::Database& db, const char* sql, const std::string& s, std::optional<Millis> m = std::nullopt) {
+  sql::Statement q(db, sql);
   q.bind(1, s);
   if (m) q.bind(2, *m);
   q.exec();
@@ -285,8 +285,8 @@ LocalCalendar::LocalCalendar(store::Store& store) : store_(store) { store_.migra
 
 void LocalCalendar::ensure_calendar(const Call& call, const std::string& key, const std::string& name, const std::string& time_zone,
                                     const std::string& color, bool primary) {
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Statement ins(db,
+  store_.write([&](sql::Database& db) {
+    sql::Statement ins(db,
                           "INSERT INTO calendar_calendars (user_id, key, name, time_zone, color, is_primary) VALUES (?,?,?,?,?,?) "
                           "ON CONFLICT (user_id, key) DO NOTHING");
     ins.bind(1, call.user);
@@ -301,9 +301,9 @@ void LocalCalendar::ensure_calendar(const Call& call, const std::string& key, co
 
 std::vector<Calendar> LocalCalendar::calendars(const Call& call) {
   auto list = [&] {
-    return store_.read([&](SQLite::Database& db) {
+    return store_.read([&](sql::Database& db) {
       std::vector<Calendar> out;
-      SQLite::Statement q(db, "SELECT key, name, time_zone, color, is_primary FROM calendar_calendars WHERE user_id = ? "
+      sql::Statement q(db, "SELECT key, name, time_zone, color, is_primary FROM calendar_calendars WHERE user_id = ? "
                               "ORDER BY is_primary DESC, name");
       q.bind(1, call.user);
       while (q.executeStep())
@@ -321,7 +321,7 @@ std::vector<Calendar> LocalCalendar::calendars(const Call& call) {
 }
 
 namespace {
-std::vector<Event> collect(SQLite::Database& db, const Call& call, const std::set<std::string>& calendars, Millis from, Millis to,
+std::vector<Event> collect(sql::Database& db, const Call& call, const std::set<std::string>& calendars, Millis from, Millis to,
                            const std::string& text) {
   std::string lowered = text;
   for (auto& c : lowered) c = char(std::tolower(static_cast<unsigned char>(c)));
@@ -329,7 +329,7 @@ std::vector<Event> collect(SQLite::Database& db, const Call& call, const std::se
   auto wanted = [&](const Row& r) { return (calendars.empty() || calendars.count(r.calendar)) && matches(r, lowered); };
   // Single events (and overrides): recent starts through the index, long ones through theirs.
   {
-    SQLite::Statement q(db, std::string(kSelect) +
+    sql::Statement q(db, std::string(kSelect) +
                                 "WHERE e.user_id = ?1 AND e.rrule IS NULL AND e.start_ms >= ?2 AND e.start_ms < ?3 AND e.end_ms > ?4 "
                                 "UNION ALL " + kSelect +
                                 "WHERE e.user_id = ?1 AND e.rrule IS NULL AND e.is_long = 1 AND e.end_ms > ?4 AND e.start_ms < ?2");
@@ -343,7 +343,7 @@ std::vector<Event> collect(SQLite::Database& db, const Call& call, const std::se
     }
   }
   {
-    SQLite::Statement q(db, std::string(kSelect) +
+    sql::Statement q(db, std::string(kSelect) +
                                 "WHERE e.user_id = ? AND e.rrule IS NOT NULL AND e.start_ms < ? "
                                 "AND (e.series_end_ms IS NULL OR e.series_end_ms > ?)");
     q.bind(1, call.user);
@@ -359,7 +359,7 @@ std::vector<Event> collect(SQLite::Database& db, const Call& call, const std::se
   return out;
 }
 
-std::set<std::string> calendar_keys(SQLite::Database& db, const Call& call, const std::vector<std::string>& keys) {
+std::set<std::string> calendar_keys(sql::Database& db, const Call& call, const std::vector<std::string>& keys) {
   std::set<std::string> out;
   for (auto& k : keys) {
     calendar_rowid(db, call.user, k, "calendars");
@@ -380,7 +380,7 @@ EventPage LocalCalendar::events(const Call& call, const EventQuery& query) {
     }
   }
   calendars(call.user);
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     auto all = collect(db, call.user, calendar_keys(db, call.user, query.calendars), query.from, query.to, query.text);
     EventPage page;
     size_t max = size_t(std::clamp(query.max_results, 1, 250));
@@ -391,7 +391,7 @@ EventPage LocalCalendar::events(const Call& call, const EventQuery& query) {
 }
 
 Event LocalCalendar::event(const Call& call, const std::string& id, const std::string& field) {
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     auto t = resolve(db, call.user, id);
     if (!t) throw NotFound(field, "no event '" + id + "'");
     return t->occurrence ? occurrence(t->row, *t->occurrence) : to_event(t->row);
@@ -415,7 +415,7 @@ Event LocalCalendar::create(const Call& call, const NewEvent& e) {
   r.created = r.updated = now_ms();
   check_times(r);
   calendars(call.user);
-  store_.write([&](SQLite::Database& db) {
+  store_.write([&](sql::Database& db) {
     int64_t cal = calendar_rowid(db, call.user, e.calendar_id, "calendar_id");
     insert_row(db, call.user, cal, r);
   });
@@ -423,8 +423,8 @@ Event LocalCalendar::create(const Call& call, const NewEvent& e) {
 }
 
 Event LocalCalendar::update(const Call& call, const std::string& id, const EventPatch& patch, Scope scope) {
-  std::string result_id = store_.write([&](SQLite::Database& db) -> std::string {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  std::string result_id = store_.write([&](sql::Database& db) -> std::string {
+    sql::Transaction tx(db);
     auto t = resolve(db, call.user, id);
     if (!t) throw NotFound("event_id", "no event '" + id + "'");
     Row& row = t->row;
@@ -458,7 +458,7 @@ Event LocalCalendar::update(const Call& call, const std::string& id, const Event
       apply(o, rest);
       o.created = o.updated = now;
       check_times(o);
-      SQLite::Statement cal(db, "SELECT calendar_id FROM calendar_events WHERE id = ?");
+      sql::Statement cal(db, "SELECT calendar_id FROM calendar_events WHERE id = ?");
       cal.bind(1, row.rowid);
       cal.executeStep();
       int64_t cal_id = cal.getColumn(0).getInt64();
@@ -502,7 +502,7 @@ Event LocalCalendar::update(const Call& call, const std::string& id, const Event
         std::erase_if(row.exdates, [&](Millis x) { return x >= occ; });
         row.rrule = rule_until(row.rrule, occ);
         row.updated = now;
-        SQLite::Statement cal(db, "SELECT calendar_id FROM calendar_events WHERE id = ?");
+        sql::Statement cal(db, "SELECT calendar_id FROM calendar_events WHERE id = ?");
         cal.bind(1, row.rowid);
         cal.executeStep();
         int64_t cal_id = cal.getColumn(0).getInt64();
@@ -510,7 +510,7 @@ Event LocalCalendar::update(const Call& call, const std::string& id, const Event
         update_row(db, row);
         insert_row(db, call.user, cal_id, next);
         // Overrides from here on now belong to the new series.
-        SQLite::Statement move(db, "UPDATE calendar_events SET series_uid = ? WHERE series_uid = ? AND original_start_ms >= ?");
+        sql::Statement move(db, "UPDATE calendar_events SET series_uid = ? WHERE series_uid = ? AND original_start_ms >= ?");
         move.bind(1, next.uid);
         move.bind(2, row.uid);
         move.bind(3, occ);
@@ -525,8 +525,8 @@ Event LocalCalendar::update(const Call& call, const std::string& id, const Event
 }
 
 void LocalCalendar::remove(const Call& call, const std::string& id, Scope scope) {
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
     auto t = resolve(db, call.user, id);
     if (!t) throw NotFound("event_id", "no event '" + id + "'");
     Row row = t->row;
@@ -560,7 +560,7 @@ void LocalCalendar::remove(const Call& call, const std::string& id, Scope scope)
 }
 
 std::vector<Interval> LocalCalendar::busy(const Call& call, const std::vector<std::string>& cals, Millis from, Millis to) {
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     std::vector<Interval> spans;
     // All-day events are "free" time, as in the big calendar apps (birthdays, reminders, trips
     // marked on the day); timed events are busy.
@@ -571,8 +571,8 @@ std::vector<Interval> LocalCalendar::busy(const Call& call, const std::vector<st
 }
 
 bool LocalCalendar::seed_demo(const DemoContext& ctx) {
-  bool empty = store_.read([&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT 1 FROM calendar_events WHERE user_id = ? LIMIT 1");
+  bool empty = store_.read([&](sql::Database& db) {
+    sql::Statement q(db, "SELECT 1 FROM calendar_events WHERE user_id = ? LIMIT 1");
     q.bind(1, ctx.user);
     return !q.executeStep();
   });

@@ -38,7 +38,8 @@ const std::vector<std::string> kMigrations{
         starred INTEGER NOT NULL DEFAULT 0,
         has_attachment INTEGER NOT NULL DEFAULT 0,
         size INTEGER NOT NULL,
-        raw TEXT NOT NULL                   -- the whole message
+        raw BLOB NOT NULL                   -- the whole message: bytes, in whatever charset it came (was TEXT,
+                                            -- the same to SQLite; PostgreSQL's text must be UTF-8)
       );
       CREATE INDEX mail_messages_date ON mail_messages (user_id, date_ms DESC, id DESC);
       CREATE INDEX mail_messages_thread ON mail_messages (user_id, thread_id, date_ms);
@@ -71,14 +72,15 @@ std::vector<Address> addresses_of(const std::string& text) {
   return out;
 }
 
-#define SUMMARY_COLS                                                                                                      \
-  "SELECT m.uid, m.thread_id, m.from_name, m.from_email, m.to_addrs, m.cc_addrs, m.subject, m.snippet, m.date_ms, m.unread, " \
-  "m.starred, m.has_attachment, (SELECT group_concat(label, ',') FROM mail_message_labels l WHERE l.message_id = m.id)"
 // Searches list summaries only; reading a message parses the stored raw message.
-const char* kSummaryCols = SUMMARY_COLS " FROM mail_messages m ";
-const char* kMessageCols = SUMMARY_COLS ", m.raw FROM mail_messages m ";
+std::string summary_cols(const sql::Database& db, bool raw) {
+  return "SELECT m.uid, m.thread_id, m.from_name, m.from_email, m.to_addrs, m.cc_addrs, m.subject, m.snippet, m.date_ms, m.unread, "
+         "m.starred, m.has_attachment, (SELECT " +
+         sql::string_agg(db, "label", "','") + " FROM mail_message_labels l WHERE l.message_id = m.id)" + (raw ? ", m.raw" : "") +
+         " FROM mail_messages m ";
+}
 
-Summary read_summary(SQLite::Statement& q) {
+Summary read_summary(sql::Statement& q) {
   Summary s;
   s.id = q.getColumn(0).getString();
   s.thread_id = q.getColumn(1).getString();
@@ -101,7 +103,7 @@ Summary read_summary(SQLite::Statement& q) {
   return s;
 }
 
-Message read_message(SQLite::Statement& q) {
+Message read_message(sql::Statement& q) {
   Message m;
   m.summary = read_summary(q);
   auto parsed = parse(q.getColumn(13).getString());
@@ -114,8 +116,8 @@ Message read_message(SQLite::Statement& q) {
   return m;
 }
 
-std::optional<Message> find(SQLite::Database& db, const Call& call, const std::string& uid) {
-  SQLite::Statement q(db, std::string(kMessageCols) + "WHERE m.user_id = ? AND m.uid = ?");
+std::optional<Message> find(sql::Database& db, const Call& call, const std::string& uid) {
+  sql::Statement q(db, summary_cols(db, true) + "WHERE m.user_id = ? AND m.uid = ?");
   q.bind(1, call.user);
   q.bind(2, uid);
   if (!q.executeStep()) return std::nullopt;
@@ -134,8 +136,8 @@ std::string canonical(const std::string& label) {
 LocalMail::LocalMail(store::Store& store) : store_(store) { store_.migrate("mail", kMigrations); }
 
 Address LocalMail::me(const Call& call) {
-  auto a = store_.read([&](SQLite::Database& db) -> std::optional<Address> {
-    SQLite::Statement q(db, "SELECT name, email FROM mail_identity WHERE user_id = ?");
+  auto a = store_.read([&](sql::Database& db) -> std::optional<Address> {
+    sql::Statement q(db, "SELECT name, email FROM mail_identity WHERE user_id = ?");
     q.bind(1, call.user);
     if (!q.executeStep()) return std::nullopt;
     return Address{q.getColumn(0).getString(), q.getColumn(1).getString()};
@@ -144,8 +146,8 @@ Address LocalMail::me(const Call& call) {
 }
 
 void LocalMail::set_me(const Call& call, const Address& a) {
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Statement up(db, "INSERT INTO mail_identity (user_id, name, email) VALUES (?,?,?) ON CONFLICT (user_id) DO UPDATE SET "
+  store_.write([&](sql::Database& db) {
+    sql::Statement up(db, "INSERT INTO mail_identity (user_id, name, email) VALUES (?,?,?) ON CONFLICT (user_id) DO UPDATE SET "
                              "name = excluded.name, email = excluded.email");
     up.bind(1, call.user);
     up.bind(2, a.name);
@@ -157,23 +159,23 @@ void LocalMail::set_me(const Call& call, const Address& a) {
 std::string LocalMail::deliver(const Call& call, const std::string& raw, const std::vector<std::string>& labels, bool unread, bool starred) {
   auto m = parse(raw);
   std::string uid = random_id(16);
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
     // The thread of the message it answers, else a new one.
     std::string thread;
     std::vector<std::string> parents = m.references;
     if (!m.in_reply_to.empty()) parents.push_back(m.in_reply_to);
     for (auto it = parents.rbegin(); it != parents.rend() && thread.empty(); ++it) {
-      SQLite::Statement q(db, "SELECT thread_id FROM mail_messages WHERE user_id = ? AND message_id = ? LIMIT 1");
+      sql::Statement q(db, "SELECT thread_id FROM mail_messages WHERE user_id = ? AND message_id = ? LIMIT 1");
       q.bind(1, call.user);
       q.bind(2, *it);
       if (q.executeStep()) thread = q.getColumn(0).getString();
     }
     if (thread.empty()) thread = "t" + random_id(15);
-    SQLite::Statement ins(db,
+    sql::Statement ins(db,
                           "INSERT INTO mail_messages (uid, user_id, thread_id, message_id, from_name, from_email, to_addrs, cc_addrs, "
                           "subject, snippet, body_text, date_ms, unread, starred, has_attachment, size, raw) "
-                          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id");
     ins.bind(1, uid);
     ins.bind(2, call.user);
     ins.bind(3, thread);
@@ -191,10 +193,11 @@ std::string LocalMail::deliver(const Call& call, const std::string& raw, const s
     ins.bind(15, m.attachments.empty() ? 0 : 1);
     ins.bind(16, int64_t(raw.size()));
     ins.bind(17, raw);
-    ins.exec();
-    int64_t row = db.getLastInsertRowid();
+    ins.executeStep();
+    const int64_t row = ins.getColumn(0).getInt64();
+    ins.reset();  // done with it: SQLite commits no transaction while a statement is mid-step
     for (auto& l : labels) {
-      SQLite::Statement il(db, "INSERT OR IGNORE INTO mail_message_labels (message_id, label) VALUES (?, ?)");
+      sql::Statement il(db, "INSERT INTO mail_message_labels (message_id, label) VALUES (?, ?) ON CONFLICT DO NOTHING");
       il.bind(1, row);
       il.bind(2, l);
       il.exec();
@@ -216,8 +219,8 @@ SearchPage LocalMail::search(const Call& call, const std::string& query, int max
     }
   }
   int limit = std::clamp(max_results, 1, 100);
-  return store_.read([&](SQLite::Database& db) {
-    SQLite::Statement q(db, std::string(kSummaryCols) + "WHERE m.user_id = ? AND " + filter.where +
+  return store_.read([&](sql::Database& db) {
+    sql::Statement q(db, summary_cols(db, false) + "WHERE m.user_id = ? AND " + filter.where +
                                 " ORDER BY m.date_ms DESC, m.id DESC LIMIT ? OFFSET ?");
     int i = 1;
     q.bind(i++, call.user);
@@ -235,14 +238,14 @@ SearchPage LocalMail::search(const Call& call, const std::string& query, int max
 }
 
 Message LocalMail::message(const Call& call, const std::string& id) {
-  auto m = store_.read([&](SQLite::Database& db) { return find(db, call.user, id); });
+  auto m = store_.read([&](sql::Database& db) { return find(db, call.user, id); });
   if (!m) throw NotFound("message_id", "no message '" + id + "'");
   return *m;
 }
 
 std::vector<Message> LocalMail::thread(const Call& call, const std::string& id) {
-  auto all = store_.read([&](SQLite::Database& db) {
-    SQLite::Statement q(db, std::string(kMessageCols) + "WHERE m.user_id = ? AND m.thread_id = ? ORDER BY m.date_ms, m.id");
+  auto all = store_.read([&](sql::Database& db) {
+    sql::Statement q(db, summary_cols(db, true) + "WHERE m.user_id = ? AND m.thread_id = ? ORDER BY m.date_ms, m.id");
     q.bind(1, call.user);
     q.bind(2, id);
     std::vector<Message> out;
@@ -292,18 +295,18 @@ std::vector<Summary> LocalMail::modify(const Call& call, const std::vector<std::
       auto c = canonical(l);
       if (c == "SENT" || c == "DRAFT") throw Error(list == &change.add_labels ? "add_labels" : "remove_labels", c + " is set by sending or drafting, not by hand");
     }
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
     std::vector<int64_t> rows;
     for (auto& id : ids) {
-      SQLite::Statement q(db, "SELECT id FROM mail_messages WHERE user_id = ? AND uid = ?");
+      sql::Statement q(db, "SELECT id FROM mail_messages WHERE user_id = ? AND uid = ?");
       q.bind(1, call.user);
       q.bind(2, id);
       if (!q.executeStep()) throw NotFound("message_ids", "no message '" + id + "'");
       rows.push_back(q.getColumn(0).getInt64());
     }
     auto label_op = [&](int64_t row, const std::string& label, bool add) {
-      SQLite::Statement s(db, add ? "INSERT OR IGNORE INTO mail_message_labels (message_id, label) VALUES (?, ?)"
+      sql::Statement s(db, add ? "INSERT INTO mail_message_labels (message_id, label) VALUES (?, ?) ON CONFLICT DO NOTHING"
                                   : "DELETE FROM mail_message_labels WHERE message_id = ? AND label = ?");
       s.bind(1, row);
       s.bind(2, label);
@@ -312,7 +315,7 @@ std::vector<Summary> LocalMail::modify(const Call& call, const std::vector<std::
     for (auto& l : change.add_labels) {
       auto c = canonical(l);
       if (std::find(kSystem.begin(), kSystem.end(), c) == kSystem.end()) {
-        SQLite::Statement ul(db, "INSERT OR IGNORE INTO mail_user_labels (user_id, name) VALUES (?, ?)");
+        sql::Statement ul(db, "INSERT INTO mail_user_labels (user_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING");
         ul.bind(1, call.user);
         ul.bind(2, c);
         ul.exec();
@@ -327,7 +330,7 @@ std::vector<Summary> LocalMail::modify(const Call& call, const std::vector<std::
         label_op(row, "TRASH", true);
       }
       auto flag = [&](const char* col, bool v) {
-        SQLite::Statement s(db, std::string("UPDATE mail_messages SET ") + col + " = ? WHERE id = ?");
+        sql::Statement s(db, std::string("UPDATE mail_messages SET ") + col + " = ? WHERE id = ?");
         s.bind(1, v ? 1 : 0);
         s.bind(2, row);
         s.exec();
@@ -343,10 +346,10 @@ std::vector<Summary> LocalMail::modify(const Call& call, const std::vector<std::
 }
 
 std::vector<Label> LocalMail::labels(const Call& call) {
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     std::vector<Label> out;
     auto count = [&](const std::string& label) {
-      SQLite::Statement q(db, "SELECT count(*), coalesce(sum(m.unread), 0) FROM mail_message_labels l JOIN mail_messages m ON m.id = l.message_id "
+      sql::Statement q(db, "SELECT count(*), coalesce(sum(m.unread), 0) FROM mail_message_labels l JOIN mail_messages m ON m.id = l.message_id "
                               "WHERE m.user_id = ? AND l.label = ?");
       q.bind(1, call.user);
       q.bind(2, label);
@@ -357,11 +360,11 @@ std::vector<Label> LocalMail::labels(const Call& call) {
       auto [total, unread] = count(s);
       out.push_back({s, "system", total, unread});
     }
-    SQLite::Statement starred(db, "SELECT count(*), coalesce(sum(unread), 0) FROM mail_messages WHERE user_id = ? AND starred = 1");
+    sql::Statement starred(db, "SELECT count(*), coalesce(sum(unread), 0) FROM mail_messages WHERE user_id = ? AND starred = 1");
     starred.bind(1, call.user);
     starred.executeStep();
     out.push_back({"STARRED", "system", starred.getColumn(0).getInt(), starred.getColumn(1).getInt()});
-    SQLite::Statement q(db, "SELECT name FROM mail_user_labels WHERE user_id = ? ORDER BY name");
+    sql::Statement q(db, "SELECT name FROM mail_user_labels WHERE user_id = ? ORDER BY name");
     q.bind(1, call.user);
     std::vector<std::string> names;
     while (q.executeStep()) names.push_back(q.getColumn(0).getString());
@@ -374,8 +377,8 @@ std::vector<Label> LocalMail::labels(const Call& call) {
 }
 
 bool LocalMail::seed_demo(const DemoContext& ctx) {
-  bool empty = store_.read([&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT 1 FROM mail_messages WHERE user_id = ? LIMIT 1");
+  bool empty = store_.read([&](sql::Database& db) {
+    sql::Statement q(db, "SELECT 1 FROM mail_messages WHERE user_id = ? LIMIT 1");
     q.bind(1, ctx.user);
     return !q.executeStep();
   });
@@ -448,9 +451,9 @@ bool LocalMail::seed_demo(const DemoContext& ctx) {
     if (*d.label) labels.push_back(d.label);
     ids[d.key] = deliver(ctx.user, build(m), labels, d.unread, d.starred);
   }
-  store_.write([&](SQLite::Database& db) {
+  store_.write([&](sql::Database& db) {
     for (const char* l : {"Work", "Bills", "Newsletters", "Travel"}) {
-      SQLite::Statement ul(db, "INSERT OR IGNORE INTO mail_user_labels (user_id, name) VALUES (?, ?)");
+      sql::Statement ul(db, "INSERT INTO mail_user_labels (user_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING");
       ul.bind(1, ctx.user);
       ul.bind(2, l);
       ul.exec();

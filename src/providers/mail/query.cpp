@@ -86,7 +86,7 @@ SqlFilter to_sql(const std::vector<Term>& terms, const date::time_zone* tz) {
   bool trash_asked = false;
   auto has_label = [&](const std::string& label) {
     f.params.emplace_back(std::in_place_type<std::string>, label);
-    return std::string("EXISTS (SELECT 1 FROM mail_message_labels l WHERE l.message_id = m.id AND l.label = ? COLLATE NOCASE)");
+    return std::string("EXISTS (SELECT 1 FROM mail_message_labels l WHERE l.message_id = m.id AND lower(l.label) = lower(?))");
   };
   for (auto& t : terms) {
     std::string v = lower(t.value), c;
@@ -94,7 +94,8 @@ SqlFilter to_sql(const std::vector<Term>& terms, const date::time_zone* tz) {
       std::string s = "(";
       bool first = true;
       for (auto* col : cols) {
-        s += std::string(first ? "" : " OR ") + col + " LIKE ? ESCAPE '\\'";
+        // lower() on both sides: SQLite's LIKE ignores ASCII case and PostgreSQL's does not.
+        s += std::string(first ? "" : " OR ") + "lower(" + col + ") LIKE lower(?) ESCAPE '\\'";
         f.params.emplace_back(std::in_place_type<std::string>, like(t.value));
         first = false;
       }
@@ -109,7 +110,7 @@ SqlFilter to_sql(const std::vector<Term>& terms, const date::time_zone* tz) {
     else if (t.op == "label" || t.op == "in") {
       std::string l = v == "drafts" ? "draft" : v;
       if (l == "trash" || l == "spam" || l == "anywhere") trash_asked = true;
-      if (l == "anywhere") c = "1";
+      if (l == "anywhere") c = "1 = 1";
       else if (l == "starred") c = "m.starred = 1";
       else if (l == "unread") c = "m.unread = 1";
       else if (l == "inbox" || l == "sent" || l == "draft" || l == "trash" || l == "spam") {
@@ -126,7 +127,7 @@ SqlFilter to_sql(const std::vector<Term>& terms, const date::time_zone* tz) {
   }
   if (!trash_asked) parts.push_back("NOT EXISTS (SELECT 1 FROM mail_message_labels l WHERE l.message_id = m.id AND l.label IN ('TRASH', 'SPAM'))");
   for (size_t i = 0; i < parts.size(); ++i) f.where += (i ? " AND " : "") + parts[i];
-  if (f.where.empty()) f.where = "1";
+  if (f.where.empty()) f.where = "1 = 1";
   return f;
 }
 

@@ -88,23 +88,23 @@ const char* kTrackCols =
     "SELECT t.id, t.title, t.artist, a.title, a.id, t.track_number, t.duration_ms FROM music_tracks t "
     "JOIN music_albums a ON a.user_id = t.user_id AND a.id = t.album_id ";
 
-Track read_track(SQLite::Statement& q) {
+Track read_track(sql::Statement& q) {
   return Track{"concierge:track:" + q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
                q.getColumn(3).getString(), "concierge:album:" + q.getColumn(4).getString(), q.getColumn(5).getInt(),
                q.getColumn(6).getInt()};
 }
 
-std::optional<Track> find_track(SQLite::Database& db, const Call& call, const std::string& id) {
-  SQLite::Statement q(db, std::string(kTrackCols) + "WHERE t.user_id = ? AND t.id = ?");
+std::optional<Track> find_track(sql::Database& db, const Call& call, const std::string& id) {
+  sql::Statement q(db, std::string(kTrackCols) + "WHERE t.user_id = ? AND t.id = ?");
   q.bind(1, call.user);
   q.bind(2, id);
   if (!q.executeStep()) return std::nullopt;
   return read_track(q);
 }
 
-std::vector<Track> tracks_where(SQLite::Database& db, const Call& call, const std::string& where, const std::string& value,
+std::vector<Track> tracks_where(sql::Database& db, const Call& call, const std::string& where, const std::string& value,
                                 const std::string& order = "a.year, a.title, t.track_number") {
-  SQLite::Statement q(db, std::string(kTrackCols) + "WHERE t.user_id = ? AND " + where + " ORDER BY " + order);
+  sql::Statement q(db, std::string(kTrackCols) + "WHERE t.user_id = ? AND " + where + " ORDER BY " + order);
   q.bind(1, call.user);
   q.bind(2, value);
   std::vector<Track> out;
@@ -112,8 +112,8 @@ std::vector<Track> tracks_where(SQLite::Database& db, const Call& call, const st
   return out;
 }
 
-std::vector<Track> playlist_tracks(SQLite::Database& db, const Call& call, const std::string& id) {
-  SQLite::Statement q(db, std::string(kTrackCols) + "JOIN music_playlist_items i ON i.user_id = t.user_id AND i.track_id = t.id "
+std::vector<Track> playlist_tracks(sql::Database& db, const Call& call, const std::string& id) {
+  sql::Statement q(db, std::string(kTrackCols) + "JOIN music_playlist_items i ON i.user_id = t.user_id AND i.track_id = t.id "
                                                     "WHERE t.user_id = ? AND i.playlist_id = ? ORDER BY i.position");
   q.bind(1, call.user);
   q.bind(2, id);
@@ -123,7 +123,7 @@ std::vector<Track> playlist_tracks(SQLite::Database& db, const Call& call, const
 }
 
 // The tracks a context plays, in order. Error naming `field` when it names nothing.
-std::vector<Track> context_tracks(SQLite::Database& db, const Call& call, const std::string& uri, const std::string& field) {
+std::vector<Track> context_tracks(sql::Database& db, const Call& call, const std::string& uri, const std::string& field) {
   auto u = parse_uri(uri, field);
   std::vector<Track> out;
   if (u.kind == "album") out = tracks_where(db, call.user, "t.album_id = ?", u.id, "t.track_number");
@@ -131,14 +131,14 @@ std::vector<Track> context_tracks(SQLite::Database& db, const Call& call, const 
   else if (u.kind == "playlist") out = playlist_tracks(db, call.user, u.id);
   else throw Error(field, "'" + uri + "' is a track; pass it as uri, or an album, playlist or artist as context_uri");
   if (out.empty() && u.kind == "artist") {  // an artist is named by the slug of their name
-    SQLite::Statement q(db, "SELECT DISTINCT artist FROM music_tracks WHERE user_id = ?");
+    sql::Statement q(db, "SELECT DISTINCT artist FROM music_tracks WHERE user_id = ?");
     q.bind(1, call.user);
     while (q.executeStep())
       if (slug(q.getColumn(0).getString()) == u.id) out = tracks_where(db, call.user, "t.artist = ?", q.getColumn(0).getString());
   }
   if (out.empty()) {
     if (u.kind == "playlist") {
-      SQLite::Statement q(db, "SELECT 1 FROM music_playlists WHERE user_id = ? AND id = ?");
+      sql::Statement q(db, "SELECT 1 FROM music_playlists WHERE user_id = ? AND id = ?");
       q.bind(1, call.user);
       q.bind(2, u.id);
       if (q.executeStep()) throw Error(field, "the playlist is empty");
@@ -164,8 +164,8 @@ struct Player {
   std::vector<std::string> queue;
 };
 
-Player load(SQLite::Database& db, const Call& call) {
-  SQLite::Statement q(db, "SELECT state FROM music_player WHERE user_id = ?");
+Player load(sql::Database& db, const Call& call) {
+  sql::Statement q(db, "SELECT state FROM music_player WHERE user_id = ?");
   q.bind(1, call.user);
   Player p;
   if (!q.executeStep()) return p;
@@ -185,18 +185,18 @@ Player load(SQLite::Database& db, const Call& call) {
   return p;
 }
 
-void save(SQLite::Database& db, const Call& call, const Player& p) {
+void save(sql::Database& db, const Call& call, const Player& p) {
   Json j{{"device", p.device},     {"playing", p.playing},         {"order", p.order},   {"index", p.index},
          {"current", p.current},   {"context_uri", p.context_uri}, {"position_ms", p.position_ms},
          {"started_ms", p.started_ms}, {"volume", p.volume},       {"shuffle", p.shuffle}, {"repeat", p.repeat},
          {"queue", p.queue}};
-  SQLite::Statement up(db, "INSERT INTO music_player (user_id, state) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET state = excluded.state");
+  sql::Statement up(db, "INSERT INTO music_player (user_id, state) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET state = excluded.state");
   up.bind(1, call.user);
   up.bind(2, j.dump());
   up.exec();
 }
 
-int duration_of(SQLite::Database& db, const Call& call, const std::string& id) {
+int duration_of(sql::Database& db, const Call& call, const std::string& id) {
   auto t = find_track(db, call.user, id);
   return t ? t->duration_ms : 0;
 }
@@ -225,7 +225,7 @@ void advance(Player& p, int64_t now) {
 }
 
 // Brings the player to `now`: while playing, tracks that have ended give way to the next.
-void settle(SQLite::Database& db, const Call& call, Player& p, int64_t now) {
+void settle(sql::Database& db, const Call& call, Player& p, int64_t now) {
   if (!p.playing || p.current.empty()) return;
   for (int guard = 0; guard < 10000 && p.playing; ++guard) {
     int64_t pos = p.position_ms + (now - p.started_ms);
@@ -241,7 +241,7 @@ void settle(SQLite::Database& db, const Call& call, Player& p, int64_t now) {
   }
 }
 
-PlayerState view(SQLite::Database& db, const Call& call, const Player& p) {
+PlayerState view(sql::Database& db, const Call& call, const Player& p) {
   PlayerState s;
   if (!p.current.empty()) s.track = find_track(db, call.user, p.current);
   s.playing = p.playing;
@@ -263,8 +263,8 @@ std::string playlist_id(const std::string& uri_or_id) {
   return uri_or_id;
 }
 
-Playlist load_playlist(SQLite::Database& db, const Call& call, const std::string& id) {
-  SQLite::Statement q(db, "SELECT p.id, p.name, p.description, (SELECT count(*) FROM music_playlist_items i WHERE i.user_id = p.user_id "
+Playlist load_playlist(sql::Database& db, const Call& call, const std::string& id) {
+  sql::Statement q(db, "SELECT p.id, p.name, p.description, (SELECT count(*) FROM music_playlist_items i WHERE i.user_id = p.user_id "
                           "AND i.playlist_id = p.id) FROM music_playlists p WHERE p.user_id = ? AND p.id = ?");
   q.bind(1, call.user);
   q.bind(2, id);
@@ -280,20 +280,22 @@ SearchResult LocalMusic::search(const Call& call, const std::string& query, cons
   auto wants = [&](const char* t) { return types.empty() || std::find(types.begin(), types.end(), t) != types.end(); };
   limit = std::clamp(limit, 1, 50);
   std::string like = "%" + query + "%";
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     SearchResult r;
+    // SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE does what it does.
+    const std::string L = std::string(" ") + sql::like_nocase(db) + " ";
     if (wants("track")) {
-      SQLite::Statement q(db, std::string(kTrackCols) + "WHERE t.user_id = ? AND (t.title LIKE ?2 OR t.artist LIKE ?2 OR a.title LIKE ?2) "
-                                                        "ORDER BY (t.title LIKE ?2) DESC, a.title, t.track_number LIMIT ?3");
+      sql::Statement q(db, std::string(kTrackCols) + "WHERE t.user_id = ? AND (t.title" + L + "?2 OR t.artist" + L + "?2 OR a.title" + L + "?2) "
+                                                        "ORDER BY (t.title" + L + "?2) DESC, a.title, t.track_number LIMIT ?3");
       q.bind(1, call.user);
       q.bind(2, like);
       q.bind(3, limit);
       while (q.executeStep()) r.tracks.push_back(read_track(q));
     }
     if (wants("album")) {
-      SQLite::Statement q(db, "SELECT a.id, a.title, a.artist, a.year, (SELECT count(*) FROM music_tracks t WHERE t.user_id = a.user_id "
-                              "AND t.album_id = a.id) FROM music_albums a WHERE a.user_id = ? AND (a.title LIKE ?2 OR a.artist LIKE ?2) "
-                              "ORDER BY (a.title LIKE ?2) DESC, a.year LIMIT ?3");
+      sql::Statement q(db, "SELECT a.id, a.title, a.artist, a.year, (SELECT count(*) FROM music_tracks t WHERE t.user_id = a.user_id "
+                              "AND t.album_id = a.id) FROM music_albums a WHERE a.user_id = ? AND (a.title" + L + "?2 OR a.artist" + L + "?2) "
+                              "ORDER BY (a.title" + L + "?2) DESC, a.year LIMIT ?3");
       q.bind(1, call.user);
       q.bind(2, like);
       q.bind(3, limit);
@@ -302,7 +304,7 @@ SearchResult LocalMusic::search(const Call& call, const std::string& query, cons
                             q.getColumn(3).getInt(), q.getColumn(4).getInt()});
     }
     if (wants("artist")) {
-      SQLite::Statement q(db, "SELECT artist, count(*) FROM music_albums WHERE user_id = ? AND artist LIKE ?2 GROUP BY artist "
+      sql::Statement q(db, "SELECT artist, count(*) FROM music_albums WHERE user_id = ? AND artist" + L + "?2 GROUP BY artist "
                               "ORDER BY artist LIMIT ?3");
       q.bind(1, call.user);
       q.bind(2, like);
@@ -311,7 +313,7 @@ SearchResult LocalMusic::search(const Call& call, const std::string& query, cons
         r.artists.push_back({"concierge:artist:" + slug(q.getColumn(0).getString()), q.getColumn(0).getString(), q.getColumn(1).getInt()});
     }
     if (wants("playlist")) {
-      SQLite::Statement q(db, "SELECT id FROM music_playlists WHERE user_id = ? AND (name LIKE ?2 OR description LIKE ?2) "
+      sql::Statement q(db, "SELECT id FROM music_playlists WHERE user_id = ? AND (name" + L + "?2 OR description" + L + "?2) "
                               "ORDER BY name LIMIT ?3");
       q.bind(1, call.user);
       q.bind(2, like);
@@ -332,7 +334,7 @@ std::vector<Device> LocalMusic::devices(const Call& call) {
 }
 
 PlayerState LocalMusic::state(const Call& call) {
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     Player p = load(db, call.user);
     settle(db, call.user, p, now_ms());
     return view(db, call.user, p);
@@ -343,8 +345,8 @@ namespace {
 // Load, bring to now, change, save, show: one transaction per player command.
 template <class F>
 PlayerState command(store::Store& store, const Call& call, F&& change) {
-  return store.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  return store.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
     Player p = load(db, call.user);
     int64_t now = now_ms();
     settle(db, call.user, p, now);
@@ -363,7 +365,7 @@ void require_loaded(const Player& p) {
 PlayerState LocalMusic::play(const Call& call, const std::string& uri, const std::string& context_uri, int offset, const std::string& device_id) {
   if (!device_id.empty() && std::none_of(kDevices.begin(), kDevices.end(), [&](auto& d) { return d.id == device_id; }))
     throw NotFound("device_id", "no device '" + device_id + "'; music_now_playing lists the devices");
-  return command(store_, call.user, [&](SQLite::Database& db, Player& p, int64_t now) {
+  return command(store_, call.user, [&](sql::Database& db, Player& p, int64_t now) {
     if (!device_id.empty()) p.device = device_id;
     std::string ctx = context_uri;
     std::string track = uri;
@@ -402,14 +404,14 @@ PlayerState LocalMusic::play(const Call& call, const std::string& uri, const std
 }
 
 PlayerState LocalMusic::pause(const Call& call) {
-  return command(store_, call.user, [&](SQLite::Database&, Player& p, int64_t) {
+  return command(store_, call.user, [&](sql::Database&, Player& p, int64_t) {
     require_loaded(p);
     p.playing = false;
   });
 }
 
 PlayerState LocalMusic::resume(const Call& call) {
-  return command(store_, call.user, [&](SQLite::Database&, Player& p, int64_t now) {
+  return command(store_, call.user, [&](sql::Database&, Player& p, int64_t now) {
     require_loaded(p);
     p.playing = true;
     p.started_ms = now;
@@ -417,7 +419,7 @@ PlayerState LocalMusic::resume(const Call& call) {
 }
 
 PlayerState LocalMusic::next(const Call& call) {
-  return command(store_, call.user, [&](SQLite::Database&, Player& p, int64_t now) {
+  return command(store_, call.user, [&](sql::Database&, Player& p, int64_t now) {
     require_loaded(p);
     p.playing = true;  // skipping starts playback, as players do
     advance(p, now);
@@ -425,7 +427,7 @@ PlayerState LocalMusic::next(const Call& call) {
 }
 
 PlayerState LocalMusic::previous(const Call& call) {
-  return command(store_, call.user, [&](SQLite::Database&, Player& p, int64_t now) {
+  return command(store_, call.user, [&](sql::Database&, Player& p, int64_t now) {
     require_loaded(p);
     // Early in a track, previous goes back one; later it restarts the track. From a queued
     // track it returns to the context's track.
@@ -436,7 +438,7 @@ PlayerState LocalMusic::previous(const Call& call) {
 }
 
 PlayerState LocalMusic::seek(const Call& call, int position_ms) {
-  return command(store_, call.user, [&](SQLite::Database& db, Player& p, int64_t now) {
+  return command(store_, call.user, [&](sql::Database& db, Player& p, int64_t now) {
     require_loaded(p);
     int dur = duration_of(db, call.user, p.current);
     if (position_ms < 0 || position_ms >= dur)
@@ -448,11 +450,11 @@ PlayerState LocalMusic::seek(const Call& call, int position_ms) {
 
 PlayerState LocalMusic::set_volume(const Call& call, int percent) {
   if (percent < 0 || percent > 100) throw Error("volume_percent", "must be between 0 and 100");
-  return command(store_, call.user, [&](SQLite::Database&, Player& p, int64_t) { p.volume = percent; });
+  return command(store_, call.user, [&](sql::Database&, Player& p, int64_t) { p.volume = percent; });
 }
 
 PlayerState LocalMusic::set_shuffle(const Call& call, bool on) {
-  return command(store_, call.user, [&](SQLite::Database&, Player& p, int64_t) {
+  return command(store_, call.user, [&](sql::Database&, Player& p, int64_t) {
     if (on && !p.shuffle && p.index >= 0)
       std::shuffle(p.order.begin() + p.index + 1, p.order.end(), std::mt19937{std::random_device{}()});
     p.shuffle = on;
@@ -461,17 +463,17 @@ PlayerState LocalMusic::set_shuffle(const Call& call, bool on) {
 
 PlayerState LocalMusic::set_repeat(const Call& call, const std::string& mode) {
   if (mode != "off" && mode != "track" && mode != "context") throw Error("state", "repeat is off, track or context");
-  return command(store_, call.user, [&](SQLite::Database&, Player& p, int64_t) { p.repeat = mode; });
+  return command(store_, call.user, [&](sql::Database&, Player& p, int64_t) { p.repeat = mode; });
 }
 
 PlayerState LocalMusic::transfer(const Call& call, const std::string& device_id) {
   if (std::none_of(kDevices.begin(), kDevices.end(), [&](auto& d) { return d.id == device_id; }))
     throw NotFound("device_id", "no device '" + device_id + "'; music_now_playing lists the devices");
-  return command(store_, call.user, [&](SQLite::Database&, Player& p, int64_t) { p.device = device_id; });
+  return command(store_, call.user, [&](sql::Database&, Player& p, int64_t) { p.device = device_id; });
 }
 
 std::vector<Track> LocalMusic::queue(const Call& call) {
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     Player p = load(db, call.user);
     settle(db, call.user, p, now_ms());
     std::vector<Track> out;
@@ -486,8 +488,8 @@ std::vector<Track> LocalMusic::queue(const Call& call) {
 void LocalMusic::add_to_queue(const Call& call, const std::string& uri) {
   auto u = parse_uri(uri, "uri");
   if (u.kind != "track") throw Error("uri", "only tracks can be queued; play an album or playlist with context_uri");
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
     if (!find_track(db, call.user, u.id)) throw NotFound("uri", "no track '" + uri + "' in the library");
     Player p = load(db, call.user);
     settle(db, call.user, p, now_ms());
@@ -499,8 +501,8 @@ void LocalMusic::add_to_queue(const Call& call, const std::string& uri) {
 }
 
 std::vector<Playlist> LocalMusic::playlists(const Call& call) {
-  return store_.read([&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT id FROM music_playlists WHERE user_id = ? ORDER BY created_ms, name");
+  return store_.read([&](sql::Database& db) {
+    sql::Statement q(db, "SELECT id FROM music_playlists WHERE user_id = ? ORDER BY created_ms, name");
     q.bind(1, call.user);
     std::vector<std::string> ids;
     while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
@@ -512,13 +514,13 @@ std::vector<Playlist> LocalMusic::playlists(const Call& call) {
 
 std::pair<Playlist, std::vector<Track>> LocalMusic::playlist(const Call& call, const std::string& uri) {
   auto id = playlist_id(uri);
-  return store_.read([&](SQLite::Database& db) { return std::make_pair(load_playlist(db, call.user, id), playlist_tracks(db, call.user, id)); });
+  return store_.read([&](sql::Database& db) { return std::make_pair(load_playlist(db, call.user, id), playlist_tracks(db, call.user, id)); });
 }
 
 Playlist LocalMusic::create_playlist(const Call& call, const std::string& name, const std::string& description) {
   std::string id = random_id(16);
-  return store_.write([&](SQLite::Database& db) {
-    SQLite::Statement ins(db, "INSERT INTO music_playlists (id, user_id, name, description, created_ms) VALUES (?,?,?,?,?)");
+  return store_.write([&](sql::Database& db) {
+    sql::Statement ins(db, "INSERT INTO music_playlists (id, user_id, name, description, created_ms) VALUES (?,?,?,?,?)");
     ins.bind(1, id);
     ins.bind(2, call.user);
     ins.bind(3, name);
@@ -531,8 +533,8 @@ Playlist LocalMusic::create_playlist(const Call& call, const std::string& name, 
 
 Playlist LocalMusic::add_items(const Call& call, const std::string& playlist_uri, const std::vector<std::string>& uris) {
   auto id = playlist_id(playlist_uri);
-  return store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  return store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
     load_playlist(db, call.user, id);
     std::vector<std::string> ids;
     for (size_t i = 0; i < uris.size(); ++i) {
@@ -542,14 +544,14 @@ Playlist LocalMusic::add_items(const Call& call, const std::string& playlist_uri
       if (!find_track(db, call.user, u.id)) throw NotFound(field, "no track '" + uris[i] + "' in the library");
       ids.push_back(u.id);
     }
-    SQLite::Statement max(db, "SELECT coalesce(max(position), 0) FROM music_playlist_items WHERE user_id = ? AND playlist_id = ?");
+    sql::Statement max(db, "SELECT coalesce(max(position), 0) FROM music_playlist_items WHERE user_id = ? AND playlist_id = ?");
     max.bind(1, call.user);
     max.bind(2, id);
     max.executeStep();
     int pos = max.getColumn(0).getInt();
     max.reset();
     for (auto& t : ids) {
-      SQLite::Statement ins(db, "INSERT INTO music_playlist_items (user_id, playlist_id, position, track_id) VALUES (?,?,?,?)");
+      sql::Statement ins(db, "INSERT INTO music_playlist_items (user_id, playlist_id, position, track_id) VALUES (?,?,?,?)");
       ins.bind(1, call.user);
       ins.bind(2, id);
       ins.bind(3, ++pos);
@@ -563,12 +565,12 @@ Playlist LocalMusic::add_items(const Call& call, const std::string& playlist_uri
 
 Playlist LocalMusic::remove_items(const Call& call, const std::string& playlist_uri, const std::vector<std::string>& uris) {
   auto id = playlist_id(playlist_uri);
-  return store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  return store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
     load_playlist(db, call.user, id);
     for (size_t i = 0; i < uris.size(); ++i) {
       auto u = parse_uri(uris[i], "uris[" + std::to_string(i) + "]");
-      SQLite::Statement del(db, "DELETE FROM music_playlist_items WHERE user_id = ? AND playlist_id = ? AND track_id = ?");
+      sql::Statement del(db, "DELETE FROM music_playlist_items WHERE user_id = ? AND playlist_id = ? AND track_id = ?");
       del.bind(1, call.user);
       del.bind(2, id);
       del.bind(3, u.id);
@@ -580,8 +582,8 @@ Playlist LocalMusic::remove_items(const Call& call, const std::string& playlist_
 }
 
 bool LocalMusic::seed_demo(const DemoContext& ctx) {
-  bool empty = store_.read([&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT 1 FROM music_tracks WHERE user_id = ? LIMIT 1");
+  bool empty = store_.read([&](sql::Database& db) {
+    sql::Statement q(db, "SELECT 1 FROM music_tracks WHERE user_id = ? LIMIT 1");
     q.bind(1, ctx.user);
     return !q.executeStep();
   });
@@ -610,10 +612,10 @@ bool LocalMusic::seed_demo(const DemoContext& ctx) {
        {{"Blue Hour", 412}, {"Walking Bass", 356}, {"Smoke Rings", 389}, {"Late Set", 441}, {"Brushes", 298},
         {"Second Chorus", 367}, {"Modal Dreams", 502}, {"Last Call", 334}, {"Sidewalk", 312}, {"Coda", 276}}},
   };
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
     for (auto& a : albums) {
-      SQLite::Statement ia(db, "INSERT INTO music_albums (id, user_id, title, artist, year) VALUES (?,?,?,?,?)");
+      sql::Statement ia(db, "INSERT INTO music_albums (id, user_id, title, artist, year) VALUES (?,?,?,?,?)");
       ia.bind(1, a.id);
       ia.bind(2, ctx.user);
       ia.bind(3, a.title);
@@ -622,7 +624,7 @@ bool LocalMusic::seed_demo(const DemoContext& ctx) {
       ia.exec();
       int n = 0;
       for (auto& [title, seconds] : a.tracks) {
-        SQLite::Statement it(db, "INSERT INTO music_tracks (id, user_id, title, artist, album_id, track_number, duration_ms) VALUES (?,?,?,?,?,?,?)");
+        sql::Statement it(db, "INSERT INTO music_tracks (id, user_id, title, artist, album_id, track_number, duration_ms) VALUES (?,?,?,?,?,?,?)");
         it.bind(1, std::string(a.id) + "-" + std::to_string(++n));
         it.bind(2, ctx.user);
         it.bind(3, title);

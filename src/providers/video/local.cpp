@@ -47,7 +47,7 @@ const std::vector<std::string> kMigrations{
 
 const char* kCols = "SELECT v.id, v.title, v.channel, v.description, v.published_ms, v.duration_seconds, v.views, v.likes, v.tags FROM video_videos v ";
 
-Video read_video(SQLite::Statement& q) {
+Video read_video(sql::Statement& q) {
   Video v;
   v.id = q.getColumn(0).getString();
   v.title = q.getColumn(1).getString();
@@ -62,16 +62,16 @@ Video read_video(SQLite::Statement& q) {
 }
 
 // The user's Watch later list exists before anything is added to it.
-void ensure_watch_later(SQLite::Database& db, const Call& call) {
-  SQLite::Statement ins(db, "INSERT INTO video_playlists (id, user_id, name, description, created_ms) VALUES "
+void ensure_watch_later(sql::Database& db, const Call& call) {
+  sql::Statement ins(db, "INSERT INTO video_playlists (id, user_id, name, description, created_ms) VALUES "
                             "('watch_later', ?, 'Watch later', 'Videos saved for later', ?) ON CONFLICT DO NOTHING");
   ins.bind(1, call.user);
   ins.bind(2, now_ms());
   ins.exec();
 }
 
-void require_playlist(SQLite::Database& db, const Call& call, const std::string& id) {
-  SQLite::Statement q(db, "SELECT 1 FROM video_playlists WHERE user_id = ? AND id = ?");
+void require_playlist(sql::Database& db, const Call& call, const std::string& id) {
+  sql::Statement q(db, "SELECT 1 FROM video_playlists WHERE user_id = ? AND id = ?");
   q.bind(1, call.user);
   q.bind(2, id);
   if (!q.executeStep()) throw NotFound("playlist_id", "no playlist '" + id + "'; video_playlists with action list shows them");
@@ -82,11 +82,11 @@ void require_playlist(SQLite::Database& db, const Call& call, const std::string&
 LocalVideo::LocalVideo(store::Store& store) : store_(store) { store_.migrate("video", kMigrations); }
 
 std::vector<Video> LocalVideo::search(const Call& call, const VideoQuery& query) {
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     std::string sql = std::string(kCols) + "WHERE v.user_id = ?1 ";
     if (query.published_after) sql += "AND v.published_ms >= ?2 ";
     if (query.published_before) sql += "AND v.published_ms < ?3 ";
-    if (!query.channel.empty()) sql += "AND v.channel = ?4 COLLATE NOCASE ";
+    if (!query.channel.empty()) sql += "AND lower(v.channel) = lower(?4) ";
     // Every word must appear somewhere; relevance = how many of the fields match.
     std::vector<std::string> words;
     for (size_t at = 0; at < query.text.size();) {
@@ -98,16 +98,19 @@ std::vector<Video> LocalVideo::search(const Call& call, const VideoQuery& query)
     std::string score = "0";
     for (size_t i = 0; i < words.size(); ++i) {
       std::string p = "?" + std::to_string(10 + i);
-      sql += "AND (v.title LIKE " + p + " OR v.description LIKE " + p + " OR v.channel LIKE " + p + " OR v.tags LIKE " + p + ") ";
-      score += " + 3 * (v.title LIKE " + p + ") + 2 * (v.tags LIKE " + p + ") + (v.channel LIKE " + p + ")";
+      const std::string like = std::string(" ") + sql::like_nocase(db) + " " + p;  // SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE
+      sql += "AND (v.title" + like + " OR v.description" + like + " OR v.channel" + like + " OR v.tags" + like + ") ";
+      // CASE, not the comparison's own value: PostgreSQL's is a boolean, which does no arithmetic.
+      score += " + CASE WHEN v.title" + like + " THEN 3 ELSE 0 END + CASE WHEN v.tags" + like + " THEN 2 ELSE 0 END + CASE WHEN v.channel" + like +
+               " THEN 1 ELSE 0 END";
     }
     if (query.order == "date") sql += "ORDER BY v.published_ms DESC ";
     else if (query.order == "viewCount") sql += "ORDER BY v.views DESC ";
-    else if (query.order == "rating") sql += "ORDER BY CAST(v.likes AS REAL) / MAX(v.views, 1) DESC ";
+    else if (query.order == "rating") sql += std::string("ORDER BY CAST(v.likes AS REAL) / ") + sql::greatest(db) + "(v.views, 1) DESC ";
     else if (!words.empty()) sql += "ORDER BY (" + score + ") DESC, v.views DESC ";
     else sql += "ORDER BY v.views DESC ";  // nothing to be relevant to: the most watched
     sql += "LIMIT " + std::to_string(std::clamp(query.max_results, 1, 50));
-    SQLite::Statement q(db, sql);
+    sql::Statement q(db, sql);
     q.bind(1, call.user);
     if (query.published_after) q.bind(2, *query.published_after);
     if (query.published_before) q.bind(3, *query.published_before);
@@ -120,9 +123,9 @@ std::vector<Video> LocalVideo::search(const Call& call, const VideoQuery& query)
 }
 
 std::vector<Video> LocalVideo::details(const Call& call, const std::vector<std::string>& ids) {
-  return store_.read([&](SQLite::Database& db) {
+  return store_.read([&](sql::Database& db) {
     std::vector<Video> out;
-    SQLite::Statement q(db, std::string(kCols) + "WHERE v.user_id = ? AND v.id = ?");
+    sql::Statement q(db, std::string(kCols) + "WHERE v.user_id = ? AND v.id = ?");
     for (auto& id : ids) {
       q.bind(1, call.user);
       q.bind(2, id);
@@ -135,10 +138,10 @@ std::vector<Video> LocalVideo::details(const Call& call, const std::vector<std::
 }
 
 std::vector<Playlist> LocalVideo::playlists(const Call& call) {
-  store_.write([&](SQLite::Database& db) { ensure_watch_later(db, call.user); });
-  return store_.read([&](SQLite::Database& db) {
+  store_.write([&](sql::Database& db) { ensure_watch_later(db, call.user); });
+  return store_.read([&](sql::Database& db) {
     std::vector<Playlist> out;
-    SQLite::Statement q(db, "SELECT p.id, p.name, p.description, (SELECT count(*) FROM video_playlist_items i WHERE i.user_id = p.user_id "
+    sql::Statement q(db, "SELECT p.id, p.name, p.description, (SELECT count(*) FROM video_playlist_items i WHERE i.user_id = p.user_id "
                             "AND i.playlist_id = p.id) FROM video_playlists p WHERE p.user_id = ? ORDER BY p.id != 'watch_later', p.created_ms");
     q.bind(1, call.user);
     while (q.executeStep())
@@ -148,10 +151,10 @@ std::vector<Playlist> LocalVideo::playlists(const Call& call) {
 }
 
 std::vector<Video> LocalVideo::items(const Call& call, const std::string& playlist_id) {
-  if (playlist_id == "watch_later") store_.write([&](SQLite::Database& db) { ensure_watch_later(db, call.user); });
-  return store_.read([&](SQLite::Database& db) {
+  if (playlist_id == "watch_later") store_.write([&](sql::Database& db) { ensure_watch_later(db, call.user); });
+  return store_.read([&](sql::Database& db) {
     require_playlist(db, call.user, playlist_id);
-    SQLite::Statement q(db, std::string(kCols) + "JOIN video_playlist_items i ON i.user_id = v.user_id AND i.video_id = v.id "
+    sql::Statement q(db, std::string(kCols) + "JOIN video_playlist_items i ON i.user_id = v.user_id AND i.video_id = v.id "
                                                  "WHERE v.user_id = ? AND i.playlist_id = ? ORDER BY i.position");
     q.bind(1, call.user);
     q.bind(2, playlist_id);
@@ -163,8 +166,8 @@ std::vector<Video> LocalVideo::items(const Call& call, const std::string& playli
 
 Playlist LocalVideo::create_playlist(const Call& call, const std::string& name, const std::string& description) {
   Playlist p{"PL" + random_id(16), name, description, 0};
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Statement ins(db, "INSERT INTO video_playlists (id, user_id, name, description, created_ms) VALUES (?,?,?,?,?)");
+  store_.write([&](sql::Database& db) {
+    sql::Statement ins(db, "INSERT INTO video_playlists (id, user_id, name, description, created_ms) VALUES (?,?,?,?,?)");
     ins.bind(1, p.id);
     ins.bind(2, call.user);
     ins.bind(3, name);
@@ -177,13 +180,13 @@ Playlist LocalVideo::create_playlist(const Call& call, const std::string& name, 
 
 int LocalVideo::add(const Call& call, const std::string& playlist_id, const std::vector<std::string>& video_ids) {
   details(call.user, video_ids);  // every id known, or nothing is written
-  return store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  return store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
     if (playlist_id == "watch_later") ensure_watch_later(db, call.user);
     require_playlist(db, call.user, playlist_id);
     int added = 0;
     for (auto& v : video_ids) {
-      SQLite::Statement ins(db, "INSERT INTO video_playlist_items (user_id, playlist_id, video_id, position, added_ms) "
+      sql::Statement ins(db, "INSERT INTO video_playlist_items (user_id, playlist_id, video_id, position, added_ms) "
                                 "SELECT ?1, ?2, ?3, coalesce(max(position), 0) + 1, ?4 FROM video_playlist_items "
                                 "WHERE user_id = ?1 AND playlist_id = ?2 ON CONFLICT DO NOTHING");
       ins.bind(1, call.user);
@@ -198,12 +201,12 @@ int LocalVideo::add(const Call& call, const std::string& playlist_id, const std:
 }
 
 int LocalVideo::remove(const Call& call, const std::string& playlist_id, const std::vector<std::string>& video_ids) {
-  return store_.write([&](SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  return store_.write([&](sql::Database& db) {
+    sql::Transaction tx(db);
     require_playlist(db, call.user, playlist_id);
     int removed = 0;
     for (auto& v : video_ids) {
-      SQLite::Statement del(db, "DELETE FROM video_playlist_items WHERE user_id = ? AND playlist_id = ? AND video_id = ?");
+      sql::Statement del(db, "DELETE FROM video_playlist_items WHERE user_id = ? AND playlist_id = ? AND video_id = ?");
       del.bind(1, call.user);
       del.bind(2, playlist_id);
       del.bind(3, v);
@@ -215,8 +218,8 @@ int LocalVideo::remove(const Call& call, const std::string& playlist_id, const s
 }
 
 void LocalVideo::add_video(const Call& call, const Video& v) {
-  store_.write([&](SQLite::Database& db) {
-    SQLite::Statement ins(db, "INSERT INTO video_videos (id, user_id, title, channel, description, published_ms, duration_seconds, "
+  store_.write([&](sql::Database& db) {
+    sql::Statement ins(db, "INSERT INTO video_videos (id, user_id, title, channel, description, published_ms, duration_seconds, "
                               "views, likes, tags) VALUES (?,?,?,?,?,?,?,?,?,?)");
     ins.bind(1, v.id);
     ins.bind(2, call.user);
@@ -233,8 +236,8 @@ void LocalVideo::add_video(const Call& call, const Video& v) {
 }
 
 bool LocalVideo::seed_demo(const DemoContext& ctx) {
-  bool empty = store_.read([&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT 1 FROM video_videos WHERE user_id = ? LIMIT 1");
+  bool empty = store_.read([&](sql::Database& db) {
+    sql::Statement q(db, "SELECT 1 FROM video_videos WHERE user_id = ? LIMIT 1");
     q.bind(1, ctx.user);
     return !q.executeStep();
   });
