@@ -171,8 +171,11 @@ TEST_CASE("oauth: two processes on one data directory refresh an account once an
   Fixture f;
   f.login("work");
   // A second instance on the same data directory: its own store connections, token store and
-  // client (so its own in-process locks), the same database and key.
-  store::Store store2{f.tmp.path, test::database_url(f.tmp.path)};
+  // client (so its own in-process locks), the same database and key. On PostgreSQL, as on
+  // another machine: a data directory of its own, only the database shared.
+  TempDir elsewhere;
+  const std::string url = test::database_url(f.tmp.path);
+  store::Store store2{url.empty() ? f.tmp.path : elsewhere.path, url};
   TokenStore tokens2{store2, Sealer(std::string(32, 'K'))};
   OAuthClient client2{OAuthConfig{"google", f.auth.url("/authorize"), f.auth.url("/token"), "cid", "", {"calendar.readonly"}}, tokens2,
                       http::Policy{.max_attempts = 1}, [&f] { return f.now.load(); }};

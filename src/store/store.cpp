@@ -1,6 +1,7 @@
 #include "store/store.hpp"
 
 #include <chrono>
+#include <cstdio>
 
 #include "store/start_lock.hpp"
 
@@ -197,6 +198,14 @@ const std::vector<const char*>& migrations() {
   return all;
 }
 
+// FNV-1a: a stable 64-bit name for a key, the same in every process and build. A collision
+// only makes two keys take turns.
+uint64_t key_hash(const std::string& key) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -368,6 +377,39 @@ void Store::write_version(sql::Database& db, int version) const {
 }
 
 Store::~Store() = default;
+
+std::shared_ptr<void> Store::lock_across(const std::string& key) {
+  const uint64_t h = key_hash(key);
+  if (!url_.empty()) {
+    auto db = sql::open_postgres(url_, false);
+    // A waiter gives up rather than hang behind a holder that never lets go; the holder's own
+    // work (an HTTP refresh) is bounded far below this.
+    db->exec("SET lock_timeout = '60s'");
+    sql::Statement q(*db, "SELECT pg_advisory_lock(?)");
+    q.bind(1, static_cast<int64_t>(h));
+    q.executeStep();
+    q.reset();
+    // Closing the connection releases a session lock, whatever else happened on it.
+    return std::shared_ptr<void>(db.release(), [](void* p) { delete static_cast<sql::Database*>(p); });
+  }
+  if (path_.empty()) return nullptr;
+  char name[32];
+  std::snprintf(name, sizeof name, "lock-%016llx", static_cast<unsigned long long>(h));
+  const auto path = path_.parent_path() / name;
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot open the lock file " + path.string() + ": " + std::strerror(errno));
+  // Bounded by the holder's work (an HTTP refresh, itself bounded by the client's timeouts).
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno == EINTR) continue;
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    throw std::runtime_error("cannot lock " + path.string() + ": " + why);
+  }
+  return std::shared_ptr<void>(new int(fd), [](void* p) {
+    ::close(*static_cast<int*>(p));  // releases the lock
+    delete static_cast<int*>(p);
+  });
+}
 
 void Store::migrate(const std::string& module, const std::vector<std::string>& steps) {
   write([&](sql::Database& db) {

@@ -42,6 +42,11 @@ class Store {
   // /healthz: whether this process may write the database files now (permissions, a read-only
   // filesystem), then a write and a read on the write connection. Throws saying why not.
   void probe();
+  // Held while the handle lives: one holder per key among every process on this store, waiting
+  // for the one before. On SQLite a lock file per key in the data directory (flock); on
+  // PostgreSQL a session advisory lock on a connection of its own, so instances on other
+  // machines take turns too. Used around an OAuth refresh (one per account). In memory: no lock.
+  std::shared_ptr<void> lock_across(const std::string& key);
   // The id of a user by name, created on first use.
   int64_t user_id(const std::string& user);
   // The name of a user id ("" when there is none).

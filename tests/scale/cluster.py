@@ -25,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 NGINX_CONF = os.path.join(ROOT, "deploy", "nginx", "concierge.conf")
 DEPLOY_PORTS = {"a": 8701, "b": 8702}  # as the committed file has them
 DEPLOY_LISTEN = 8700
+PORT_LINE = r"listening on http://[^:]+:(\d+)/mcp"
 
 PROTOCOL_VERSION = "2026-07-28"
 META = {
@@ -44,6 +45,14 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_postgres(directory):
+    """A PostgreSQL of the test's own (scripts/postgres.sh): its URL."""
+    out = subprocess.run(["bash", os.path.join(ROOT, "scripts", "postgres.sh"), "start", directory], capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        fail("scripts/postgres.sh start: " + out.stderr)
+    return next(line.split("=", 1)[1] for line in out.stdout.splitlines() if line.startswith("DATABASE_URL="))
 
 
 def wait_until(what, predicate, timeout=20.0):
@@ -117,24 +126,42 @@ class Instance:
 
 class Cluster:
     """kind: "concierge" (the binary, `serve --http 127.0.0.1:0 --instance NAME` on one data
-    directory) or "fixture" (tests/conformance's conformance-server, sharing a requestState key)."""
+    directory) or "fixture" (tests/conformance's conformance-server, sharing a requestState key).
 
-    def __init__(self, binary, kind="concierge", names=("a", "b"), extra_args=()):
+    postgres=True: as on several machines instead. A PostgreSQL 15 of the cluster's own
+    (scripts/postgres.sh) is the database (`--database`), each instance has a data directory of
+    its own, and they share only the requestState key (`--state-key-file`)."""
+
+    def __init__(self, binary, kind="concierge", names=("a", "b"), extra_args=(), postgres=False):
         self.tmp = tempfile.mkdtemp(prefix="concierge-scale-")
         self.data = os.path.join(self.tmp, "data")
+        self.database = None
         self.instances = {}
+        self.argv = {}
         self.nginx = None
         try:
+            shared, serve_shared = [], []
+            if postgres:
+                # As root the server runs as nobody (scripts/postgres.sh), who must pass through.
+                os.chmod(self.tmp, 0o711)
+                self.database = start_postgres(os.path.join(self.tmp, "pg"))
+                key = os.path.join(self.tmp, "state.key")
+                with open(os.open(key, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                    f.write(os.urandom(32).hex() + "\n")
+                shared, serve_shared = ["--database", self.database], ["--state-key-file", key]
             for i, name in enumerate(names):
                 env = dict(os.environ, HOME=self.tmp, XDG_DATA_HOME=os.path.join(self.tmp, "xdg"), XDG_CONFIG_HOME=os.path.join(self.tmp, "xdg"))
                 env.pop("CONCIERGE_DATA_DIR", None)
                 env.pop("CONCIERGE_CONFIG", None)
+                env.pop("CONCIERGE_DATABASE_URL", None)
                 log = os.path.join(self.tmp, f"{name}.log")
                 if kind == "concierge":
                     # The first instance fills the demo week; the others find it there.
-                    argv = [binary, "--data-dir", self.data, "serve", "--http", "127.0.0.1:0", "--instance", name,
-                            *(["--demo"] if i == 0 else []), *extra_args]
-                    self.instances[name] = Instance(name, argv, env, log, r"listening on http://[^:]+:(\d+)/mcp")
+                    data = self.data_of(name)
+                    argv = [binary, "--data-dir", data, *shared, "serve", "--http", "127.0.0.1:0", "--instance", name,
+                            *serve_shared, *(["--demo"] if i == 0 else []), *extra_args]
+                    self.argv[name] = (argv, env)
+                    self.instances[name] = Instance(name, argv, env, log, PORT_LINE)
                 else:
                     env["CONFORMANCE_INSTANCE"] = name
                     env["CONFORMANCE_STATE_KEY"] = "k" * 48
@@ -144,6 +171,32 @@ class Cluster:
         except BaseException:
             self.stop()
             raise
+
+    def data_of(self, name):
+        """The instance's data directory: the shared one, or its own on PostgreSQL."""
+        return os.path.join(self.tmp, "data-" + name) if self.database else self.data
+
+    def restart(self, name):
+        """Starts a stopped (killed) instance again on its data directory, as systemd would."""
+        argv, env = self.argv[name]
+        self.instances[name].stop()
+        log = os.path.join(self.tmp, f"{name}-restarted.log")
+        self.instances[name] = Instance(name, [a for a in argv if a != "--demo"], env, log, PORT_LINE)
+        return self.instances[name]
+
+    def sql(self, query):
+        """Rows of a query on the cluster's database (SQLite file or PostgreSQL), as tuples of text."""
+        if self.database:
+            out = subprocess.run(["psql", self.database, "-X", "-A", "-t", "-F", "\x1f", "-c", query], capture_output=True, text=True, timeout=30)
+            if out.returncode != 0:
+                fail("psql: " + out.stderr)
+            return [tuple(line.split("\x1f")) for line in out.stdout.splitlines() if line]
+        import sqlite3
+        con = sqlite3.connect(f"file:{os.path.join(self.data, 'concierge.db')}?mode=ro", uri=True, timeout=10)
+        try:
+            return [tuple("" if v is None else str(v) for v in row) for row in con.execute(query).fetchall()]
+        finally:
+            con.close()
 
     def _start_nginx(self):
         text = open(NGINX_CONF).read()
@@ -209,6 +262,8 @@ http {{
                 self.nginx.wait()
         for name, inst in self.instances.items():
             codes[name] = inst.stop()
+        if self.database:
+            subprocess.run(["bash", os.path.join(ROOT, "scripts", "postgres.sh"), "stop", os.path.join(self.tmp, "pg")], timeout=60)
         if os.environ.get("SCALE_KEEP"):
             print("kept", self.tmp)
         else:

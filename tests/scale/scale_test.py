@@ -8,19 +8,27 @@
     scale_test.py listen    CONCIERGE           a listen stream on one hears a change made on the other
     scale_test.py mrtr      CONFORMANCE_SERVER  a multi-round-trip retry on the other instance
     scale_test.py conformance CONFORMANCE_SERVER REQUIREMENTS   the official suite through nginx
+
+--postgres after the arguments: the same on a PostgreSQL of the run's own, each instance with a
+data directory of its own, as on several machines (Cluster's postgres=True).
 """
 import http.client
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 
-from cluster import META, PROTOCOL_VERSION, ROOT, Cluster, fail, stateless, text_of, wait_until
+from cluster import META, PROTOCOL_VERSION, ROOT, Cluster as _Cluster, fail, stateless, text_of, wait_until
+
+POSTGRES = False  # --postgres
+
+
+def Cluster(binary, **kw):
+    return _Cluster(binary, postgres=POSTGRES and kw.get("kind", "concierge") == "concierge", **kw)
 
 
 def metric(url_base, name, labels):
@@ -189,14 +197,13 @@ def sigkill(binary):
         after = stateless(c.url, "tools/call", {"name": "echo", "arguments": {"text": "after"}})
         if text_of(after.result) != "after":
             fail(f"the surviving instance did not answer: {after.message}")
-        db = os.path.join(c.data, "concierge.db")
+        if c.database:
+            # a's journal is in a's own data directory, as on its own machine: a's restart takes
+            # it in (systemd's Restart= would do the same), where one shared directory lets b.
+            c.restart("a")
 
         def recorded():
-            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-            try:
-                rows = con.execute("SELECT arguments FROM history WHERE tool = 'echo'").fetchall()
-            finally:
-                con.close()
+            rows = c.sql("SELECT arguments FROM history WHERE tool = 'echo'")
             return {json.loads(r[0]).get("text") for r in rows if r[0]}
 
         missing = []
@@ -206,8 +213,9 @@ def sigkill(binary):
             return not missing
 
         wait_until("every acknowledged call in the history", all_there, timeout=30)
-        recovered = re.findall(r"history: (\d+) call\(s\) recovered", open(c.instances["b"].log_path, errors="replace").read())
-        print(f"all {len(acked)} acknowledged calls are in the history; b took in {sum(map(int, recovered))} from a's journal")
+        taker = "a" if c.database else "b"
+        recovered = re.findall(r"history: (\d+) call\(s\) recovered", open(c.instances[taker].log_path, errors="replace").read())
+        print(f"all {len(acked)} acknowledged calls are in the history; {taker} took in {sum(map(int, recovered))} from a's journal")
 
 
 def open_listen(inst, uris):
@@ -299,6 +307,10 @@ def conformance(fixture, requirements):
 
 
 def main():
+    global POSTGRES
+    if sys.argv[-1] == "--postgres":
+        POSTGRES = True
+        sys.argv.pop()
     if len(sys.argv) < 3:
         fail(__doc__)
     scenario, args = sys.argv[1], sys.argv[2:]

@@ -136,38 +136,7 @@ Token OAuthClient::exchange(int64_t user, const std::string& account, const std:
   return t;
 }
 
-namespace {
 
-// One refresh per account across the processes on a data directory (instances behind a load
-// balancer): a lock file per account, held around reload-refresh-save, so a second process finds
-// the token the first one stored and a rotated refresh token is spent once. In memory (no data
-// directory) there is no other process.
-class AccountFileLock {
- public:
-  AccountFileLock(const std::filesystem::path& dir, const std::string& key) {
-    if (dir.empty()) return;
-    const auto path = dir / ("oauth-" + base64url_encode(sha256(key)).substr(0, 22) + ".lock");
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0) throw std::runtime_error("cannot open the account's lock file " + path.string() + ": " + std::strerror(errno));
-    // Bounded by the holder's refresh, itself bounded by the HTTP client's timeouts.
-    while (::flock(fd_, LOCK_EX) != 0) {
-      if (errno == EINTR) continue;
-      const std::string why = std::strerror(errno);
-      ::close(fd_);
-      throw std::runtime_error("cannot lock " + path.string() + ": " + why);
-    }
-  }
-  ~AccountFileLock() {
-    if (fd_ >= 0) ::close(fd_);  // releases the lock
-  }
-  AccountFileLock(const AccountFileLock&) = delete;
-  AccountFileLock& operator=(const AccountFileLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
-
-}  // namespace
 
 std::shared_ptr<std::mutex> OAuthClient::lock_for(int64_t user, const std::string& account) {
   std::lock_guard l(locks_m_);
@@ -183,7 +152,9 @@ std::string OAuthClient::access_token(int64_t user, const std::string& account, 
   auto t = tokens_.load(user, config_.service, account);
   if (!t) throw NeedsReauth(config_.service, account, "never signed in");
   if (t->expires_at == 0 || t->expires_at - now_() > ahead) return t->access_token;
-  AccountFileLock across(tokens_.store().path().parent_path(), std::to_string(user) + "/" + config_.service + "/" + account);
+  // And across processes (instances behind a balancer, on one data directory or one database):
+  // a second one finds the token the first one stored, so a rotated refresh token is spent once.
+  auto across = tokens_.store().lock_across("oauth/" + std::to_string(user) + "/" + config_.service + "/" + account);
   t = tokens_.load(user, config_.service, account);  // another process may have refreshed it meanwhile
   if (!t) throw NeedsReauth(config_.service, account, "signed out meanwhile");
   if (t->expires_at == 0 || t->expires_at - now_() > ahead) return t->access_token;
@@ -193,7 +164,7 @@ std::string OAuthClient::access_token(int64_t user, const std::string& account, 
 std::string OAuthClient::refresh_after_rejection(int64_t user, const std::string& account, const std::string& refused) {
   auto lock = lock_for(user, account);
   std::lock_guard l(*lock);
-  AccountFileLock across(tokens_.store().path().parent_path(), std::to_string(user) + "/" + config_.service + "/" + account);
+  auto across = tokens_.store().lock_across("oauth/" + std::to_string(user) + "/" + config_.service + "/" + account);
   auto t = tokens_.load(user, config_.service, account);
   if (!t) throw NeedsReauth(config_.service, account, "never signed in");
   if (t->access_token != refused) return t->access_token;  // someone else refreshed meanwhile (here or in another process)
