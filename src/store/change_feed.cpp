@@ -20,6 +20,9 @@ const std::vector<std::string> kMigrations = {
 constexpr int64_t kKeepMs = 60'000;
 constexpr auto kPruneEvery = std::chrono::seconds(30);
 constexpr int kBatch = 1000;
+// On PostgreSQL a commit that adds a row also notifies this channel, so readers look at once
+// rather than at their next poll (which stays, in case a notification was lost).
+constexpr const char* kChannel = "concierge_change_feed";
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -58,6 +61,7 @@ void ChangeFeed::publish(const std::string& user, const std::string& uri) {
       ins.bind(3, uri);
       ins.bind(4, now_ms());
       ins.exec();
+      if (db.engine() == sql::Engine::postgres) db.exec(std::string("NOTIFY ") + kChannel);  // sent at the commit
       tx.commit();
     });
   } catch (const std::exception& e) {
@@ -76,15 +80,29 @@ std::shared_ptr<void> ChangeFeed::on_change(Listener listener) {
 }
 
 void ChangeFeed::run() {
-  std::unique_lock l(m_);
-  while (!cv_.wait_for(l, poll_, [&] { return stopping_; })) {
-    l.unlock();
+  std::unique_ptr<sql::Notifications> notes;
+  auto stopping = [&] {
+    std::lock_guard l(m_);
+    return stopping_;
+  };
+  while (!stopping()) {
     try {
+      // PostgreSQL: woken by a commit's NOTIFY, else every poll_ (so stopping is noticed too).
+      if (store_.engine() == sql::Engine::postgres) {
+        if (!notes) notes = store_.listen(kChannel);
+        notes->wait(poll_);
+      } else {
+        std::unique_lock l(m_);
+        if (cv_.wait_for(l, poll_, [&] { return stopping_; })) break;
+      }
+      if (stopping()) break;
       poll_once();
     } catch (const std::exception& e) {
+      notes.reset();  // listened again on the next round
       spdlog::warn("change feed: reading other instances' changes failed: {}", e.what());
+      std::unique_lock l(m_);
+      cv_.wait_for(l, poll_, [&] { return stopping_; });
     }
-    l.lock();
   }
 }
 

@@ -8,6 +8,7 @@
 // in arithmetic. Where the engines' words differ (a case-insensitive LIKE, string aggregation,
 // a two-argument max) the few helpers below give the engine's own. Migrations are written with
 // SQLite's type names; postgres_ddl() maps them.
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -154,6 +155,16 @@ std::string postgres_ddl(std::string_view sql);
 // SQLiteCpp's. PostgreSQL: a libpq connection string or URL; read_only sessions refuse writes.
 std::unique_ptr<Database> open_sqlite(const std::string& path, bool writable, bool uri, int busy_timeout_ms);
 std::unique_ptr<Database> open_postgres(const std::string& url, bool read_only);
+
+// PostgreSQL's LISTEN, on a connection of its own. wait() returns true when a NOTIFY on the
+// channel has been committed since the last call (or the connection was re-established, when
+// one may have been missed), false after `timeout` without one.
+class Notifications {
+ public:
+  virtual ~Notifications() = default;
+  virtual bool wait(std::chrono::milliseconds timeout) = 0;
+};
+std::unique_ptr<Notifications> listen_postgres(const std::string& url, const std::string& channel);
 
 // A URL with its password replaced by "***", for messages and logs.
 std::string redact_url(const std::string& url);

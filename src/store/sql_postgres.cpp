@@ -7,6 +7,8 @@
 // except to a bytea parameter, which gets the bytes themselves. Results come as text.
 #include <libpq-fe.h>
 
+#include <poll.h>
+
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -151,6 +153,7 @@ class PgDatabase final : public Database {
     PQclear(PQexec(conn_, "ROLLBACK"));
   }
 
+  PGconn* conn() { return conn_; }
   // The connection, re-established when the server went away (a restart, a failover): the
   // statement that found it broken failed; the next one runs.
   PGconn* live() {
@@ -309,5 +312,43 @@ std::string redact_url(const std::string& url) {
 }
 
 std::unique_ptr<Database> open_postgres(const std::string& url, bool read_only) { return std::make_unique<PgDatabase>(url, read_only); }
+
+namespace {
+
+class PgNotifications final : public Notifications {
+ public:
+  PgNotifications(const std::string& url, const std::string& channel) : db_(url, false), listen_("LISTEN " + channel) { db_.exec(listen_); }
+  bool wait(std::chrono::milliseconds timeout) override {
+    PGconn* c = db_.conn();
+    if (PQstatus(c) == CONNECTION_BAD) {
+      db_.live();  // reconnects, or throws saying why
+      db_.exec(listen_);
+      return true;  // whatever was sent meanwhile is lost: the caller reads what it stands for
+    }
+    if (drain(c)) return true;
+    pollfd p{PQsocket(c), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+    PQconsumeInput(c);  // a broken connection shows at the next call
+    return drain(c);
+  }
+
+ private:
+  static bool drain(PGconn* c) {
+    bool any = false;
+    while (PGnotify* n = PQnotifies(c)) {
+      any = true;
+      PQfreemem(n);
+    }
+    return any;
+  }
+  PgDatabase db_;
+  std::string listen_;
+};
+
+}  // namespace
+
+std::unique_ptr<Notifications> listen_postgres(const std::string& url, const std::string& channel) {
+  return std::make_unique<PgNotifications>(url, channel);
+}
 
 }  // namespace concierge::sql

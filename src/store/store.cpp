@@ -378,6 +378,10 @@ void Store::write_version(sql::Database& db, int version) const {
 
 Store::~Store() = default;
 
+std::unique_ptr<sql::Notifications> Store::listen(const std::string& channel) {
+  return url_.empty() ? nullptr : sql::listen_postgres(url_, channel);
+}
+
 std::shared_ptr<void> Store::lock_across(const std::string& key) {
   const uint64_t h = key_hash(key);
   if (!url_.empty()) {

@@ -47,6 +47,8 @@ class Store {
   // PostgreSQL a session advisory lock on a connection of its own, so instances on other
   // machines take turns too. Used around an OAuth refresh (one per account). In memory: no lock.
   std::shared_ptr<void> lock_across(const std::string& key);
+  // PostgreSQL: LISTEN on `channel` (sql::Notifications); SQLite has none (nullptr).
+  std::unique_ptr<sql::Notifications> listen(const std::string& channel);
   // The id of a user by name, created on first use.
   int64_t user_id(const std::string& user);
   // The name of a user id ("" when there is none).
