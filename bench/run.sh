@@ -22,6 +22,8 @@
 #   --binary       the concierge binary (default: build/concierge; it is never built here)
 #   --nginx        auto: use nginx if installed (default); install: apt-get it if missing; off
 #   --no-install   do not apt-get wrk / npm ci the peer when missing: fail instead
+#   --no-instances skip the last part: bench/instances.py (one instance against two behind nginx,
+#                  SQLite against PostgreSQL), run with the same rounds and duration
 # Needs: bash, python3, node + npm (for the peer), wrk (Debian package; installed when missing).
 set -euo pipefail
 
@@ -37,6 +39,7 @@ streams=1000
 stdio_calls=2000
 nginx_mode=auto
 install=1
+instances=1
 out=""
 warmup=2
 set_rounds="" set_secs="" set_conns="" set_streams="" set_calls=""
@@ -55,6 +58,7 @@ while (($#)); do
     --nginx) nginx_mode=${2:?}; shift ;;
     --nginx=*) nginx_mode=${1#*=} ;;
     --no-install) install=0 ;;
+    --no-instances) instances=0 ;;
     --out) out=${2:?}; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
@@ -386,3 +390,13 @@ args=(--records "$records" --out "$out" --binary "$binary" --peer-dir "$here/pee
 [ -n "$nginx_bin" ] && args+=(--log nginx="$tmp/nginx/logs/error.log" --nginx "$nginx_bin")
 ((smoke)) && args+=(--smoke)
 "$py" "$here/report.py" "${args[@]}"
+
+# --- several instances, SQLite against PostgreSQL (issue 19) --------------------------------------
+if ((instances)); then
+  echo "== instances: one against two behind nginx, SQLite against PostgreSQL (bench/instances.py)"
+  if ((smoke)); then
+    python3 "$here/instances.py" --binary "$binary" --smoke
+  else
+    python3 "$here/instances.py" --binary "$binary" --rounds "$rounds" --duration "$secs"
+  fi
+fi

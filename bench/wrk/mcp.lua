@@ -21,6 +21,10 @@ local sessions = {}
 for s in string.gmatch(os.getenv("BENCH_SESSIONS") or "", "[^,]+") do sessions[#sessions + 1] = s end
 
 local token = os.getenv("BENCH_TOKEN") or ""
+-- The tool called and its arguments (JSON): echo by default; bench/instances.py also times a
+-- read (calendar_list_events) and a write (preferences_update) of the store.
+local tool = os.getenv("BENCH_TOOL") or "echo"
+local arguments = os.getenv("BENCH_ARGS") or '{"text":"hello"}'
 
 local counter = 0
 function setup(thread)
@@ -38,8 +42,8 @@ local function body(id)
     meta = ',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",' ..
            '"io.modelcontextprotocol/clientCapabilities":{}}'
   end
-  return '{"jsonrpc":"2.0","id":' .. id .. ',"method":"tools/call","params":{"name":"echo",' ..
-         '"arguments":{"text":"hello"}' .. meta .. '}}'
+  return '{"jsonrpc":"2.0","id":' .. id .. ',"method":"tools/call","params":{"name":"' .. tool .. '",' ..
+         '"arguments":' .. arguments .. meta .. '}}'
 end
 
 function init(args)
@@ -54,7 +58,7 @@ function init(args)
     if kind == "modern" then
       h["MCP-Protocol-Version"] = "2026-07-28"
       h["Mcp-Method"] = "tools/call"
-      h["Mcp-Name"] = "echo"
+      h["Mcp-Name"] = tool
     else
       h["MCP-Protocol-Version"] = "2025-06-18"
     end
