@@ -39,6 +39,8 @@ TEST_CASE("sql: SQLite's parameters become PostgreSQL's, densely numbered, quote
   CHECK(n[4] == 2);
   CHECK(n[10] == 3);
   CHECK(sql::postgres_parameters("SELECT '?', \"a?b\", 'it''s ?' -- why?\n, ?") == "SELECT '?', \"a?b\", 'it''s ?' -- why?\n, $1");
+  // A number past any SQLite allows is left for PostgreSQL to refuse, not cut into another one.
+  CHECK(sql::postgres_parameters("x = ?123456 AND y = ?") == "x = ?123456 AND y = $1");
 }
 
 TEST_CASE("sql: migrations written for SQLite read as PostgreSQL DDL", "[sql][unit]") {

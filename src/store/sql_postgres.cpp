@@ -274,7 +274,12 @@ std::string postgres_parameters(std::string_view sql, std::vector<int>* numberin
       i = j - 1;
     } else if (c == '?') {
       size_t j = i + 1;
-      while (j < sql.size() && j < i + 6 && std::isdigit(static_cast<unsigned char>(sql[j]))) ++j;
+      while (j < sql.size() && std::isdigit(static_cast<unsigned char>(sql[j]))) ++j;
+      if (j - i - 1 > 5) {  // past any parameter number SQLite allows (32766): left as it is, for PostgreSQL to refuse
+        out.append(sql.substr(i, j - i));
+        i = j - 1;
+        continue;
+      }
       const int n = j > i + 1 ? std::atoi(std::string(sql.substr(i + 1, j - i - 1)).c_str()) : highest + 1;
       highest = std::max(highest, n);
       if (static_cast<int>(to_pg.size()) <= n) to_pg.resize(static_cast<size_t>(n) + 1, 0);
