@@ -256,19 +256,31 @@ TEST_CASE("store: --history-max-mb keeps the history under its cap, oldest calls
   CHECK(dir_bytes(dir) < 4 * 1024 * 1024);
 }
 
-TEST_CASE("store: four processes started at once on an empty data directory with --demo fill it exactly once", "[store][process][concurrent]") {
+TEST_CASE("store: four processes started at once on an empty data directory with --demo fill it exactly once", "[store][process][concurrent][postgres]") {
   TempDir tmp;
+  // In the PostgreSQL pass: four instances as on four machines, a data directory each, one
+  // database (the schema support/test_database.hpp gives `dir`).
+  const bool pg = !test::postgres_url().empty();
+  auto database = [&](const std::filesystem::path& d) {
+    return pg ? std::vector<std::string>{"--database", test::database_url(d)} : std::vector<std::string>{};
+  };
   // What one process alone puts in.
   auto alone = tmp.path / "alone";
-  run({"--data-dir", alone.string(), "demo"});
+  auto args = database(alone);
+  args.insert(args.begin(), {"--data-dir", alone.string()});
+  args.push_back("demo");
+  run(args);
   const auto expected = demo_rows(alone);
   REQUIRE(expected.at("calendar_events") > 0);
 
   auto dir = tmp.path / "data";  // does not exist yet
   std::vector<std::unique_ptr<ChildProcess>> procs;
-  for (int i = 0; i < 4; ++i)
-    procs.push_back(std::make_unique<ChildProcess>(
-        std::vector<std::string>{CONCIERGE_BINARY, "--log-level", "warn", "--data-dir", dir.string(), "serve", "--demo"}));
+  for (int i = 0; i < 4; ++i) {
+    std::vector<std::string> argv{CONCIERGE_BINARY, "--log-level", "warn", "--data-dir", pg ? dir.string() + "-" + std::to_string(i) : dir.string()};
+    for (auto& a : database(dir)) argv.push_back(a);
+    argv.insert(argv.end(), {"serve", "--demo"});
+    procs.push_back(std::make_unique<ChildProcess>(argv));
+  }
   const Json init{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"},
                   {"params", {{"protocolVersion", "2025-11-25"}, {"capabilities", Json::object()}, {"clientInfo", {{"name", "race"}, {"version", "1"}}}}}};
   for (auto& p : procs) {

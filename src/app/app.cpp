@@ -46,6 +46,10 @@ std::unique_ptr<AppState> open_app(const StoreOptions& o, const providers::Confi
     if (!o.in_memory) lock.emplace(dir);
     state = std::make_unique<AppState>(dir, store::HistoryOptions{.retention_days = o.retention_days, .max_mb = o.history_max_mb},
                                        o.database_url);
+    // The start lock is this data directory's; instances on other machines sharing a PostgreSQL
+    // database take turns at the demo fill through the database.
+    std::shared_ptr<void> across;
+    if (o.demo && state->store.engine() == sql::Engine::postgres) across = state->store.lock_across("demo fill");
     if (o.demo) spdlog::info("demo data: {}", seed_demo(*state).dump());
   }
   spdlog::debug("data directory {}, database {}", o.in_memory ? "(none: in memory)" : dir.string(), state->store.describe());
