@@ -85,7 +85,7 @@ TEST_CASE("instances: the requestState key comes from the key file, else the dat
   CHECK_THROWS_WITH(app::state_key(tmp.path, file.string()), Catch::Contains("larger than 4096 bytes"));
 }
 
-TEST_CASE("instances: serve refuses a bad --instance or --state-key-file naming the flag", "[instances][process]") {
+TEST_CASE("instances: serve refuses a bad --instance, --state-key-file or --database naming the flag", "[instances][process]") {
   TempDir data;
   auto refused = [&](std::vector<std::string> args) {
     std::vector<std::string> argv{CONCIERGE_BINARY, "--data-dir", data.path.string(), "serve", "--http", "127.0.0.1:0"};
@@ -97,6 +97,11 @@ TEST_CASE("instances: serve refuses a bad --instance or --state-key-file naming 
   const auto key = data.path / "open.key";
   write_file(key, std::string(64, 'k'), 0644);
   CHECK_THAT(refused({"--state-key-file", key.string()}), Catch::Contains("--state-key-file " + key.string() + ": readable by others"));
+  CHECK_THAT(refused({"--database", "mysql://db/x"}), Catch::Contains("--database: expected a postgresql:// URL"));
+  // A database that does not answer: named by the flag, its password never shown.
+  const auto down = refused({"--database", "postgresql://ada:s3cret@127.0.0.1:1/concierge"});
+  CHECK_THAT(down, Catch::Contains("--database postgresql://ada:***@127.0.0.1:1/concierge: cannot connect"));
+  CHECK(down.find("s3cret") == std::string::npos);
 }
 
 // What a feed's listener heard, in order.

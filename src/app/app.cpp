@@ -44,8 +44,13 @@ std::unique_ptr<AppState> open_app(const StoreOptions& o, const providers::Confi
     // Creating or migrating the database and the demo fill: one process at a time (store.hpp).
     std::optional<store::StartLock> lock;
     if (!o.in_memory) lock.emplace(dir);
-    state = std::make_unique<AppState>(dir, store::HistoryOptions{.retention_days = o.retention_days, .max_mb = o.history_max_mb},
-                                       o.database_url);
+    try {
+      state = std::make_unique<AppState>(dir, store::HistoryOptions{.retention_days = o.retention_days, .max_mb = o.history_max_mb},
+                                         o.database_url);
+    } catch (const std::exception& e) {
+      if (o.database_url.empty()) throw;
+      throw std::runtime_error(std::string("--database ") + e.what());  // the store's message starts with the URL, its password hidden
+    }
     // The start lock is this data directory's; instances on other machines sharing a PostgreSQL
     // database take turns at the demo fill through the database.
     std::shared_ptr<void> across;

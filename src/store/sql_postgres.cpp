@@ -115,7 +115,7 @@ class PgDatabase final : public Database {
     if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
       std::string why = conn_ ? trim(PQerrorMessage(conn_)) : "out of memory";
       if (conn_) PQfinish(conn_);
-      throw Error("cannot connect to " + redact_url(url) + ": " + why, "08001");
+      throw Error("cannot connect: " + why, "08001");  // the caller names the database (redact_url)
     }
     prepare_session();
   }
