@@ -2,6 +2,7 @@
 // `?N` parameters as `$K`, skipping quotes and comments. The statements are the code's own, but
 // the mail search builds its WHERE from a client's query, so the rewriter meets text shaped by
 // clients: it must never crash, leave a parameter behind, or number beyond what it reports.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
