@@ -136,6 +136,16 @@ TEST_CASE("sql: a transaction not committed is rolled back", "[sql]") {
   }
   CHECK(db->execAndGet("SELECT count(*) FROM n").getInt64() == 1);
   CHECK(db->execAndGet("SELECT coalesce(sum(x), 0) FROM n").getInt64() == 2);
+  // A statement failed inside it and the code carried on: SQLite commits the rest; PostgreSQL
+  // can only roll it all back, and the commit says so rather than return as if it had kept it.
+  {
+    sql::Transaction tx(*db);
+    db->exec("INSERT INTO n (x) VALUES (3)");
+    CHECK_THROWS(db->exec("INSERT INTO no_such_table VALUES (1)"));
+    if (db->engine() == sql::Engine::postgres) CHECK_THROWS_WITH(tx.commit(), Catch::Contains("rolled back"));
+    else tx.commit();
+  }
+  CHECK(db->execAndGet("SELECT count(*) FROM n").getInt64() == (db->engine() == sql::Engine::postgres ? 1 : 2));
 }
 
 TEST_CASE("sql: text PostgreSQL cannot store is refused, not cut short", "[sql]") {

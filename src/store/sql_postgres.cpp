@@ -147,7 +147,13 @@ class PgDatabase final : public Database {
     return prepared_.emplace(pg_sql, std::move(p)).first->second;
   }
   void begin_write() override { exec(kBeginWrite); }
-  void commit() override { exec("COMMIT"); }
+  void commit() override {
+    // After a failed statement PostgreSQL answers COMMIT by rolling back, without an error (its
+    // tag says ROLLBACK), where SQLite would have kept the others: said aloud, never silent.
+    Result r = check(PQexec(live(), "COMMIT"));
+    if (std::string_view(PQcmdStatus(r.get())) == "ROLLBACK")
+      throw Error("the transaction was rolled back: a statement in it had failed", "25P02");
+  }
   void rollback() noexcept override {
     if (PQtransactionStatus(conn_) == PQTRANS_IDLE) return;
     PQclear(PQexec(conn_, "ROLLBACK"));
