@@ -1,4 +1,5 @@
 #include "access/signing_key.hpp"
+#include "common/private_file.hpp"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -74,7 +75,7 @@ SigningKey SigningKey::for_data_dir(const std::filesystem::path& dir) {
   SigningKey fresh = generate();
   std::string ours = dump(Json{{"kid", fresh.kid_}, {"alg", "ES256"},
                                {"sealed", base64url_encode(sealer.seal(private_der(fresh.pkey_.get()), context(fresh.kid_)))}});
-  std::string text = providers::auth::create_private_file(path, ours, "the signing key");
+  std::string text = create_private_file(path, ours, "the signing key");
   if (text == ours) return fresh;
 
   const std::string where = path.string() + ": ";

@@ -1,4 +1,5 @@
 #include "app/app.hpp"
+#include "common/private_file.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -132,7 +133,7 @@ std::string state_key(const std::filesystem::path& dir, const std::string& key_f
   }
   if (dir.empty()) return {};
   const auto path = dir / "state.key";
-  std::string key = providers::auth::create_private_file(path, random_bytes(kMin), "the requestState key");
+  std::string key = create_private_file(path, random_bytes(kMin), "the requestState key");
   if (key.size() < kMin) throw std::runtime_error(path.string() + " is not a requestState key (32 bytes or more)");
   return key;
 }

@@ -8,8 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <array>
-#include <fstream>
-#include <optional>
 #include <random>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -18,6 +16,7 @@
 #include <unistd.h>
 #include <utility>
 
+#include "common/private_file.hpp"
 #include "store/store.hpp"
 
 namespace concierge::store {
@@ -307,31 +306,17 @@ History::~History() {
 // instances on other machines (other data directories) share the table: a directory's slots
 // start at a random base of its own, kept in <data dir>/history.id.
 static int64_t journals_base(const std::filesystem::path& dir) {
-  const auto path = dir / "history.id";
-  auto read_id = [&]() -> std::optional<int64_t> {
-    std::ifstream in(path);
-    int64_t id = 0;
-    if (in >> id && id > 0) return id;
-    return std::nullopt;
-  };
-  if (auto id = read_id()) return *id;
-  // Written whole to a file of our own, then linked into place: of several instances starting
-  // at once, one file wins and every one reads it.
   std::random_device rd;
-  const int64_t id = ((static_cast<int64_t>(rd()) << 21) ^ rd()) % (int64_t(1) << 40) + 1;
-  const auto mine = dir / ("history.id." + std::to_string(::getpid()));
-  {
-    std::ofstream out(mine, std::ios::trunc);
-    out << (id << 10) << "\n";
-    if (!out.flush()) throw std::runtime_error("cannot write " + mine.string());
+  const int64_t fresh = (((static_cast<int64_t>(rd()) << 21) ^ rd()) % (int64_t(1) << 40) + 1) << 10;
+  const auto path = dir / "history.id";
+  const std::string text = create_private_file(path, std::to_string(fresh) + "\n", "the history journals' id");
+  int64_t id = 0;
+  try {
+    id = std::stoll(text);
+  } catch (const std::exception&) {
   }
-  ::chmod(mine.c_str(), 0600);
-  const int linked = ::link(mine.c_str(), path.c_str());
-  const int err = errno;
-  ::unlink(mine.c_str());
-  if (linked != 0 && err != EEXIST) throw std::runtime_error("cannot create " + path.string() + ": " + std::strerror(err));
-  if (auto got = read_id()) return *got;
-  throw std::runtime_error(path.string() + " holds no journal id");
+  if (id <= 0) throw std::runtime_error(path.string() + " holds no journal id");
+  return id;
 }
 
 void History::open_journal() {

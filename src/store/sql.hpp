@@ -42,7 +42,7 @@ class Cursor {
   virtual void bind_null(int i) = 0;
   virtual void bind_int(int i, int64_t v) = 0;
   virtual void bind_real(int i, double v) = 0;
-  virtual void bind_text(int i, std::string_view v) = 0;
+  virtual void bind_text(int i, const std::string& v) = 0;
   virtual void bind_blob(int i, const void* p, size_t n) = 0;
   virtual bool step() = 0;  // false when no row is left
   virtual int run() = 0;    // runs to the end; rows changed
@@ -98,7 +98,7 @@ class Statement {
   void bind(int i, int64_t v) { c_->bind_int(i, v); }
   void bind(int i, double v) { c_->bind_real(i, v); }
   void bind(int i, const std::string& v) { c_->bind_text(i, v); }
-  void bind(int i, const char* v) { c_->bind_text(i, v); }
+  void bind(int i, const char* v) { c_->bind_text(i, std::string(v)); }
   void bind(int i, const void* p, int n) { c_->bind_blob(i, p, static_cast<size_t>(n)); }
   bool executeStep() { return c_->step(); }
   int exec() { return c_->run(); }

@@ -53,7 +53,7 @@ class PgCursor final : public detail::Cursor {
     std::snprintf(buf, sizeof buf, "%.17g", v);
     slot(i) = Param{std::string(buf)};
   }
-  void bind_text(int i, std::string_view v) override { slot(i) = Param{std::string(v)}; }
+  void bind_text(int i, const std::string& v) override { slot(i) = Param{v}; }
   void bind_blob(int i, const void* p, size_t n) override { slot(i) = Param{std::string(static_cast<const char*>(p), n)}; }
   bool step() override;
   int run() override;

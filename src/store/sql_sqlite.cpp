@@ -41,7 +41,7 @@ class SqliteCursor final : public detail::Cursor {
   void bind_null(int i) override { guarded([&] { st_.bind(i); }); }
   void bind_int(int i, int64_t v) override { guarded([&] { st_.bind(i, v); }); }
   void bind_real(int i, double v) override { guarded([&] { st_.bind(i, v); }); }
-  void bind_text(int i, std::string_view v) override { guarded([&] { st_.bind(i, std::string(v)); }); }
+  void bind_text(int i, const std::string& v) override { guarded([&] { st_.bind(i, v); }); }
   void bind_blob(int i, const void* p, size_t n) override { guarded([&] { st_.bind(i, p, static_cast<int>(n)); }); }
   bool step() override { return guarded([&] { return st_.executeStep(); }); }
   int run() override { return guarded([&] { return st_.exec(); }); }
